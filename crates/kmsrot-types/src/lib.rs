@@ -1,0 +1,23 @@
+//! Shared vocabulary of kmsrot: key references, encryption contexts, and the results that carry
+//! the key ARN they were made with.
+//!
+//! This crate is pure data. It does no I/O and does not depend on the AWS SDK, so every other
+//! crate (and anything that stores kmsrot's results) can use it. Every type round-trips through
+//! JSON.
+
+#![warn(missing_docs)]
+
+mod bytes;
+mod context;
+mod crypto;
+mod key_info;
+mod key_ref;
+
+pub use bytes::Base64Bytes;
+pub use context::{ContextError, EncryptionContext};
+pub use crypto::{AsymmetricCiphertext, Ciphertext, Mac, Signature};
+pub use key_info::{KeyInfo, RotationStatus};
+pub use key_ref::{
+    ALIAS_PREFIX, AliasArn, AliasName, AliasRef, KeyArn, KeyId, KeyRef, MAX_ALIAS_LEN, ParseError,
+    Partition, RESERVED_ALIAS_PREFIX,
+};
