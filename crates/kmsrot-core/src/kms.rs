@@ -1,0 +1,774 @@
+//! The KMS service: [`Kms`] for metadata, symmetric decryption and verification by key ARN, and
+//! [`AliasKms`] for everything that must go through an alias.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_kms::Client;
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{
+    DataKeySpec, EncryptionAlgorithmSpec, KeyMetadata, MacAlgorithmSpec, MessageType,
+    SigningAlgorithmSpec,
+};
+use aws_smithy_types::date_time::Format;
+use kmsrot_types::{
+    AliasRef, AsymmetricCiphertext, Ciphertext, EncryptionContext, KeyArn, KeyInfo, KeyRef, Mac,
+    RotationStatus, Signature,
+};
+
+use crate::error::{Call, key_in_message};
+use crate::{KmsError, MAX_KMS_MESSAGE, SecretBytes, Subject, algorithms};
+
+/// The KMS service in one region. Cheap to clone: clones share one client.
+#[derive(Debug, Clone)]
+pub struct Kms {
+    client: Client,
+    region: String,
+}
+
+/// The plaintext of a symmetric decryption, and the key that decrypted it.
+#[derive(Debug)]
+pub struct Decrypted {
+    /// The key that decrypted, as KMS reports it.
+    pub key_arn: KeyArn,
+    /// The plaintext, wiped on drop.
+    pub plaintext: SecretBytes,
+}
+
+/// A data key for envelope encryption: the plaintext to use now, and the encrypted copy to
+/// store beside the data.
+#[derive(Debug)]
+pub struct DataKey {
+    /// The plaintext data key, wiped on drop. Never store or log it.
+    pub plaintext: SecretBytes,
+    /// The data key encrypted under the alias's key; store this.
+    pub encrypted: Ciphertext,
+}
+
+/// The result of re-encrypting a ciphertext to the alias's current key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReEncrypted {
+    /// The new ciphertext and the key that made it.
+    pub ciphertext: Ciphertext,
+    /// The key that had encrypted the input.
+    pub source_key_arn: KeyArn,
+}
+
+/// The key an alias names right now, as far as the data plane needs to know.
+#[derive(Debug, Clone)]
+struct Resolved {
+    arn: KeyArn,
+    spec: String,
+    usage: String,
+}
+
+fn context_map(context: &EncryptionContext) -> Option<HashMap<String, String>> {
+    (!context.is_empty()).then(|| {
+        context
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    })
+}
+
+fn date(value: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    value.and_then(|d| d.fmt(Format::DateTime).ok())
+}
+
+impl Kms {
+    /// A service built from shared SDK configuration.
+    pub fn new(config: &SdkConfig) -> Self {
+        Self::from_client(Client::new(config))
+    }
+
+    /// A service around an existing client, for example one with test interceptors.
+    pub fn from_client(client: Client) -> Self {
+        let region = client
+            .config()
+            .region()
+            .map_or_else(|| "(no region)".to_owned(), ToString::to_string);
+        Self { client, region }
+    }
+
+    /// The region this service talks to.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The underlying SDK client, for operations kmsrot does not wrap.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The data-plane handle for an alias.
+    pub fn alias(&self, alias: AliasRef) -> AliasKms {
+        AliasKms {
+            kms: self.clone(),
+            alias,
+        }
+    }
+
+    /// The data-plane handle for an alias given as text. Key IDs, key ARNs, reserved
+    /// `alias/aws/…` names and malformed names are refused with [`KmsError::InvalidAlias`].
+    pub fn alias_from_str(&self, input: &str) -> Result<AliasKms, KmsError> {
+        input
+            .parse::<AliasRef>()
+            .map(|alias| self.alias(alias))
+            .map_err(|source| KmsError::InvalidAlias {
+                input: input.to_owned(),
+                region: self.region.clone(),
+                source,
+            })
+    }
+
+    /// Maps an SDK error, asking KMS for the key state when KMS only said "invalid state".
+    async fn fail<E, R>(
+        &self,
+        operation: &'static str,
+        subject: &Subject,
+        err: SdkError<E, R>,
+    ) -> KmsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let call = Call {
+            operation,
+            subject,
+            region: &self.region,
+        };
+        let err = call.classify(err);
+        tracing::debug!(operation, %subject, region = %self.region, error = %err, "KMS call failed");
+        match err {
+            KmsError::InvalidState {
+                subject,
+                region,
+                operation,
+                message,
+                ..
+            } => {
+                let key_id = match &subject {
+                    Subject::Alias(alias) => Some(alias.to_string()),
+                    Subject::Key(arn) => Some(arn.to_string()),
+                    Subject::KeyId(id) => Some(id.to_string()),
+                    Subject::Ciphertext => key_in_message(&message).map(|k| k.to_string()),
+                };
+                let metadata = match key_id {
+                    Some(id) => self
+                        .client
+                        .describe_key()
+                        .key_id(id)
+                        .send()
+                        .await
+                        .ok()
+                        .and_then(|out| out.key_metadata),
+                    None => None,
+                };
+                let key = metadata.as_ref().and_then(|m| m.arn()?.parse().ok());
+                let state = metadata
+                    .as_ref()
+                    .and_then(|m| m.key_state())
+                    .map(|s| s.as_str().to_owned());
+                match state.as_deref() {
+                    Some("PendingDeletion" | "PendingReplicaDeletion") => {
+                        KmsError::PendingDeletion {
+                            subject,
+                            region,
+                            key,
+                        }
+                    }
+                    Some("Disabled") => KmsError::Disabled {
+                        subject,
+                        region,
+                        key,
+                    },
+                    _ => KmsError::InvalidState {
+                        subject,
+                        region,
+                        operation,
+                        state: state.unwrap_or_else(|| "unknown".into()),
+                        message,
+                    },
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn unexpected(&self, operation: &'static str, what: impl Into<String>) -> KmsError {
+        KmsError::UnexpectedResponse {
+            region: self.region.clone(),
+            operation,
+            what: what.into(),
+        }
+    }
+
+    fn key_arn(&self, operation: &'static str, value: Option<&str>) -> Result<KeyArn, KmsError> {
+        let value = value.ok_or_else(|| self.unexpected(operation, "no KeyId"))?;
+        value
+            .parse()
+            .map_err(|e| self.unexpected(operation, format!("KeyId `{value}`: {e}")))
+    }
+
+    /// Metadata of any key: the identity, type, state, origin and rotation status. Accepts
+    /// aliases, alias ARNs, key IDs and key ARNs, since this is not a data-plane call.
+    pub async fn describe(&self, key: &KeyRef) -> Result<KeyInfo, KmsError> {
+        let subject = match key {
+            KeyRef::Alias(alias) => Subject::Alias(AliasRef::Name(alias.clone())),
+            KeyRef::AliasArn(arn) => Subject::Alias(AliasRef::Arn(arn.clone())),
+            KeyRef::KeyArn(arn) => Subject::Key(arn.clone()),
+            KeyRef::KeyId(id) => Subject::KeyId(id.clone()),
+        };
+        let metadata = self.metadata(&key.to_string(), &subject).await?;
+        let rotation = self.rotation_status(&metadata, &subject).await?;
+        let alias = match key {
+            KeyRef::Alias(name) => Some(name.clone()),
+            KeyRef::AliasArn(arn) => Some(arn.alias().clone()),
+            _ => None,
+        };
+        self.key_info(metadata, alias, rotation)
+    }
+
+    async fn metadata(&self, key_id: &str, subject: &Subject) -> Result<KeyMetadata, KmsError> {
+        match self.client.describe_key().key_id(key_id).send().await {
+            Ok(out) => out
+                .key_metadata
+                .ok_or_else(|| self.unexpected("DescribeKey", "no KeyMetadata")),
+            Err(err) => Err(self.fail("DescribeKey", subject, err).await),
+        }
+    }
+
+    async fn rotation_status(
+        &self,
+        metadata: &KeyMetadata,
+        subject: &Subject,
+    ) -> Result<RotationStatus, KmsError> {
+        let symmetric = metadata.key_spec().map(|s| s.as_str()) == Some("SYMMETRIC_DEFAULT");
+        let kms_origin = metadata.origin().map(|o| o.as_str()) == Some("AWS_KMS");
+        if !symmetric || !kms_origin || metadata.custom_key_store_id().is_some() {
+            return Ok(RotationStatus::Unsupported);
+        }
+        let out = self
+            .client
+            .get_key_rotation_status()
+            .key_id(metadata.key_id())
+            .send()
+            .await;
+        match out {
+            Ok(out) if out.key_rotation_enabled => Ok(RotationStatus::Enabled {
+                period_days: out
+                    .rotation_period_in_days
+                    .and_then(|d| u32::try_from(d).ok()),
+                next_rotation: date(out.next_rotation_date.as_ref()),
+            }),
+            Ok(_) => Ok(RotationStatus::Disabled),
+            Err(err) => match self.fail("GetKeyRotationStatus", subject, err).await {
+                KmsError::WrongKeyType { .. } => Ok(RotationStatus::Unsupported),
+                other => Err(other),
+            },
+        }
+    }
+
+    fn key_info(
+        &self,
+        m: KeyMetadata,
+        alias: Option<kmsrot_types::AliasName>,
+        rotation: RotationStatus,
+    ) -> Result<KeyInfo, KmsError> {
+        let op = "DescribeKey";
+        let key_id = m
+            .key_id()
+            .parse()
+            .map_err(|e| self.unexpected(op, format!("KeyId: {e}")))?;
+        let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        Ok(KeyInfo {
+            alias,
+            key_id,
+            key_arn: self.key_arn(op, m.arn())?,
+            key_spec: text(m.key_spec().map(|v| v.as_str())),
+            key_usage: text(m.key_usage().map(|v| v.as_str())),
+            key_state: text(m.key_state().map(|v| v.as_str())),
+            origin: text(m.origin().map(|v| v.as_str())),
+            key_manager: text(m.key_manager().map(|v| v.as_str())),
+            multi_region: m.multi_region().unwrap_or(false),
+            description: text(m.description()),
+            creation_date: date(m.creation_date()),
+            deletion_date: date(m.deletion_date()),
+            rotation,
+        })
+    }
+
+    /// Decrypts a symmetric ciphertext. `KeyId` is left out on purpose: KMS finds the key from
+    /// the ciphertext, so data encrypted before an alias moved still decrypts.
+    pub async fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Decrypted, KmsError> {
+        self.decrypt_as(ciphertext, context, &Subject::Ciphertext)
+            .await
+    }
+
+    async fn decrypt_as(
+        &self,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+        subject: &Subject,
+    ) -> Result<Decrypted, KmsError> {
+        const OP: &str = "Decrypt";
+        let result = self
+            .client
+            .decrypt()
+            .ciphertext_blob(Blob::new(ciphertext))
+            .set_encryption_context(context_map(context))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Decrypted {
+                key_arn: self.key_arn(OP, out.key_id())?,
+                plaintext: SecretBytes::new(
+                    out.plaintext.map(Blob::into_inner).unwrap_or_default(),
+                ),
+            }),
+            Err(err) => Err(match self.fail(OP, subject, err).await {
+                KmsError::InvalidCiphertext { subject, region } if !context.is_empty() => {
+                    KmsError::ContextMismatch {
+                        subject,
+                        region,
+                        keys: context.keys().map(str::to_owned).collect(),
+                    }
+                }
+                other => other,
+            }),
+        }
+    }
+
+    /// Verifies a signature with the exact key that made it (never the alias, which may have
+    /// moved since).
+    pub async fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), KmsError> {
+        const OP: &str = "Verify";
+        let subject = Subject::Key(signature.key_arn.clone());
+        let result = self
+            .client
+            .verify()
+            .key_id(signature.key_arn.to_string())
+            .message(Blob::new(message))
+            .message_type(MessageType::Raw)
+            .signature(Blob::new(signature.signature.as_slice()))
+            .signing_algorithm(SigningAlgorithmSpec::from(
+                signature.signing_algorithm.as_str(),
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(out) if out.signature_valid => Ok(()),
+            Ok(_) => Err(KmsError::InvalidSignature {
+                subject,
+                region: self.region.clone(),
+            }),
+            Err(err) => Err(self.fail(OP, &subject, err).await),
+        }
+    }
+
+    /// Verifies a MAC with the exact HMAC key that made it.
+    pub async fn verify_mac(&self, message: &[u8], mac: &Mac) -> Result<(), KmsError> {
+        const OP: &str = "VerifyMac";
+        let subject = Subject::Key(mac.key_arn.clone());
+        let result = self
+            .client
+            .verify_mac()
+            .key_id(mac.key_arn.to_string())
+            .message(Blob::new(message))
+            .mac(Blob::new(mac.mac.as_slice()))
+            .mac_algorithm(MacAlgorithmSpec::from(mac.mac_algorithm.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(out) if out.mac_valid => Ok(()),
+            Ok(_) => Err(KmsError::InvalidMac {
+                subject,
+                region: self.region.clone(),
+            }),
+            Err(err) => Err(self.fail(OP, &subject, err).await),
+        }
+    }
+
+    /// Decrypts an RSA ciphertext with the exact key and algorithm stored with it.
+    pub async fn decrypt_asymmetric(
+        &self,
+        ciphertext: &AsymmetricCiphertext,
+    ) -> Result<SecretBytes, KmsError> {
+        const OP: &str = "Decrypt";
+        let subject = Subject::Key(ciphertext.key_arn.clone());
+        let result = self
+            .client
+            .decrypt()
+            .key_id(ciphertext.key_arn.to_string())
+            .encryption_algorithm(EncryptionAlgorithmSpec::from(
+                ciphertext.encryption_algorithm.as_str(),
+            ))
+            .ciphertext_blob(Blob::new(ciphertext.ciphertext.as_slice()))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(SecretBytes::new(
+                out.plaintext.map(Blob::into_inner).unwrap_or_default(),
+            )),
+            Err(err) => Err(self.fail(OP, &subject, err).await),
+        }
+    }
+}
+
+/// KMS through one alias: the only way kmsrot encrypts, signs or MACs, so that every call
+/// follows the alias when a rotation moves it.
+#[derive(Debug, Clone)]
+pub struct AliasKms {
+    kms: Kms,
+    alias: AliasRef,
+}
+
+impl AliasKms {
+    /// The alias.
+    pub fn alias(&self) -> &AliasRef {
+        &self.alias
+    }
+
+    /// The service behind this alias, for verification and decryption by key ARN.
+    pub fn kms(&self) -> &Kms {
+        &self.kms
+    }
+
+    fn subject(&self) -> Subject {
+        Subject::Alias(self.alias.clone())
+    }
+
+    fn too_large(&self, operation: &'static str, len: usize, advice: &str) -> KmsError {
+        KmsError::InvalidInput {
+            subject: self.subject(),
+            region: self.kms.region.clone(),
+            operation,
+            message: format!(
+                "the input is {len} bytes and KMS takes at most {MAX_KMS_MESSAGE}; {advice}"
+            ),
+        }
+    }
+
+    /// The key the alias names now: metadata, and rotation status for symmetric keys.
+    pub async fn describe(&self) -> Result<KeyInfo, KmsError> {
+        self.kms.describe(&self.alias.clone().into()).await
+    }
+
+    async fn resolve(&self) -> Result<Resolved, KmsError> {
+        let subject = self.subject();
+        let m = self.kms.metadata(&self.alias.to_string(), &subject).await?;
+        Ok(Resolved {
+            arn: self.kms.key_arn("DescribeKey", m.arn())?,
+            spec: m
+                .key_spec()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            usage: m
+                .key_usage()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+        })
+    }
+
+    fn require(
+        &self,
+        key: &Resolved,
+        operation: &'static str,
+        usage: &str,
+        algorithm: Option<&'static str>,
+    ) -> Result<&'static str, KmsError> {
+        match algorithm {
+            Some(algorithm) if key.usage == usage => Ok(algorithm),
+            _ => Err(KmsError::WrongKeyType {
+                subject: self.subject(),
+                region: self.kms.region.clone(),
+                operation,
+                message: format!(
+                    "it names key {} with spec {} and usage {}, and {operation} needs usage {usage}",
+                    key.arn, key.spec, key.usage
+                ),
+            }),
+        }
+    }
+
+    /// Encrypts up to 4096 bytes under the alias's current key.
+    pub async fn encrypt(
+        &self,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Ciphertext, KmsError> {
+        const OP: &str = "Encrypt";
+        if plaintext.len() > MAX_KMS_MESSAGE {
+            return Err(self.too_large(
+                OP,
+                plaintext.len(),
+                "encrypt larger data with a data key (envelope encryption)",
+            ));
+        }
+        let result = self
+            .kms
+            .client
+            .encrypt()
+            .key_id(self.alias.to_string())
+            .plaintext(Blob::new(plaintext))
+            .set_encryption_context(context_map(context))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Ciphertext {
+                key_arn: self.kms.key_arn(OP, out.key_id())?,
+                encryption_algorithm: out
+                    .encryption_algorithm()
+                    .map_or("SYMMETRIC_DEFAULT", |a| a.as_str())
+                    .to_owned(),
+                ciphertext: out
+                    .ciphertext_blob
+                    .map(Blob::into_inner)
+                    .unwrap_or_default()
+                    .into(),
+            }),
+            Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
+        }
+    }
+
+    /// Decrypts a symmetric ciphertext. As with [`Kms::decrypt`], `KeyId` is left out, so
+    /// ciphertexts made before the alias moved still decrypt; errors name this alias.
+    pub async fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Decrypted, KmsError> {
+        self.kms
+            .decrypt_as(ciphertext, context, &self.subject())
+            .await
+    }
+
+    /// A new data key: its plaintext to use now, and a copy encrypted under the alias's key.
+    pub async fn generate_data_key(
+        &self,
+        spec: DataKeySpec,
+        context: &EncryptionContext,
+    ) -> Result<DataKey, KmsError> {
+        const OP: &str = "GenerateDataKey";
+        let result = self
+            .kms
+            .client
+            .generate_data_key()
+            .key_id(self.alias.to_string())
+            .key_spec(spec)
+            .set_encryption_context(context_map(context))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(DataKey {
+                encrypted: Ciphertext {
+                    key_arn: self.kms.key_arn(OP, out.key_id())?,
+                    encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
+                    ciphertext: out
+                        .ciphertext_blob
+                        .map(Blob::into_inner)
+                        .unwrap_or_default()
+                        .into(),
+                },
+                plaintext: SecretBytes::new(
+                    out.plaintext.map(Blob::into_inner).unwrap_or_default(),
+                ),
+            }),
+            Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
+        }
+    }
+
+    /// A new data key, encrypted only: for a component that stores it now and decrypts later.
+    pub async fn generate_data_key_without_plaintext(
+        &self,
+        spec: DataKeySpec,
+        context: &EncryptionContext,
+    ) -> Result<Ciphertext, KmsError> {
+        const OP: &str = "GenerateDataKeyWithoutPlaintext";
+        let result = self
+            .kms
+            .client
+            .generate_data_key_without_plaintext()
+            .key_id(self.alias.to_string())
+            .key_spec(spec)
+            .set_encryption_context(context_map(context))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Ciphertext {
+                key_arn: self.kms.key_arn(OP, out.key_id())?,
+                encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
+                ciphertext: out
+                    .ciphertext_blob
+                    .map(Blob::into_inner)
+                    .unwrap_or_default()
+                    .into(),
+            }),
+            Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
+        }
+    }
+
+    /// Re-encrypts a symmetric ciphertext to the key the alias names now. The plaintext never
+    /// leaves KMS.
+    pub async fn reencrypt(
+        &self,
+        ciphertext: &[u8],
+        source_context: &EncryptionContext,
+        destination_context: &EncryptionContext,
+    ) -> Result<ReEncrypted, KmsError> {
+        const OP: &str = "ReEncrypt";
+        let result = self
+            .kms
+            .client
+            .re_encrypt()
+            .ciphertext_blob(Blob::new(ciphertext))
+            .set_source_encryption_context(context_map(source_context))
+            .destination_key_id(self.alias.to_string())
+            .set_destination_encryption_context(context_map(destination_context))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(ReEncrypted {
+                source_key_arn: self.kms.key_arn(OP, out.source_key_id())?,
+                ciphertext: Ciphertext {
+                    key_arn: self.kms.key_arn(OP, out.key_id())?,
+                    encryption_algorithm: out
+                        .destination_encryption_algorithm()
+                        .map_or("SYMMETRIC_DEFAULT", |a| a.as_str())
+                        .to_owned(),
+                    ciphertext: out
+                        .ciphertext_blob
+                        .map(Blob::into_inner)
+                        .unwrap_or_default()
+                        .into(),
+                },
+            }),
+            Err(err) => Err(match self.kms.fail(OP, &self.subject(), err).await {
+                KmsError::InvalidCiphertext { subject, region } if !source_context.is_empty() => {
+                    KmsError::ContextMismatch {
+                        subject,
+                        region,
+                        keys: source_context.keys().map(str::to_owned).collect(),
+                    }
+                }
+                other => other,
+            }),
+        }
+    }
+
+    /// Encrypts with the public key of the RSA key the alias names now. The result carries
+    /// that key's ARN: decrypting it later needs exactly that key.
+    pub async fn encrypt_asymmetric(
+        &self,
+        plaintext: &[u8],
+    ) -> Result<AsymmetricCiphertext, KmsError> {
+        const OP: &str = "Encrypt";
+        let key = self.resolve().await?;
+        let algorithm = self.require(
+            &key,
+            OP,
+            "ENCRYPT_DECRYPT",
+            algorithms::default_asymmetric_encryption(&key.spec),
+        )?;
+        let result = self
+            .kms
+            .client
+            .encrypt()
+            .key_id(key.arn.to_string())
+            .encryption_algorithm(EncryptionAlgorithmSpec::from(algorithm))
+            .plaintext(Blob::new(plaintext))
+            .send()
+            .await;
+        // The call named the exact key ARN, so that key made the result.
+        match result {
+            Ok(out) => Ok(AsymmetricCiphertext {
+                key_arn: key.arn,
+                encryption_algorithm: algorithm.to_owned(),
+                ciphertext: out
+                    .ciphertext_blob
+                    .map(Blob::into_inner)
+                    .unwrap_or_default()
+                    .into(),
+            }),
+            Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
+        }
+    }
+
+    /// Signs a message (at most 4096 bytes) with the key the alias names now. The signature
+    /// carries that key's ARN, which verification uses.
+    pub async fn sign(&self, message: &[u8]) -> Result<Signature, KmsError> {
+        const OP: &str = "Sign";
+        if message.len() > MAX_KMS_MESSAGE {
+            return Err(self.too_large(OP, message.len(), "sign a digest of the message"));
+        }
+        let key = self.resolve().await?;
+        let algorithm = self.require(
+            &key,
+            OP,
+            "SIGN_VERIFY",
+            algorithms::default_signing(&key.spec),
+        )?;
+        let result = self
+            .kms
+            .client
+            .sign()
+            .key_id(key.arn.to_string())
+            .message(Blob::new(message))
+            .message_type(MessageType::Raw)
+            .signing_algorithm(SigningAlgorithmSpec::from(algorithm))
+            .send()
+            .await;
+        // The call named the exact key ARN, so that key made the result.
+        match result {
+            Ok(out) => Ok(Signature {
+                key_arn: key.arn,
+                signing_algorithm: algorithm.to_owned(),
+                signature: out
+                    .signature
+                    .map(Blob::into_inner)
+                    .unwrap_or_default()
+                    .into(),
+            }),
+            Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
+        }
+    }
+
+    /// Makes a MAC of a message (at most 4096 bytes) with the HMAC key the alias names now.
+    /// The MAC carries that key's ARN, which verification uses.
+    pub async fn generate_mac(&self, message: &[u8]) -> Result<Mac, KmsError> {
+        const OP: &str = "GenerateMac";
+        if message.len() > MAX_KMS_MESSAGE {
+            return Err(self.too_large(OP, message.len(), "MAC a digest of the message"));
+        }
+        let key = self.resolve().await?;
+        let algorithm = self.require(
+            &key,
+            OP,
+            "GENERATE_VERIFY_MAC",
+            algorithms::default_mac(&key.spec),
+        )?;
+        let result = self
+            .kms
+            .client
+            .generate_mac()
+            .key_id(key.arn.to_string())
+            .message(Blob::new(message))
+            .mac_algorithm(MacAlgorithmSpec::from(algorithm))
+            .send()
+            .await;
+        // The call named the exact key ARN, so that key made the result.
+        match result {
+            Ok(out) => Ok(Mac {
+                key_arn: key.arn,
+                mac_algorithm: algorithm.to_owned(),
+                mac: out.mac.map(Blob::into_inner).unwrap_or_default().into(),
+            }),
+            Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
+        }
+    }
+}

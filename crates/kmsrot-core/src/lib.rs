@@ -1,0 +1,24 @@
+//! kmsrot's library: alias-safe access to AWS KMS.
+//!
+//! - [`config`] is the one place where AWS configuration is built.
+//! - [`Kms`] is the KMS service: key metadata, symmetric decryption, and verification by the
+//!   exact key ARN stored with a result.
+//! - [`AliasKms`] is the data plane, reached only through an alias: encrypt, data keys,
+//!   re-encrypt, sign, MAC and RSA encryption. A raw key ID cannot construct it.
+//!
+//! Functions take a built client or an `&SdkConfig`; none loads configuration itself.
+
+#![warn(missing_docs)]
+
+mod algorithms;
+pub mod config;
+mod error;
+mod kms;
+mod secret;
+
+pub use error::{KmsError, Subject};
+pub use kms::{AliasKms, DataKey, Decrypted, Kms, ReEncrypted};
+pub use secret::SecretBytes;
+
+/// KMS's limit on the plaintext of `Encrypt` and on a raw message to `Sign` or `GenerateMac`.
+pub const MAX_KMS_MESSAGE: usize = 4096;
