@@ -1,0 +1,65 @@
+//! Project tasks for kmsrot, in the rust-analyzer shape: `cargo xtask <task>`.
+//!
+//! xtask is the only place that starts the local AWS emulator. Outputs go to `target/dist`.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "xtask reports progress to the person or CI running it"
+)]
+
+mod emulator;
+mod lint;
+mod test;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Tasks for developing and shipping kmsrot.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run the local AWS emulator (moto server with kmsrot's fidelity patches) in the foreground.
+    Emulator(emulator::EmulatorArgs),
+    /// Run every test of the workspace against a fresh local emulator, which is started on a
+    /// free 127.0.0.1 port and stopped afterwards, even when tests fail.
+    Test(test::TestArgs),
+    /// Check formatting and run clippy with warnings denied.
+    Lint,
+    /// What CI runs: lint, then test.
+    Ci,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Emulator(args) => emulator::run(&args),
+        Task::Test(args) => test::run(&args),
+        Task::Lint => lint::run(),
+        Task::Ci => lint::run().and_then(|()| test::run(&test::TestArgs::default())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

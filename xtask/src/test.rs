@@ -1,0 +1,36 @@
+//! `cargo xtask test`: the whole workspace's tests against a fresh local emulator.
+
+use anyhow::{Context, Result, bail};
+
+use crate::emulator::{Emulator, TEST_SEED_ALIAS};
+
+/// Arguments of `cargo xtask test`.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct TestArgs {
+    /// Extra arguments for `cargo test`, after `--`; for example `-- -p kmsrot-types`.
+    #[arg(last = true)]
+    cargo_args: Vec<String>,
+}
+
+pub(crate) fn run(args: &TestArgs) -> Result<()> {
+    let emulator = Emulator::start(None, Some(TEST_SEED_ALIAS))?;
+    println!("xtask: emulator ready at {}", emulator.endpoint());
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .current_dir(crate::project_root())
+        .args(["test", "--workspace", "--locked"])
+        .args(&args.cargo_args)
+        .envs(emulator.client_env())
+        .env("KMSROT_TEST_SEED_ALIAS", TEST_SEED_ALIAS)
+        .status()
+        .context("running cargo test")?;
+    // Stopping explicitly (Drop would too) so that the emulator's log is kept on failure.
+    let log = emulator.stop();
+    if !status.success() {
+        eprintln!(
+            "xtask: tests failed; the emulator's log is at {}",
+            log.display()
+        );
+        bail!("cargo test exited with {status}");
+    }
+    Ok(())
+}
