@@ -1,0 +1,162 @@
+//! Exit codes, and how an error is shown. The README's table of exit codes mirrors this file.
+
+use std::process::ExitCode;
+
+use kmsrot_core::KmsError;
+use kmsrot_core::config::ConfigError;
+use kmsrot_types::{ContextError, ParseError};
+
+/// Any failure not listed below: I/O, an unreachable endpoint, an unexpected KMS error.
+pub(crate) const FAILURE: u8 = 1;
+/// The command line is wrong: unknown flag, malformed alias, malformed `--context`.
+pub(crate) const USAGE: u8 = 2;
+/// The alias or key does not exist.
+pub(crate) const NOT_FOUND: u8 = 3;
+/// The key exists but cannot do this now: disabled, pending deletion, other state, or the wrong
+/// key type for the operation.
+pub(crate) const KEY_UNUSABLE: u8 = 4;
+/// A cryptographic check failed: corrupted ciphertext, wrong encryption context, wrong key,
+/// signature or MAC that does not verify.
+pub(crate) const CRYPTO: u8 = 5;
+/// Access denied, or no usable credentials or region.
+pub(crate) const ACCESS: u8 = 6;
+/// KMS throttled the request after every retry; try again later.
+pub(crate) const THROTTLED: u8 = 7;
+
+/// The exit code for an error, from the first error in its chain that kmsrot knows.
+pub(crate) fn code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(kms) = cause.downcast_ref::<KmsError>() {
+            return match kms {
+                KmsError::InvalidAlias { .. } | KmsError::InvalidInput { .. } => USAGE,
+                KmsError::NotFound { .. } => NOT_FOUND,
+                KmsError::Disabled { .. }
+                | KmsError::PendingDeletion { .. }
+                | KmsError::InvalidState { .. }
+                | KmsError::WrongKeyType { .. } => KEY_UNUSABLE,
+                KmsError::InvalidCiphertext { .. }
+                | KmsError::ContextMismatch { .. }
+                | KmsError::IncorrectKey { .. }
+                | KmsError::InvalidSignature { .. }
+                | KmsError::InvalidMac { .. } => CRYPTO,
+                KmsError::AccessDenied { .. } => ACCESS,
+                KmsError::Throttled { .. } => THROTTLED,
+                _ => FAILURE,
+            };
+        }
+        if cause.is::<ParseError>() || cause.is::<ContextError>() {
+            return USAGE;
+        }
+        if cause.is::<ConfigError>() {
+            return ACCESS;
+        }
+    }
+    FAILURE
+}
+
+/// Whether the error is a closed stdout (`kmsrot … | head`), which is not a failure.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Prints the whole error chain on stderr and returns the exit code.
+pub(crate) fn report(err: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(err) {
+        return ExitCode::SUCCESS;
+    }
+    let mut shown = err.to_string();
+    eprintln!("error: {shown}");
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        // Messages often embed their cause already; print each piece of text once.
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+            shown.push_str(&text);
+        }
+    }
+    ExitCode::from(code(err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kmsrot_core::Subject;
+
+    #[test]
+    fn codes_follow_the_first_known_error_in_the_chain() {
+        let region = || "us-east-1".to_owned();
+        let subject = || Subject::Alias("alias/app".parse().unwrap());
+        let check = |err: KmsError, want: u8| {
+            let err = anyhow::Error::new(err).context("encrypting stdin");
+            assert_eq!(code(&err), want, "{err:#}");
+        };
+        check(
+            KmsError::NotFound {
+                subject: subject(),
+                region: region(),
+            },
+            NOT_FOUND,
+        );
+        check(
+            KmsError::Disabled {
+                subject: subject(),
+                region: region(),
+                key: None,
+            },
+            KEY_UNUSABLE,
+        );
+        check(
+            KmsError::PendingDeletion {
+                subject: subject(),
+                region: region(),
+                key: None,
+            },
+            KEY_UNUSABLE,
+        );
+        check(
+            KmsError::InvalidCiphertext {
+                subject: subject(),
+                region: region(),
+            },
+            CRYPTO,
+        );
+        check(
+            KmsError::ContextMismatch {
+                subject: subject(),
+                region: region(),
+                keys: vec![],
+            },
+            CRYPTO,
+        );
+        check(
+            KmsError::Throttled {
+                subject: subject(),
+                region: region(),
+                operation: "Encrypt",
+            },
+            THROTTLED,
+        );
+        check(
+            KmsError::AccessDenied {
+                subject: subject(),
+                region: region(),
+                operation: "Encrypt",
+                message: String::new(),
+            },
+            ACCESS,
+        );
+        let parse = "alias/aws/s3"
+            .parse::<kmsrot_types::AliasName>()
+            .unwrap_err();
+        assert_eq!(code(&anyhow::Error::new(parse)), USAGE);
+        assert_eq!(code(&anyhow::anyhow!("disk full")), FAILURE);
+        let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(is_broken_pipe(
+            &anyhow::Error::new(pipe).context("writing stdout")
+        ));
+    }
+}

@@ -1,0 +1,114 @@
+//! `kmsrot`: alias-safe KMS encryption and key rotation from the shell.
+//!
+//! This binary is the only place in kmsrot that formats for people. Every command also speaks
+//! `--output json` for scripts. Exit codes are listed in [`exit`] and in the README.
+
+#![allow(
+    clippy::print_stderr,
+    reason = "the CLI reports errors to the person running it on stderr"
+)]
+
+mod cmd;
+mod exit;
+mod io;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kmsrot_core::config::AwsOptions;
+
+use crate::output::Format;
+
+/// Alias-safe AWS KMS encryption and key rotation.
+///
+/// Applications name keys only through aliases; kmsrot keeps what they encrypted, signed or
+/// MACed usable when the alias moves to a new key.
+#[derive(Debug, Parser)]
+#[command(name = "kmsrot", version, propagate_version = true)]
+struct Cli {
+    /// More diagnostics on stderr: -v info, -vv debug, -vvv trace. Never plaintext or keys.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// How results are printed.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    output: Format,
+    #[command(flatten)]
+    aws: AwsOptions,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Encrypt up to 4096 bytes under the key an alias names.
+    Encrypt(cmd::encrypt::Args),
+    /// Decrypt a symmetric ciphertext, whichever key of the alias's history made it.
+    Decrypt(cmd::decrypt::Args),
+    /// Show the key behind an alias (or a key ID or ARN): spec, usage, state, rotation.
+    Describe(cmd::describe::Args),
+}
+
+/// What every command receives: the output format and the AWS options.
+#[derive(Debug)]
+struct Global {
+    output: Format,
+    aws: AwsOptions,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(exit::USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return exit::report(&anyhow::Error::new(err).context("starting the runtime")),
+    };
+    let global = Global {
+        output: cli.output,
+        aws: cli.aws,
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Encrypt(args) => cmd::encrypt::run(&global, args).await,
+            Command::Decrypt(args) => cmd::decrypt::run(&global, args).await,
+            Command::Describe(args) => cmd::describe::run(&global, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => exit::report(&err),
+    }
+}
+
+/// Diagnostics go to stderr. kmsrot's own crates follow `-v`; the SDK and HTTP crates are
+/// capped at debug, because their trace level can print request bodies, and logs must never
+/// contain plaintext, data keys or ciphertext bodies.
+fn init_tracing(verbose: u8) {
+    let (ours, theirs) = match verbose {
+        0 => ("warn", "warn"),
+        1 => ("info", "warn"),
+        2 => ("debug", "info"),
+        _ => ("trace", "debug"),
+    };
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "{theirs},kmsrot={ours},kmsrot_core={ours},kmsrot_cli={ours}"
+    ));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose > 1)
+        .init();
+}

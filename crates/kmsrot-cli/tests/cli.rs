@@ -1,0 +1,271 @@
+//! The `kmsrot` binary end to end, against the local emulator that `cargo xtask test` starts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use kmsrot_testsuite::TestEnv;
+
+fn kmsrot(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kmsrot"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kmsrot runs");
+    {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(stdin.unwrap_or_default()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kmsrot-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+async fn env() -> TestEnv {
+    TestEnv::from_env().await.expect("test environment")
+}
+
+#[tokio::test]
+async fn files_encrypted_before_a_rotation_decrypt_after_it() {
+    let env = env().await;
+    let (alias, old_key) = env
+        .key_with_alias(
+            "cli",
+            KeySpec::SymmetricDefault,
+            KeyUsageType::EncryptDecrypt,
+        )
+        .await
+        .unwrap();
+    let plain = tmp("plain.txt");
+    let sealed = tmp("sealed.bin");
+    let opened = tmp("opened.txt");
+    std::fs::write(&plain, b"database password").unwrap();
+
+    let out = kmsrot(
+        &[
+            "encrypt",
+            "--alias",
+            alias.as_str(),
+            "--context",
+            "app=billing",
+            "-i",
+            path(&plain),
+            "-o",
+            path(&sealed),
+            "--output",
+            "json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["alias"], alias.as_str());
+    assert_eq!(report["key_arn"], old_key.to_string());
+
+    let new_key = env
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .await
+        .unwrap();
+    env.move_alias(&alias, &new_key).await.unwrap();
+
+    let out = kmsrot(
+        &[
+            "decrypt",
+            "--context",
+            "app=billing",
+            "-i",
+            path(&sealed),
+            "-o",
+            path(&opened),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&opened).unwrap(), b"database password");
+
+    // stdin to stdout, base64, through the moved alias: the new key encrypts.
+    let out = kmsrot(
+        &["encrypt", "--alias", alias.as_str(), "--base64"],
+        Some(b"fresh"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out2 = kmsrot(
+        &["decrypt", "--base64", "--output", "json"],
+        Some(&out.stdout),
+    );
+    assert!(out2.status.success(), "{}", stderr(&out2));
+    let report: serde_json::Value = serde_json::from_slice(&out2.stdout).unwrap();
+    assert_eq!(report["key_arn"], new_key.to_string());
+    assert_eq!(report["plaintext"], "ZnJlc2g=");
+}
+
+#[tokio::test]
+async fn wrong_context_exits_5_and_names_the_alias_and_region() {
+    let env = env().await;
+    let (alias, _) = env
+        .key_with_alias(
+            "cli-ctx",
+            KeySpec::SymmetricDefault,
+            KeyUsageType::EncryptDecrypt,
+        )
+        .await
+        .unwrap();
+    let sealed = kmsrot(
+        &[
+            "encrypt",
+            "--alias",
+            alias.as_str(),
+            "-c",
+            "app=billing",
+            "--base64",
+        ],
+        Some(b"x"),
+    );
+    assert!(sealed.status.success(), "{}", stderr(&sealed));
+    let out = kmsrot(
+        &[
+            "decrypt",
+            "--base64",
+            "-c",
+            "app=other",
+            "--alias",
+            alias.as_str(),
+        ],
+        Some(&sealed.stdout),
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(alias.as_str()) && err.contains(env.region()),
+        "{err}"
+    );
+    assert!(err.contains("encryption context (app)"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing is written on failure");
+}
+
+#[tokio::test]
+async fn bad_aliases_exit_with_documented_codes() {
+    let env = env().await;
+    let out = kmsrot(&["encrypt", "--alias", "alias/aws/s3"], Some(b"x"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("reserved for AWS managed keys"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = kmsrot(
+        &["encrypt", "--alias", "1234abcd-12ab-34cd-56ef-1234567890ab"],
+        Some(b"x"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("takes an alias"), "{}", stderr(&out));
+
+    let missing = env.unique_alias("cli-missing");
+    let out = kmsrot(
+        &["encrypt", "--alias", missing.as_str(), "--base64"],
+        Some(b"x"),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(missing.as_str()) && err.contains(env.region()),
+        "{err}"
+    );
+
+    let (alias, key) = env
+        .key_with_alias(
+            "cli-disabled",
+            KeySpec::SymmetricDefault,
+            KeyUsageType::EncryptDecrypt,
+        )
+        .await
+        .unwrap();
+    env.disable_key(&key).await.unwrap();
+    let out = kmsrot(
+        &["encrypt", "--alias", alias.as_str(), "--base64"],
+        Some(b"x"),
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("disabled"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn describe_prints_text_and_json() {
+    let env = env().await;
+    let (alias, key) = env
+        .key_with_alias(
+            "cli-describe",
+            KeySpec::EccNistP384,
+            KeyUsageType::SignVerify,
+        )
+        .await
+        .unwrap();
+    let out = kmsrot(&["describe", alias.as_str()], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(&format!("key arn       {key}")), "{text}");
+    assert!(text.contains("key spec      ECC_NIST_P384"), "{text}");
+    assert!(text.contains("rotation      manual only"), "{text}");
+
+    let out = kmsrot(&["describe", alias.as_str(), "--output", "json"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["key_arn"], key.to_string());
+    assert_eq!(json["key_usage"], "SIGN_VERIFY");
+    assert_eq!(json["rotation"]["status"], "unsupported");
+}
+
+#[test]
+fn no_region_exits_6_with_advice() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kmsrot"))
+        .args(["describe", "alias/app"])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_PROFILE", "none")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(stderr(&out).contains("pass --region"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    // `kmsrot --help | head -1` style: the reader goes away early.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kmsrot"))
+        .args(["describe", "--help"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    assert!(child.wait().unwrap().success());
+}
+
+/// `cargo xtask emulator --seed-alias` (the README's quick start) leaves an alias ready to use;
+/// `cargo xtask test` seeds one and names it in KMSROT_TEST_SEED_ALIAS.
+#[test]
+fn the_seeded_quick_start_alias_round_trips() {
+    let alias = std::env::var("KMSROT_TEST_SEED_ALIAS")
+        .expect("KMSROT_TEST_SEED_ALIAS is set by `cargo xtask test`");
+    let sealed = kmsrot(&["encrypt", "--alias", &alias, "--base64"], Some(b"hello"));
+    assert!(sealed.status.success(), "{}", stderr(&sealed));
+    let opened = kmsrot(&["decrypt", "--base64"], Some(&sealed.stdout));
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    assert_eq!(opened.stdout, b"hello");
+}

@@ -1,0 +1,226 @@
+//! Pins the emulator's fidelity patches (tools/emulator/kmsrot_emulator.py): each test checks
+//! through the raw SDK that the emulator now behaves as the quoted AWS documentation says.
+
+use aws_sdk_kms::error::ProvideErrorMetadata;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+
+use crate::{env, symmetric};
+
+/// Patch 1: "DisableKey … temporarily prevents use of the KMS key for cryptographic
+/// operations"; the operations fail with DisabledException.
+#[tokio::test]
+async fn patch_disabled_keys_refuse_cryptographic_operations() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let key = env.create_key(spec, usage).await.unwrap();
+    let id = key.to_string();
+    let ct = env
+        .client
+        .encrypt()
+        .key_id(&id)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    env.disable_key(&key).await.unwrap();
+
+    let err = env
+        .client
+        .encrypt()
+        .key_id(&id)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
+    assert_eq!(err.message(), Some(format!("{key} is disabled.").as_str()));
+    let err = env
+        .client
+        .decrypt()
+        .ciphertext_blob(ct.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
+    let err = env
+        .client
+        .generate_data_key()
+        .key_id(&id)
+        .number_of_bytes(32)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
+
+    // Enabled again, the key works again: the patch reads the state, it does not latch.
+    env.client.enable_key().key_id(&id).send().await.unwrap();
+    env.client
+        .decrypt()
+        .ciphertext_blob(ct)
+        .send()
+        .await
+        .unwrap();
+
+    let signing = env
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .await
+        .unwrap();
+    env.disable_key(&signing).await.unwrap();
+    let err = env
+        .client
+        .sign()
+        .key_id(signing.to_string())
+        .message(Blob::new("m"))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
+
+    let hmac = env
+        .create_key(KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac)
+        .await
+        .unwrap();
+    env.disable_key(&hmac).await.unwrap();
+    let err = env
+        .client
+        .generate_mac()
+        .key_id(hmac.to_string())
+        .message(Blob::new("m"))
+        .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
+}
+
+/// Patch 1: a key pending deletion cannot be used in cryptographic operations; KMS answers
+/// KMSInvalidStateException.
+#[tokio::test]
+async fn patch_keys_pending_deletion_refuse_cryptographic_operations() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let key = env.create_key(spec, usage).await.unwrap();
+    let ct = env
+        .client
+        .encrypt()
+        .key_id(key.to_string())
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    env.schedule_deletion(&key).await.unwrap();
+    let err = env
+        .client
+        .encrypt()
+        .key_id(key.to_string())
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("KMSInvalidStateException"));
+    assert_eq!(
+        err.message(),
+        Some(format!("{key} is pending deletion.").as_str())
+    );
+    let err = env
+        .client
+        .decrypt()
+        .ciphertext_blob(ct)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("KMSInvalidStateException"));
+}
+
+/// Patch 2: CreateKey, KeyUsage: "The default value is ENCRYPT_DECRYPT."
+#[tokio::test]
+async fn patch_create_key_defaults_to_encrypt_decrypt() {
+    let env = env().await;
+    let out = env.client.create_key().send().await.unwrap();
+    let usage = out.key_metadata().and_then(|m| m.key_usage()).cloned();
+    assert_eq!(usage, Some(KeyUsageType::EncryptDecrypt));
+}
+
+/// Patch 3: "If the signature verification fails, the Verify operation fails with an
+/// KMSInvalidSignatureException exception."
+#[tokio::test]
+async fn patch_verify_fails_with_invalid_signature_exception() {
+    let env = env().await;
+    let key = env
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .await
+        .unwrap();
+    let signature = env
+        .client
+        .sign()
+        .key_id(key.to_string())
+        .message(Blob::new("m"))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap()
+        .signature
+        .unwrap();
+    let verify = |message: &'static str| {
+        env.client
+            .verify()
+            .key_id(key.to_string())
+            .message(Blob::new(message))
+            .message_type(MessageType::Raw)
+            .signature(signature.clone())
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+    };
+    assert!(verify("m").await.unwrap().signature_valid);
+    let err = verify("other").await.unwrap_err();
+    assert_eq!(err.code(), Some("KMSInvalidSignatureException"));
+}
+
+/// Patch 4: DisableKey, EnableKey, ScheduleKeyDeletion and CancelKeyDeletion: "Specify the key
+/// ID or key ARN of the KMS key."
+#[tokio::test]
+async fn patch_key_state_operations_accept_a_key_arn() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let key = env.create_key(spec, usage).await.unwrap();
+    let arn = key.to_string();
+    let state = || async {
+        env.client
+            .describe_key()
+            .key_id(&arn)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_state
+            .unwrap()
+    };
+    env.client.disable_key().key_id(&arn).send().await.unwrap();
+    assert_eq!(state().await.as_str(), "Disabled");
+    env.client.enable_key().key_id(&arn).send().await.unwrap();
+    assert_eq!(state().await.as_str(), "Enabled");
+    env.client
+        .schedule_key_deletion()
+        .key_id(&arn)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state().await.as_str(), "PendingDeletion");
+    env.client
+        .cancel_key_deletion()
+        .key_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state().await.as_str(), "Disabled");
+}

@@ -1,0 +1,17 @@
+//! Integration tests: kmsrot through the real AWS SDK against the local emulator that
+//! `cargo xtask test` starts. One binary, one module per concern.
+
+mod aliases;
+mod emulator;
+mod errors;
+
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use kmsrot_testsuite::TestEnv;
+
+async fn env() -> TestEnv {
+    TestEnv::from_env().await.expect("test environment")
+}
+
+fn symmetric() -> (KeySpec, KeyUsageType) {
+    (KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+}
