@@ -72,6 +72,11 @@ fn context_map(context: &EncryptionContext) -> Option<HashMap<String, String>> {
     })
 }
 
+/// The bytes of an optional blob; KMS always sends the blobs kmsrot reads.
+fn bytes(blob: Option<Blob>) -> Vec<u8> {
+    blob.map(Blob::into_inner).unwrap_or_default()
+}
+
 fn date(value: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     value.and_then(|d| d.fmt(Format::DateTime).ok())
 }
@@ -327,9 +332,7 @@ impl Kms {
         match result {
             Ok(out) => Ok(Decrypted {
                 key_arn: self.key_arn(OP, out.key_id())?,
-                plaintext: SecretBytes::new(
-                    out.plaintext.map(Blob::into_inner).unwrap_or_default(),
-                ),
+                plaintext: SecretBytes::new(bytes(out.plaintext)),
             }),
             Err(err) => Err(match self.fail(OP, subject, err).await {
                 KmsError::InvalidCiphertext { subject, region } if !context.is_empty() => {
@@ -412,9 +415,7 @@ impl Kms {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(SecretBytes::new(
-                out.plaintext.map(Blob::into_inner).unwrap_or_default(),
-            )),
+            Ok(out) => Ok(SecretBytes::new(bytes(out.plaintext))),
             Err(err) => Err(self.fail(OP, &subject, err).await),
         }
     }
@@ -526,11 +527,7 @@ impl AliasKms {
                     .encryption_algorithm()
                     .map_or("SYMMETRIC_DEFAULT", |a| a.as_str())
                     .to_owned(),
-                ciphertext: out
-                    .ciphertext_blob
-                    .map(Blob::into_inner)
-                    .unwrap_or_default()
-                    .into(),
+                ciphertext: bytes(out.ciphertext_blob).into(),
             }),
             Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
         }
@@ -569,15 +566,9 @@ impl AliasKms {
                 encrypted: Ciphertext {
                     key_arn: self.kms.key_arn(OP, out.key_id())?,
                     encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
-                    ciphertext: out
-                        .ciphertext_blob
-                        .map(Blob::into_inner)
-                        .unwrap_or_default()
-                        .into(),
+                    ciphertext: bytes(out.ciphertext_blob).into(),
                 },
-                plaintext: SecretBytes::new(
-                    out.plaintext.map(Blob::into_inner).unwrap_or_default(),
-                ),
+                plaintext: SecretBytes::new(bytes(out.plaintext)),
             }),
             Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
         }
@@ -603,11 +594,7 @@ impl AliasKms {
             Ok(out) => Ok(Ciphertext {
                 key_arn: self.kms.key_arn(OP, out.key_id())?,
                 encryption_algorithm: "SYMMETRIC_DEFAULT".into(),
-                ciphertext: out
-                    .ciphertext_blob
-                    .map(Blob::into_inner)
-                    .unwrap_or_default()
-                    .into(),
+                ciphertext: bytes(out.ciphertext_blob).into(),
             }),
             Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
         }
@@ -641,11 +628,7 @@ impl AliasKms {
                         .destination_encryption_algorithm()
                         .map_or("SYMMETRIC_DEFAULT", |a| a.as_str())
                         .to_owned(),
-                    ciphertext: out
-                        .ciphertext_blob
-                        .map(Blob::into_inner)
-                        .unwrap_or_default()
-                        .into(),
+                    ciphertext: bytes(out.ciphertext_blob).into(),
                 },
             }),
             Err(err) => Err(match self.kms.fail(OP, &self.subject(), err).await {
@@ -689,11 +672,7 @@ impl AliasKms {
             Ok(out) => Ok(AsymmetricCiphertext {
                 key_arn: key.arn,
                 encryption_algorithm: algorithm.to_owned(),
-                ciphertext: out
-                    .ciphertext_blob
-                    .map(Blob::into_inner)
-                    .unwrap_or_default()
-                    .into(),
+                ciphertext: bytes(out.ciphertext_blob).into(),
             }),
             Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
         }
@@ -728,11 +707,7 @@ impl AliasKms {
             Ok(out) => Ok(Signature {
                 key_arn: key.arn,
                 signing_algorithm: algorithm.to_owned(),
-                signature: out
-                    .signature
-                    .map(Blob::into_inner)
-                    .unwrap_or_default()
-                    .into(),
+                signature: bytes(out.signature).into(),
             }),
             Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
         }
@@ -766,7 +741,7 @@ impl AliasKms {
             Ok(out) => Ok(Mac {
                 key_arn: key.arn,
                 mac_algorithm: algorithm.to_owned(),
-                mac: out.mac.map(Blob::into_inner).unwrap_or_default().into(),
+                mac: bytes(out.mac).into(),
             }),
             Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
         }
