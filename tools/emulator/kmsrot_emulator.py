@@ -191,6 +191,48 @@ for _name in ("disable_key", "enable_key", "schedule_key_deletion", "cancel_key_
 
 
 # ---------------------------------------------------------------------------------------------
+# Patch 5: Decrypt with a KeyId that did not encrypt the ciphertext fails with
+# IncorrectKeyException.
+#
+# AWS, Decrypt errors: "IncorrectKeyException: The request was rejected because the specified
+# KMS key cannot decrypt the data. The KeyId in a Decrypt request and the SourceKeyId in a
+# ReEncrypt request must identify the same KMS key that was used to encrypt the ciphertext."
+#
+# moto 5.2 answers AccessDeniedException.
+# ---------------------------------------------------------------------------------------------
+
+
+class IncorrectKeyException(JsonRESTError):
+    code = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "IncorrectKeyException",
+            "The key ID in the request does not identify a CMK that can perform this operation.",
+        )
+
+
+_original_decrypt = KmsBackend.decrypt
+
+
+@functools.wraps(_original_decrypt)
+def _decrypt(self: Any, ciphertext_blob: bytes, *args: Any, **kwargs: Any) -> Any:
+    key_id = kwargs.get("key_id", args[1] if len(args) > 1 else None)
+    actual = _key_from_ciphertext(ciphertext_blob)
+    if key_id and actual:
+        try:
+            requested = self.any_id_to_key_id(key_id)
+        except Exception:  # an unknown alias: moto's own NotFoundException follows
+            requested = None
+        if requested and requested in self.keys and requested != actual:
+            raise IncorrectKeyException()
+    return _original_decrypt(self, ciphertext_blob, *args, **kwargs)
+
+
+KmsBackend.decrypt = _decrypt
+
+
+# ---------------------------------------------------------------------------------------------
 # Running the server.
 # ---------------------------------------------------------------------------------------------
 

@@ -269,3 +269,25 @@ fn the_seeded_quick_start_alias_round_trips() {
     assert!(opened.status.success(), "{}", stderr(&opened));
     assert_eq!(opened.stdout, b"hello");
 }
+
+#[test]
+fn an_unreachable_endpoint_exits_1_and_says_where() {
+    // Port 9 (discard) on loopback has no listener here: the connection is refused at once.
+    let out = kmsrot(
+        &[
+            "describe",
+            "alias/app",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--max-attempts",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not reach KMS in"),
+        "{}",
+        stderr(&out)
+    );
+}

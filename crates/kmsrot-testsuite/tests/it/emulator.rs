@@ -224,3 +224,40 @@ async fn patch_key_state_operations_accept_a_key_arn() {
         .unwrap();
     assert_eq!(state().await.as_str(), "Disabled");
 }
+
+/// Patch 5: Decrypt with a KeyId that did not encrypt the ciphertext: "IncorrectKeyException:
+/// The request was rejected because the specified KMS key cannot decrypt the data."
+#[tokio::test]
+async fn patch_decrypt_with_another_key_is_incorrect_key() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let key = env.create_key(spec.clone(), usage.clone()).await.unwrap();
+    let other = env.create_key(spec, usage).await.unwrap();
+    let ct = env
+        .client
+        .encrypt()
+        .key_id(key.to_string())
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let err = env
+        .client
+        .decrypt()
+        .key_id(other.to_string())
+        .ciphertext_blob(ct.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("IncorrectKeyException"));
+    // Naming the right key still works.
+    env.client
+        .decrypt()
+        .key_id(key.to_string())
+        .ciphertext_blob(ct)
+        .send()
+        .await
+        .unwrap();
+}

@@ -220,3 +220,24 @@ async fn describe_reports_type_state_and_rotation() {
     assert_eq!(by_arn.key_arn, key);
     assert_eq!(by_arn.alias, None);
 }
+
+#[tokio::test]
+async fn rsa_ciphertext_with_a_forged_key_arn_is_incorrect_key() {
+    let env = env().await;
+    let (spec, usage) = (KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt);
+    let (alias, _) = env
+        .key_with_alias("forged", spec.clone(), usage.clone())
+        .await
+        .unwrap();
+    let other = env.create_key(spec, usage).await.unwrap();
+    let mut ct = env
+        .kms
+        .alias(alias.into())
+        .encrypt_asymmetric(b"payload")
+        .await
+        .unwrap();
+    ct.key_arn = other.clone();
+    let err = env.kms.decrypt_asymmetric(&ct).await.unwrap_err();
+    assert!(matches!(err, KmsError::IncorrectKey { .. }), "{err:?}");
+    assert_names(&err, &other.to_string(), env.region());
+}
