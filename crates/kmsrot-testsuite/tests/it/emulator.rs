@@ -7,6 +7,19 @@ use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpe
 
 use crate::{env, symmetric};
 
+/// Encrypts one byte with the raw SDK, naming the key directly.
+async fn raw_ciphertext(env: &kmsrot_testsuite::TestEnv, key_id: impl Into<String>) -> Blob {
+    env.client
+        .encrypt()
+        .key_id(key_id)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap()
+}
+
 /// Patch 1: "DisableKey … temporarily prevents use of the KMS key for cryptographic
 /// operations"; the operations fail with DisabledException.
 #[tokio::test]
@@ -15,16 +28,7 @@ async fn patch_disabled_keys_refuse_cryptographic_operations() {
     let (spec, usage) = symmetric();
     let key = env.create_key(spec, usage).await.unwrap();
     let id = key.to_string();
-    let ct = env
-        .client
-        .encrypt()
-        .key_id(&id)
-        .plaintext(Blob::new("x"))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob
-        .unwrap();
+    let ct = raw_ciphertext(&env, &id).await;
     env.disable_key(&key).await.unwrap();
 
     let err = env
@@ -105,16 +109,7 @@ async fn patch_keys_pending_deletion_refuse_cryptographic_operations() {
     let env = env().await;
     let (spec, usage) = symmetric();
     let key = env.create_key(spec, usage).await.unwrap();
-    let ct = env
-        .client
-        .encrypt()
-        .key_id(key.to_string())
-        .plaintext(Blob::new("x"))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob
-        .unwrap();
+    let ct = raw_ciphertext(&env, key.to_string()).await;
     env.schedule_deletion(&key).await.unwrap();
     let err = env
         .client
@@ -233,16 +228,7 @@ async fn patch_decrypt_with_another_key_is_incorrect_key() {
     let (spec, usage) = symmetric();
     let key = env.create_key(spec.clone(), usage.clone()).await.unwrap();
     let other = env.create_key(spec, usage).await.unwrap();
-    let ct = env
-        .client
-        .encrypt()
-        .key_id(key.to_string())
-        .plaintext(Blob::new("x"))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob
-        .unwrap();
+    let ct = raw_ciphertext(&env, key.to_string()).await;
     let err = env
         .client
         .decrypt()
