@@ -17,7 +17,11 @@ fn kmsrot(args: &[&str], stdin: Option<&[u8]>) -> Output {
     {
         use std::io::Write;
         let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(stdin.unwrap_or_default()).unwrap();
+        // kmsrot may exit before reading stdin (a usage error), closing the pipe first.
+        match pipe.write_all(stdin.unwrap_or_default()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.unwrap(),
+        }
     }
     child.wait_with_output().unwrap()
 }
