@@ -295,3 +295,56 @@ fn an_unreachable_endpoint_exits_1_and_says_where() {
         stderr(&out)
     );
 }
+
+/// Logs never contain plaintext, data keys or ciphertext bodies, even at the most verbose level.
+#[test]
+fn the_most_verbose_logs_hold_no_plaintext_or_ciphertext() {
+    let alias = std::env::var("KMSROT_TEST_SEED_ALIAS")
+        .expect("KMSROT_TEST_SEED_ALIAS is set by `cargo xtask test`");
+    let secret = b"correct horse battery staple";
+    let sealed = kmsrot(
+        &[
+            "-vvv",
+            "encrypt",
+            "--alias",
+            &alias,
+            "--base64",
+            "-c",
+            "tenant=acme",
+        ],
+        Some(secret),
+    );
+    assert!(sealed.status.success(), "{}", stderr(&sealed));
+    let ciphertext = String::from_utf8(sealed.stdout.clone()).unwrap();
+    let opened = kmsrot(
+        &["-vvv", "decrypt", "--base64", "-c", "tenant=acme"],
+        Some(&sealed.stdout),
+    );
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    assert_eq!(opened.stdout, secret);
+
+    use base64::Engine as _;
+    let plaintext_b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    for (run, logs) in [("encrypt", stderr(&sealed)), ("decrypt", stderr(&opened))] {
+        assert!(
+            logs.contains("DEBUG") || logs.contains("TRACE"),
+            "{run}: -vvv logged nothing"
+        );
+        assert!(
+            !logs.contains("correct horse"),
+            "{run} logged the plaintext"
+        );
+        assert!(
+            !logs.contains(&plaintext_b64),
+            "{run} logged the plaintext as base64"
+        );
+        assert!(
+            !logs.contains(ciphertext.trim()),
+            "{run} logged the ciphertext body"
+        );
+        assert!(
+            !logs.contains(&ciphertext.trim()[..24]),
+            "{run} logged part of the ciphertext"
+        );
+    }
+}
