@@ -17,11 +17,16 @@ pub(crate) enum Format {
 }
 
 /// Prints a value as pretty JSON followed by a newline.
+///
+/// The document is rendered first and then written, so that a closed stdout surfaces as a
+/// plain `io::Error` (which `exit` treats as no failure) rather than inside a serde error.
 pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).context("rendering JSON")?;
+    text.push(b'\n');
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value).context("writing stdout")?;
-    writeln!(out).context("writing stdout")?;
-    Ok(())
+    out.write_all(&text)
+        .and_then(|()| out.flush())
+        .context("writing stdout")
 }
 
 /// Prints aligned `label  value` lines.
@@ -82,6 +87,7 @@ fn rotation_text(rotation: &RotationStatus) -> String {
             text
         }
         RotationStatus::Disabled => "automatic rotation off".to_owned(),
+        RotationStatus::Unknown => "unknown (no permission to read the rotation status)".to_owned(),
         RotationStatus::Unsupported => {
             "manual only (this key type cannot rotate its material)".to_owned()
         }

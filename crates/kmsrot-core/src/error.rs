@@ -58,7 +58,7 @@ pub enum KmsError {
     },
     /// The key is disabled.
     #[error(
-        "{subject} in {region} names a disabled key{}; enable it (`aws kms enable-key`) or point the alias at an enabled key",
+        "{subject} in {region}: the key{} is disabled; enable it (`aws kms enable-key`) to use it, and for new data an alias can point at an enabled key",
         key_suffix(.key)
     )]
     Disabled {
@@ -71,7 +71,7 @@ pub enum KmsError {
     },
     /// The key is scheduled for deletion.
     #[error(
-        "{subject} in {region} names a key that is pending deletion{}; cancel the deletion (`aws kms cancel-key-deletion`) and enable the key, or point the alias at another key",
+        "{subject} in {region}: the key{} is pending deletion; cancel the deletion (`aws kms cancel-key-deletion`) and enable the key to use it, and for new data an alias can point at another key",
         key_suffix(.key)
     )]
     PendingDeletion {
@@ -255,7 +255,14 @@ impl KmsError {
     /// Whether retrying the same call later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Throttled { .. } | Self::Unreachable { .. })
-            || matches!(self, Self::Service { code, .. } if code == "KMSInternalException" || code == "DependencyTimeoutException")
+            || matches!(
+                self,
+                Self::Service { code, .. }
+                    if matches!(
+                        code.as_str(),
+                        "KMSInternalException" | "DependencyTimeoutException" | "KeyUnavailableException"
+                    )
+            )
     }
 }
 
@@ -329,21 +336,24 @@ impl Call<'_> {
             }
             "KMSInvalidSignatureException" => KmsError::InvalidSignature { subject, region },
             "KMSInvalidMacException" => KmsError::InvalidMac { subject, region },
-            "AccessDeniedException" | "AccessDeniedExceptionReason" | "NotAuthorizedException" => {
-                KmsError::AccessDenied {
-                    subject,
-                    region,
-                    operation,
-                    message,
-                }
-            }
-            "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
-                KmsError::Throttled {
-                    subject,
-                    region,
-                    operation,
-                }
-            }
+            // Refused credentials (unknown, expired or badly signed) are access problems too.
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "ExpiredTokenException"
+            | "InvalidSignatureException"
+            | "IncompleteSignature"
+            | "MissingAuthenticationToken" => KmsError::AccessDenied {
+                subject,
+                region,
+                operation,
+                message,
+            },
+            "ThrottlingException" => KmsError::Throttled {
+                subject,
+                region,
+                operation,
+            },
             "ValidationException" | "InvalidArnException" | "InvalidGrantTokenException" => {
                 KmsError::InvalidInput {
                     subject,

@@ -101,11 +101,6 @@ impl Kms {
         &self.region
     }
 
-    /// The underlying SDK client, for operations kmsrot does not wrap.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// The data-plane handle for an alias.
     pub fn alias(&self, alias: AliasRef) -> AliasKms {
         AliasKms {
@@ -153,12 +148,17 @@ impl Kms {
                 message,
                 ..
             } => {
-                let key_id = match &subject {
-                    Subject::Alias(alias) => Some(alias.to_string()),
-                    Subject::Key(arn) => Some(arn.to_string()),
-                    Subject::KeyId(id) => Some(id.to_string()),
-                    Subject::Ciphertext => key_in_message(&message).map(|k| k.to_string()),
-                };
+                // The key KMS names in its message is the one that refused; an alias may have
+                // moved away from it since (an old ciphertext whose key is being deleted).
+                let key_id =
+                    key_in_message(&message)
+                        .map(|k| k.to_string())
+                        .or_else(|| match &subject {
+                            Subject::Alias(alias) => Some(alias.to_string()),
+                            Subject::Key(arn) => Some(arn.to_string()),
+                            Subject::KeyId(id) => Some(id.to_string()),
+                            Subject::Ciphertext => None,
+                        });
                 let metadata = match key_id {
                     Some(id) => self
                         .client
@@ -254,10 +254,12 @@ impl Kms {
         if !symmetric || !kms_origin || metadata.custom_key_store_id().is_some() {
             return Ok(RotationStatus::Unsupported);
         }
+        // By ARN, so that a key in another account (through an alias ARN) is asked for there.
+        let key_id = metadata.arn().unwrap_or_else(|| metadata.key_id());
         let out = self
             .client
             .get_key_rotation_status()
-            .key_id(metadata.key_id())
+            .key_id(key_id)
             .send()
             .await;
         match out {
@@ -270,6 +272,8 @@ impl Kms {
             Ok(_) => Ok(RotationStatus::Disabled),
             Err(err) => match self.fail("GetKeyRotationStatus", subject, err).await {
                 KmsError::WrongKeyType { .. } => Ok(RotationStatus::Unsupported),
+                // Describing a key must not fail for want of kms:GetKeyRotationStatus.
+                KmsError::AccessDenied { .. } => Ok(RotationStatus::Unknown),
                 other => Err(other),
             },
         }

@@ -146,3 +146,92 @@ async fn invalid_state_is_refined_from_the_key_state() {
     }
     assert_eq!(describe.num_calls(), 1);
 }
+
+/// The emulator decrypts RSA ciphertexts however they are named, so the request shapes that
+/// AWS insists on are pinned here: symmetric Decrypt sends no KeyId (the key comes from the
+/// ciphertext); asymmetric Decrypt, Verify and VerifyMac send the stored key ARN and algorithm.
+#[tokio::test]
+async fn requests_name_keys_exactly_as_aws_requires() {
+    use aws_sdk_kms::operation::decrypt::DecryptOutput;
+    use aws_sdk_kms::operation::verify::VerifyOutput;
+    use aws_sdk_kms::operation::verify_mac::VerifyMacOutput;
+    use aws_sdk_kms::types::{EncryptionAlgorithmSpec, MacAlgorithmSpec, SigningAlgorithmSpec};
+    use kmsrot_types::{AsymmetricCiphertext, Mac, Signature};
+
+    let symmetric = mock!(Client::decrypt)
+        .match_requests(|r| r.key_id().is_none() && r.encryption_algorithm().is_none())
+        .then_output(|| {
+            DecryptOutput::builder()
+                .key_id(KEY_ARN)
+                .plaintext(aws_sdk_kms::primitives::Blob::new("p"))
+                .build()
+        });
+    let asymmetric = mock!(Client::decrypt)
+        .match_requests(|r| {
+            r.key_id() == Some(KEY_ARN)
+                && r.encryption_algorithm() == Some(&EncryptionAlgorithmSpec::RsaesOaepSha256)
+        })
+        .then_output(|| {
+            DecryptOutput::builder()
+                .key_id(KEY_ARN)
+                .plaintext(aws_sdk_kms::primitives::Blob::new("p"))
+                .build()
+        });
+    let verify = mock!(Client::verify)
+        .match_requests(|r| {
+            r.key_id() == Some(KEY_ARN)
+                && r.signing_algorithm() == Some(&SigningAlgorithmSpec::EcdsaSha256)
+        })
+        .then_output(|| VerifyOutput::builder().signature_valid(true).build());
+    let verify_mac = mock!(Client::verify_mac)
+        .match_requests(|r| {
+            r.key_id() == Some(KEY_ARN) && r.mac_algorithm() == Some(&MacAlgorithmSpec::HmacSha256)
+        })
+        .then_output(|| VerifyMacOutput::builder().mac_valid(true).build());
+    let client = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        [&symmetric, &asymmetric, &verify, &verify_mac],
+        |c| c.region(Region::new("eu-west-1"))
+    );
+    let kms = Kms::from_client(client);
+    let key_arn: kmsrot_types::KeyArn = KEY_ARN.parse().unwrap();
+
+    kms.decrypt(b"ciphertext", &EncryptionContext::new())
+        .await
+        .unwrap();
+    assert_eq!(symmetric.num_calls(), 1);
+    kms.alias("alias/app".parse().unwrap())
+        .decrypt(b"ciphertext", &EncryptionContext::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        symmetric.num_calls(),
+        2,
+        "decrypting through an alias sends no KeyId either"
+    );
+
+    let rsa = AsymmetricCiphertext {
+        key_arn: key_arn.clone(),
+        encryption_algorithm: "RSAES_OAEP_SHA_256".into(),
+        ciphertext: vec![1, 2, 3].into(),
+    };
+    kms.decrypt_asymmetric(&rsa).await.unwrap();
+    assert_eq!(asymmetric.num_calls(), 1);
+
+    let signature = Signature {
+        key_arn: key_arn.clone(),
+        signing_algorithm: "ECDSA_SHA_256".into(),
+        signature: vec![1].into(),
+    };
+    kms.verify(b"m", &signature).await.unwrap();
+    assert_eq!(verify.num_calls(), 1);
+
+    let mac = Mac {
+        key_arn,
+        mac_algorithm: "HMAC_SHA_256".into(),
+        mac: vec![1].into(),
+    };
+    kms.verify_mac(b"m", &mac).await.unwrap();
+    assert_eq!(verify_mac.num_calls(), 1);
+}

@@ -8,9 +8,17 @@ use serde::{Deserialize, Serialize};
 /// An encryption context. Decryption must present exactly the pairs used to encrypt.
 ///
 /// Ordered, so that it prints and serializes the same way every time.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// `Debug` shows the keys only: kmsrot's logs and messages never carry context values.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EncryptionContext(BTreeMap<String, String>);
+
+impl fmt::Debug for EncryptionContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.keys()).finish()
+    }
+}
 
 /// Why a `key=value` pair could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,11 +28,11 @@ pub enum ContextError {
         "encryption context pair `{0}` has no `=`; write it as key=value, for example purpose=backup"
     )]
     MissingEquals(String),
-    /// The key part is empty.
+    /// The key part is empty. The pair is not repeated, since its value may be sensitive.
     #[error(
-        "encryption context pair `{0}` has an empty key; write it as key=value, for example purpose=backup"
+        "an encryption context pair has an empty key; write it as key=value, for example purpose=backup"
     )]
-    EmptyKey(String),
+    EmptyKey,
     /// The same key was given twice.
     #[error("encryption context key `{0}` is given twice; each key may appear once")]
     DuplicateKey(String),
@@ -50,7 +58,7 @@ impl EncryptionContext {
                 .split_once('=')
                 .ok_or_else(|| ContextError::MissingEquals(pair.to_owned()))?;
             if key.is_empty() {
-                return Err(ContextError::EmptyKey(pair.to_owned()));
+                return Err(ContextError::EmptyKey);
             }
             if map.insert(key.to_owned(), value.to_owned()).is_some() {
                 return Err(ContextError::DuplicateKey(key.to_owned()));
@@ -119,8 +127,16 @@ mod tests {
         check(&["a="], Ok("a="));
         check(&["url=a=b"], Ok("url=a=b"));
         check(&["a"], Err(ContextError::MissingEquals("a".into())));
-        check(&["=1"], Err(ContextError::EmptyKey("=1".into())));
+        check(&["=1"], Err(ContextError::EmptyKey));
         check(&["a=1", "a=2"], Err(ContextError::DuplicateKey("a".into())));
+    }
+
+    #[test]
+    fn debug_and_errors_never_show_values() {
+        let ctx = EncryptionContext::from_pairs(["tenant=acme"]).unwrap();
+        assert_eq!(format!("{ctx:?}"), r#"{"tenant"}"#);
+        let err = EncryptionContext::from_pairs(["=hunter2"]).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub enum RotationStatus {
     },
     /// Automatic rotation is off.
     Disabled,
+    /// The caller may not read the rotation status (no `kms:GetKeyRotationStatus`).
+    Unknown,
     /// This kind of key cannot rotate automatically (asymmetric, HMAC, imported material,
     /// custom key store): it is rotated by moving its alias to a new key.
     Unsupported,

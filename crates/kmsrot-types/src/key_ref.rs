@@ -120,8 +120,10 @@ impl Partition {
     fn holds(self, region: &str) -> bool {
         let china = region.starts_with("cn-");
         let gov = region.starts_with("us-gov-");
+        // The isolated partitions (aws-iso, aws-iso-b, aws-iso-e, aws-iso-f) are not supported.
+        let isolated = region.split('-').any(|part| part.starts_with("iso"));
         match self {
-            Self::Aws => !china && !gov,
+            Self::Aws => !china && !gov && !isolated,
             Self::AwsCn => china,
             Self::AwsUsGov => gov,
         }
@@ -220,7 +222,9 @@ impl FromStr for KeyId {
             None => is_uuid(input),
         };
         if valid {
-            return Ok(Self(input.to_owned()));
+            // KMS writes key IDs in lower case; normalizing keeps comparisons of IDs and ARNs
+            // exact.
+            return Ok(Self(input.to_ascii_lowercase()));
         }
         // A bare name is most often an alias written without its prefix.
         let looks_like_alias = input
@@ -635,6 +639,7 @@ mod tests {
             // Key IDs.
             ("1234abcd-12ab-34cd-56ef-1234567890ab".into(), "KeyId"),
             ("1234ABCD-12AB-34CD-56EF-1234567890AB".into(), "KeyId"),
+            ("mrk-1234ABCD12AB34CD56EF1234567890AB".into(), "KeyId"),
             ("mrk-1234abcd12ab34cd56ef1234567890ab".into(), "KeyId"),
             ("1234abcd-12ab-34cd-56ef-1234567890a".into(), "Err::InvalidKeyId"),
             ("1234abcd-12ab-34cd-56ef-1234567890abc".into(), "Err::InvalidKeyId"),
@@ -654,6 +659,9 @@ mod tests {
             ("arn:aws:s3:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(), "Err::InvalidArn"),
             ("arn:aws-iso:kms:us-iso-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(), "Err::InvalidArn"),
             ("arn:aws:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(), "Err::InvalidArn"),
+            ("arn:aws:kms:us-iso-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(), "Err::InvalidArn"),
+            ("arn:aws:kms:us-isob-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(), "Err::InvalidArn"),
+            ("arn:aws:kms:eu-isoe-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(), "Err::InvalidArn"),
             ("arn:aws-cn:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(), "Err::InvalidArn"),
             ("arn:aws:kms:us-east-1:11112222333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(), "Err::InvalidArn"),
             ("arn:aws:kms:us-east-1:11112222333a:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(), "Err::InvalidArn"),
@@ -691,6 +699,17 @@ mod tests {
             let key: KeyRef = input.parse().unwrap();
             assert_eq!(key.to_string(), input);
         }
+    }
+
+    #[test]
+    fn key_ids_are_normalized_to_lower_case() {
+        let upper: KeyArn =
+            "arn:aws:kms:us-east-1:111122223333:key/1234ABCD-12AB-34CD-56EF-1234567890AB"
+                .parse()
+                .unwrap();
+        let lower: KeyArn = EXAMPLE_KEY_ARN.parse().unwrap();
+        assert_eq!(upper, lower);
+        assert_eq!(upper.to_string(), EXAMPLE_KEY_ARN);
     }
 
     #[test]

@@ -241,3 +241,36 @@ async fn rsa_ciphertext_with_a_forged_key_arn_is_incorrect_key() {
     assert!(matches!(err, KmsError::IncorrectKey { .. }), "{err:?}");
     assert_names(&err, &other.to_string(), env.region());
 }
+
+/// An alias moved on, and its old key was then scheduled for deletion: decrypting data made
+/// under the old key must blame that key, not the alias's new (healthy) one.
+#[tokio::test]
+async fn old_ciphertext_whose_key_is_pending_deletion_names_that_key() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let (alias, old_key) = env
+        .key_with_alias("old-pending", spec.clone(), usage.clone())
+        .await
+        .unwrap();
+    let kms = env.kms.alias(alias.clone().into());
+    let ct = kms
+        .encrypt(b"payload", &EncryptionContext::new())
+        .await
+        .unwrap();
+    let new_key = env.create_key(spec, usage).await.unwrap();
+    env.move_alias(&alias, &new_key).await.unwrap();
+    env.schedule_deletion(&old_key).await.unwrap();
+
+    let err = kms
+        .decrypt(ct.ciphertext.as_slice(), &EncryptionContext::new())
+        .await
+        .unwrap_err();
+    match &err {
+        KmsError::PendingDeletion {
+            key: Some(named), ..
+        } => assert_eq!(named, &old_key),
+        other => panic!("expected PendingDeletion naming the old key, got {other:?}"),
+    }
+    assert_names(&err, alias.as_str(), env.region());
+    assert!(err.to_string().contains("cancel the deletion"), "{err}");
+}
