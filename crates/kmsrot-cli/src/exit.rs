@@ -149,6 +149,33 @@ mod tests {
             },
             ACCESS,
         );
+        check(
+            KmsError::WrongKeyType {
+                subject: subject(),
+                region: region(),
+                operation: "Sign",
+                message: String::new(),
+            },
+            KEY_UNUSABLE,
+        );
+        check(
+            KmsError::IncorrectKey {
+                subject: subject(),
+                region: region(),
+            },
+            CRYPTO,
+        );
+        check(
+            KmsError::InvalidInput {
+                subject: subject(),
+                region: region(),
+                operation: "Encrypt",
+                message: String::new(),
+            },
+            USAGE,
+        );
+        let config = anyhow::Error::new(ConfigError::NoRegion).context("loading AWS config");
+        assert_eq!(code(&config), ACCESS);
         let parse = "alias/aws/s3"
             .parse::<kmsrot_types::AliasName>()
             .unwrap_err();

@@ -20,6 +20,17 @@ pub(crate) fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
     }
 }
 
+/// Writes a file readable by its owner only when it is created: it may hold plaintext.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 /// Where a command's main output goes.
 #[derive(Debug, Clone)]
 pub(crate) enum Sink {
@@ -50,7 +61,7 @@ impl Sink {
     pub(crate) fn write(&self, bytes: &[u8]) -> Result<()> {
         match self {
             Self::File(path) => {
-                std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+                write_private(path, bytes).with_context(|| format!("writing {}", path.display()))
             }
             Self::Stdout => {
                 let mut out = std::io::stdout().lock();

@@ -251,14 +251,43 @@ fn no_region_exits_6_with_advice() {
 
 #[test]
 fn a_closed_stdout_is_not_an_error() {
-    // `kmsrot --help | head -1` style: the reader goes away early.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kmsrot"))
-        .args(["describe", "--help"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    assert!(child.wait().unwrap().success());
+    // `kmsrot describe … --output json | head -0`: the reader is gone before kmsrot writes.
+    let alias = std::env::var("KMSROT_TEST_SEED_ALIAS")
+        .expect("KMSROT_TEST_SEED_ALIAS is set by `cargo xtask test`");
+    for format in ["json", "text"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kmsrot"))
+            .args(["describe", &alias, "--output", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "--output {format}: {}", stderr(&out));
+        assert!(out.stderr.is_empty(), "--output {format}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn decrypted_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let alias = std::env::var("KMSROT_TEST_SEED_ALIAS")
+        .expect("KMSROT_TEST_SEED_ALIAS is set by `cargo xtask test`");
+    let sealed = kmsrot(&["encrypt", "--alias", &alias, "--base64"], Some(b"secret"));
+    assert!(sealed.status.success(), "{}", stderr(&sealed));
+    let opened = tmp("private.txt");
+    let _ = std::fs::remove_file(&opened);
+    let out = kmsrot(
+        &["decrypt", "--base64", "-o", path(&opened)],
+        Some(&sealed.stdout),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = std::fs::metadata(&opened).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "mode {mode:o} lets others read the plaintext"
+    );
 }
 
 /// `cargo xtask emulator --seed-alias` (the README's quick start) leaves an alias ready to use;

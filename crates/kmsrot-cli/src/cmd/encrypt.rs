@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use kmsrot_types::{AliasRef, Ciphertext};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::Global;
 use crate::io::{Sink, read_input};
@@ -45,7 +46,7 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     if !json_only && !args.base64 {
         sink.check_binary_ok("ciphertext")?;
     }
-    let plaintext = read_input(args.input.as_deref())?;
+    let plaintext = Zeroizing::new(read_input(args.input.as_deref())?);
     let kms = super::kms(global).await?.alias(args.alias.clone());
     let ciphertext = kms
         .encrypt(&plaintext, &context)
