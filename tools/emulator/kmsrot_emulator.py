@@ -135,8 +135,12 @@ _original_create_key = KmsBackend.create_key
 
 
 @functools.wraps(_original_create_key)
-def _create_key(self: Any, policy: Any, key_usage: Any, *args: Any, **kwargs: Any) -> Any:
-    return _original_create_key(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
+def _create_key(self: Any, policy: Any, key_usage: Any, key_spec: Any, *args: Any, **kwargs: Any) -> Any:
+    # AWS: "This parameter is optional when you are creating a symmetric encryption KMS key;
+    # otherwise, it is required." Only the symmetric default is filled in.
+    if not key_usage and key_spec in (None, "", "SYMMETRIC_DEFAULT"):
+        key_usage = "ENCRYPT_DECRYPT"
+    return _original_create_key(self, policy, key_usage, key_spec, *args, **kwargs)
 
 
 KmsBackend.create_key = _create_key

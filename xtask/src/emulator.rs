@@ -45,7 +45,8 @@ pub(crate) fn run(args: &EmulatorArgs) -> Result<()> {
     let mut command = Command::new(python);
     command
         .arg(script())
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--exit-with-parent");
     if let Some(alias) = &args.seed_alias {
         command.args(["--seed-alias", alias]);
     }
@@ -127,6 +128,18 @@ impl Emulator {
     /// `http://127.0.0.1:PORT`.
     pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Service-specific endpoint variables (`AWS_ENDPOINT_URL_KMS`, …) of the person running
+    /// the tests: they would override the emulator's endpoint, so tests run without them.
+    pub(crate) fn foreign_env() -> Vec<String> {
+        std::env::vars()
+            .map(|(name, _)| name)
+            .filter(|name| {
+                name.starts_with("AWS_ENDPOINT_URL_")
+                    || name == "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+            })
+            .collect()
     }
 
     /// The environment a client needs to use this emulator: the endpoint, a region, and

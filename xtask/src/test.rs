@@ -15,7 +15,11 @@ pub(crate) struct TestArgs {
 pub(crate) fn run(args: &TestArgs) -> Result<()> {
     let emulator = Emulator::start(None, Some(TEST_SEED_ALIAS))?;
     println!("xtask: emulator ready at {}", emulator.endpoint());
-    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+    let mut command = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
+    for name in Emulator::foreign_env() {
+        command.env_remove(name);
+    }
+    let status = command
         .current_dir(crate::project_root())
         .args(["test", "--workspace", "--locked"])
         .args(&args.cargo_args)

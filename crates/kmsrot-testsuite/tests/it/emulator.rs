@@ -141,6 +141,16 @@ async fn patch_create_key_defaults_to_encrypt_decrypt() {
     let out = env.client.create_key().send().await.unwrap();
     let usage = out.key_metadata().and_then(|m| m.key_usage()).cloned();
     assert_eq!(usage, Some(KeyUsageType::EncryptDecrypt));
+    // Only the symmetric default is filled in: other key specs must name their usage.
+    let out = env
+        .client
+        .create_key()
+        .key_spec(KeySpec::Hmac256)
+        .send()
+        .await
+        .unwrap();
+    let usage = out.key_metadata().and_then(|m| m.key_usage()).cloned();
+    assert_ne!(usage, Some(KeyUsageType::EncryptDecrypt));
 }
 
 /// Patch 3: "If the signature verification fails, the Verify operation fails with an
@@ -246,4 +256,62 @@ async fn patch_decrypt_with_another_key_is_incorrect_key() {
         .send()
         .await
         .unwrap();
+}
+
+/// Patch 1, through the operations that reach moto's guarded methods indirectly: ReEncrypt
+/// (decrypt, then encrypt) and VerifyMac (generate_mac).
+#[tokio::test]
+async fn patch_disabled_keys_refuse_reencrypt_and_verify_mac() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let source = env.create_key(spec.clone(), usage.clone()).await.unwrap();
+    let destination = env.create_key(spec, usage).await.unwrap();
+    let ct = raw_ciphertext(&env, source.to_string()).await;
+    env.disable_key(&destination).await.unwrap();
+    let reencrypt = |ct: Blob| {
+        env.client
+            .re_encrypt()
+            .ciphertext_blob(ct)
+            .destination_key_id(destination.to_string())
+            .send()
+    };
+    let err = reencrypt(ct.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
+    env.client
+        .enable_key()
+        .key_id(destination.to_string())
+        .send()
+        .await
+        .unwrap();
+    env.disable_key(&source).await.unwrap();
+    let err = reencrypt(ct).await.unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
+
+    let hmac = env
+        .create_key(KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac)
+        .await
+        .unwrap();
+    let mac = env
+        .client
+        .generate_mac()
+        .key_id(hmac.to_string())
+        .message(Blob::new("m"))
+        .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap()
+        .mac
+        .unwrap();
+    env.disable_key(&hmac).await.unwrap();
+    let err = env
+        .client
+        .verify_mac()
+        .key_id(hmac.to_string())
+        .message(Blob::new("m"))
+        .mac(mac)
+        .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
 }
