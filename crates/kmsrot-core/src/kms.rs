@@ -464,10 +464,17 @@ impl AliasKms {
         self.kms.describe(&self.alias.clone().into()).await
     }
 
-    async fn resolve(&self) -> Result<Resolved, KmsError> {
+    /// Resolves the alias to the key it names now, for a call that must name that exact key:
+    /// checks that the key's usage fits the operation and picks the algorithm for its spec.
+    async fn resolve_for(
+        &self,
+        operation: &'static str,
+        usage: &str,
+        algorithm_for_spec: fn(&str) -> Option<&'static str>,
+    ) -> Result<(Resolved, &'static str), KmsError> {
         let subject = self.subject();
         let m = self.kms.metadata(&self.alias.to_string(), &subject).await?;
-        Ok(Resolved {
+        let key = Resolved {
             arn: self.kms.key_arn("DescribeKey", m.arn())?,
             spec: m
                 .key_spec()
@@ -477,20 +484,11 @@ impl AliasKms {
                 .key_usage()
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_default(),
-        })
-    }
-
-    fn require(
-        &self,
-        key: &Resolved,
-        operation: &'static str,
-        usage: &str,
-        algorithm: Option<&'static str>,
-    ) -> Result<&'static str, KmsError> {
-        match algorithm {
-            Some(algorithm) if key.usage == usage => Ok(algorithm),
+        };
+        match algorithm_for_spec(&key.spec) {
+            Some(algorithm) if key.usage == usage => Ok((key, algorithm)),
             _ => Err(KmsError::WrongKeyType {
-                subject: self.subject(),
+                subject,
                 region: self.kms.region.clone(),
                 operation,
                 message: format!(
@@ -655,13 +653,13 @@ impl AliasKms {
         plaintext: &[u8],
     ) -> Result<AsymmetricCiphertext, KmsError> {
         const OP: &str = "Encrypt";
-        let key = self.resolve().await?;
-        let algorithm = self.require(
-            &key,
-            OP,
-            "ENCRYPT_DECRYPT",
-            algorithms::default_asymmetric_encryption(&key.spec),
-        )?;
+        let (key, algorithm) = self
+            .resolve_for(
+                OP,
+                "ENCRYPT_DECRYPT",
+                algorithms::default_asymmetric_encryption,
+            )
+            .await?;
         let result = self
             .kms
             .client
@@ -689,13 +687,9 @@ impl AliasKms {
         if message.len() > MAX_KMS_MESSAGE {
             return Err(self.too_large(OP, message.len(), "sign a digest of the message"));
         }
-        let key = self.resolve().await?;
-        let algorithm = self.require(
-            &key,
-            OP,
-            "SIGN_VERIFY",
-            algorithms::default_signing(&key.spec),
-        )?;
+        let (key, algorithm) = self
+            .resolve_for(OP, "SIGN_VERIFY", algorithms::default_signing)
+            .await?;
         let result = self
             .kms
             .client
@@ -724,13 +718,9 @@ impl AliasKms {
         if message.len() > MAX_KMS_MESSAGE {
             return Err(self.too_large(OP, message.len(), "MAC a digest of the message"));
         }
-        let key = self.resolve().await?;
-        let algorithm = self.require(
-            &key,
-            OP,
-            "GENERATE_VERIFY_MAC",
-            algorithms::default_mac(&key.spec),
-        )?;
+        let (key, algorithm) = self
+            .resolve_for(OP, "GENERATE_VERIFY_MAC", algorithms::default_mac)
+            .await?;
         let result = self
             .kms
             .client
