@@ -6,7 +6,7 @@
 use std::fmt;
 
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
-use kmsrot_types::{AliasRef, KeyArn, KeyId, ParseError};
+use kmsrot_types::{AliasRef, EncryptionContext, KeyArn, KeyId, ParseError};
 
 /// What a failed call was about, as its error message names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +252,22 @@ fn key_suffix(key: &Option<KeyArn>) -> String {
 }
 
 impl KmsError {
+    /// Reads a decryption failure in the light of the encryption context the caller gave:
+    /// KMS answers a wrong context and an altered ciphertext alike, and when a context was
+    /// given, a mismatch is the likelier cause.
+    pub(crate) fn given_context(self, context: &EncryptionContext) -> Self {
+        match self {
+            Self::InvalidCiphertext { subject, region } if !context.is_empty() => {
+                Self::ContextMismatch {
+                    subject,
+                    region,
+                    keys: context.keys().map(str::to_owned).collect(),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Whether retrying the same call later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Throttled { .. } | Self::Unreachable { .. })

@@ -338,16 +338,7 @@ impl Kms {
                 key_arn: self.key_arn(OP, out.key_id())?,
                 plaintext: SecretBytes::new(bytes(out.plaintext)),
             }),
-            Err(err) => Err(match self.fail(OP, subject, err).await {
-                KmsError::InvalidCiphertext { subject, region } if !context.is_empty() => {
-                    KmsError::ContextMismatch {
-                        subject,
-                        region,
-                        keys: context.keys().map(str::to_owned).collect(),
-                    }
-                }
-                other => other,
-            }),
+            Err(err) => Err(self.fail(OP, subject, err).await.given_context(context)),
         }
     }
 
@@ -633,16 +624,11 @@ impl AliasKms {
                     ciphertext: bytes(out.ciphertext_blob).into(),
                 },
             }),
-            Err(err) => Err(match self.kms.fail(OP, &self.subject(), err).await {
-                KmsError::InvalidCiphertext { subject, region } if !source_context.is_empty() => {
-                    KmsError::ContextMismatch {
-                        subject,
-                        region,
-                        keys: source_context.keys().map(str::to_owned).collect(),
-                    }
-                }
-                other => other,
-            }),
+            Err(err) => Err(self
+                .kms
+                .fail(OP, &self.subject(), err)
+                .await
+                .given_context(source_context)),
         }
     }
 
