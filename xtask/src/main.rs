@@ -56,9 +56,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace root.
+/// The workspace root. Read from the environment `cargo run` sets, not from the path baked in
+/// at build time: builds are shared between clones (CI reuses one target folder), and a reused
+/// xtask binary must serve the clone that runs it.
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    Path::new(&manifest_dir)
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
