@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import sys
 import threading
@@ -22,7 +23,10 @@ import time
 from typing import Any, Callable
 
 from moto.core.exceptions import JsonRESTError
+from moto.core.utils import unix_time
 from moto.kms import models as kms_models
+from moto.kms.exceptions import ValidationException
+from moto.kms.responses import KmsResponse
 from moto.kms.utils import _deserialize_ciphertext_blob
 
 
@@ -234,6 +238,118 @@ def _decrypt(self: Any, ciphertext_blob: bytes, *args: Any, **kwargs: Any) -> An
 
 
 KmsBackend.decrypt = _decrypt
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 6: EnableKeyRotation keeps RotationPeriodInDays, and GetKeyRotationStatus reports it
+# with NextRotationDate.
+#
+# AWS, EnableKeyRotation, RotationPeriodInDays: "Use this parameter to specify a custom period of
+# time between each rotation date. If no value is specified, the default value is 365 days."
+# "The rotation period defines the number of days after you enable automatic key rotation that
+# KMS will rotate your key material, and the number of days between each automatic rotation
+# thereafter." Valid range: minimum value of 90, maximum value of 2560.
+# AWS, GetKeyRotationStatus response: "RotationPeriodInDays: The number of days between each
+# automatic rotation. The default value is 365 days." and "NextRotationDate: The next date that
+# KMS will automatically rotate the key material."
+#
+# moto 5.2 ignores RotationPeriodInDays (any value, out of range too), and GetKeyRotationStatus
+# answers only KeyRotationEnabled. moto already takes a key ARN in EnableKeyRotation,
+# DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand and ListKeyRotations.
+# ---------------------------------------------------------------------------------------------
+
+_DEFAULT_ROTATION_PERIOD_DAYS = 365
+_SECONDS_PER_DAY = 24 * 60 * 60
+
+
+def _rotation_period_out_of_range(period: int) -> ValidationException | None:
+    if period < 90:
+        bound = "greater than or equal to 90"
+    elif period > 2560:
+        bound = "less than or equal to 2560"
+    else:
+        return None
+    return ValidationException(
+        f"1 validation error detected: Value '{period}' at 'rotationPeriodInDays' failed to "
+        f"satisfy constraint: Member must have value {bound}"
+    )
+
+
+_original_enable_key_rotation = KmsResponse.enable_key_rotation
+
+
+@functools.wraps(_original_enable_key_rotation)
+def _enable_key_rotation(self: Any) -> str:
+    period = self._get_param("RotationPeriodInDays")
+    if period is not None:
+        error = _rotation_period_out_of_range(period)
+        if error is not None:
+            raise error
+    answer = _original_enable_key_rotation(self)  # validates the key, accepts a key ARN
+    key = self.kms_backend.keys[self.kms_backend.get_key_id(self._get_param("KeyId"))]
+    key.kmsrot_rotation_period_days = period or _DEFAULT_ROTATION_PERIOD_DAYS
+    key.kmsrot_rotation_enabled_at = unix_time()
+    return answer
+
+
+_original_get_key_rotation_status = KmsResponse.get_key_rotation_status
+
+
+@functools.wraps(_original_get_key_rotation_status)
+def _get_key_rotation_status(self: Any) -> str:
+    body = json.loads(_original_get_key_rotation_status(self))
+    if body.get("KeyRotationEnabled"):
+        key = self.kms_backend.keys[self.kms_backend.get_key_id(self._get_param("KeyId"))]
+        period = getattr(key, "kmsrot_rotation_period_days", _DEFAULT_ROTATION_PERIOD_DAYS)
+        # A key created with rotation on (CloudFormation) counts from its creation.
+        since = getattr(key, "kmsrot_rotation_enabled_at", key.creation_date)
+        body["RotationPeriodInDays"] = period
+        body["NextRotationDate"] = since + period * _SECONDS_PER_DAY
+    return json.dumps(body)
+
+
+KmsResponse.enable_key_rotation = _enable_key_rotation
+KmsResponse.get_key_rotation_status = _get_key_rotation_status
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 7: UpdateAlias refuses a key of another type or key usage.
+#
+# AWS, UpdateAlias: "The current and new KMS key must be the same type (both symmetric or both
+# asymmetric or both HMAC), and they must have the same key usage."
+#
+# moto 5.2 moves the alias to any key.
+# ---------------------------------------------------------------------------------------------
+
+
+def _key_type(key_spec: str | None) -> str:
+    if key_spec in (None, "", "SYMMETRIC_DEFAULT"):
+        return "symmetric"
+    if key_spec.startswith("HMAC_"):
+        return "HMAC"
+    return "asymmetric"
+
+
+_original_update_alias = KmsBackend.update_alias
+
+
+@functools.wraps(_original_update_alias)
+def _update_alias(self: Any, target_key_id: str, alias_name: str) -> Any:
+    new = self.keys.get(self.get_key_id(target_key_id))
+    current = next((k for k in self.keys.values() if alias_name in k.aliases), None)
+    if new is not None and current is not None:
+        current_kind = (_key_type(current.key_spec), current.key_usage)
+        new_kind = (_key_type(new.key_spec), new.key_usage)
+        if current_kind != new_kind:
+            raise ValidationException(
+                f"{alias_name} refers to a key of type {current_kind[0]} and usage "
+                f"{current_kind[1]}; {new.arn} has type {new_kind[0]} and usage {new_kind[1]}. "
+                "The current and new KMS key must be the same type and have the same key usage."
+            )
+    return _original_update_alias(self, target_key_id, alias_name)
+
+
+KmsBackend.update_alias = _update_alias
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 //! Pins the emulator's fidelity patches (tools/emulator/kmsrot_emulator.py): each test checks
 //! through the raw SDK that the emulator now behaves as the quoted AWS documentation says.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, RotationType, SigningAlgorithmSpec};
+use kmsrot_types::KeyArn;
 
 use crate::{env, symmetric};
 
@@ -17,6 +20,20 @@ async fn raw_ciphertext(env: &kmsrot_testsuite::TestEnv, key_id: impl Into<Strin
         .await
         .unwrap()
         .ciphertext_blob
+        .unwrap()
+}
+
+/// The key ARN behind an alias, from DescribeKey.
+async fn alias_target(env: &kmsrot_testsuite::TestEnv, alias: &str) -> String {
+    env.client
+        .describe_key()
+        .key_id(alias)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
         .unwrap()
 }
 
@@ -314,4 +331,163 @@ async fn patch_disabled_keys_refuse_reencrypt_and_verify_mac() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("DisabledException"));
+}
+
+/// Patch 6: EnableKeyRotation, RotationPeriodInDays: "If no value is specified, the default
+/// value is 365 days." (90 to 2560); GetKeyRotationStatus reports RotationPeriodInDays and
+/// NextRotationDate.
+#[tokio::test]
+async fn patch_key_rotation_keeps_its_period() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let key = env.create_key(spec, usage).await.unwrap();
+    let arn = key.to_string();
+    let status = || async {
+        env.client
+            .get_key_rotation_status()
+            .key_id(&arn)
+            .send()
+            .await
+            .unwrap()
+    };
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let out = status().await;
+    assert!(!out.key_rotation_enabled);
+    assert_eq!(out.rotation_period_in_days(), None);
+    assert_eq!(out.next_rotation_date(), None);
+
+    // By key ARN, with a period: the next rotation is that many days after enabling.
+    let before = now();
+    env.client
+        .enable_key_rotation()
+        .key_id(&arn)
+        .rotation_period_in_days(180)
+        .send()
+        .await
+        .unwrap();
+    let after = now();
+    let out = status().await;
+    assert!(out.key_rotation_enabled);
+    assert_eq!(out.rotation_period_in_days(), Some(180));
+    let next = out.next_rotation_date().unwrap().as_secs_f64();
+    let period = 180.0 * 86_400.0;
+    assert!(
+        before + period - 1.0 <= next && next <= after + period + 1.0,
+        "{next} is not 180 days after {before}..{after}"
+    );
+
+    // Out of range: refused, and the period stays.
+    for days in [89, 2561] {
+        let err = env
+            .client
+            .enable_key_rotation()
+            .key_id(&arn)
+            .rotation_period_in_days(days)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ValidationException"), "{days}");
+    }
+    assert_eq!(status().await.rotation_period_in_days(), Some(180));
+
+    // By key ID, without a period: the default.
+    env.client
+        .enable_key_rotation()
+        .key_id(key.key_id().as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status().await.rotation_period_in_days(), Some(365));
+
+    env.client
+        .disable_key_rotation()
+        .key_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    let out = status().await;
+    assert!(!out.key_rotation_enabled);
+    assert_eq!(out.rotation_period_in_days(), None);
+
+    // moto itself takes a key ARN in RotateKeyOnDemand and ListKeyRotations; pinned here so
+    // that an upgrade losing it shows.
+    env.client
+        .rotate_key_on_demand()
+        .key_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    let out = env
+        .client
+        .list_key_rotations()
+        .key_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    let rotations = out.rotations();
+    assert_eq!(rotations.len(), 1, "{rotations:?}");
+    assert_eq!(rotations[0].rotation_type(), Some(&RotationType::OnDemand));
+}
+
+/// Patch 7: UpdateAlias: "The current and new KMS key must be the same type (both symmetric or
+/// both asymmetric or both HMAC), and they must have the same key usage."
+#[tokio::test]
+async fn patch_update_alias_refuses_another_key_type_or_usage() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let (alias, key) = env
+        .key_with_alias("update-kind", spec.clone(), usage.clone())
+        .await
+        .unwrap();
+    let update = |alias: &str, to: &KeyArn| {
+        env.client
+            .update_alias()
+            .alias_name(alias)
+            .target_key_id(to.to_string())
+            .send()
+    };
+    for (other_spec, other_usage) in [
+        (KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt),
+        (KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac),
+    ] {
+        let other = env
+            .create_key(other_spec.clone(), other_usage)
+            .await
+            .unwrap();
+        let err = update(alias.as_str(), &other).await.unwrap_err();
+        assert_eq!(err.code(), Some("ValidationException"), "{other_spec}");
+    }
+    assert_eq!(alias_target(&env, alias.as_str()).await, key.to_string());
+    // A key of the same type and usage: the alias moves, as before.
+    let next = env.create_key(spec, usage).await.unwrap();
+    update(alias.as_str(), &next).await.unwrap();
+    assert_eq!(alias_target(&env, alias.as_str()).await, next.to_string());
+
+    // Asymmetric keys of another family but the same usage are the same type; another usage is
+    // not.
+    let (signing, _) = env
+        .key_with_alias(
+            "update-kind-sign",
+            KeySpec::Rsa2048,
+            KeyUsageType::SignVerify,
+        )
+        .await
+        .unwrap();
+    let ecc = env
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .await
+        .unwrap();
+    update(signing.as_str(), &ecc).await.unwrap();
+    let decrypting = env
+        .create_key(KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt)
+        .await
+        .unwrap();
+    let err = update(signing.as_str(), &decrypting).await.unwrap_err();
+    assert_eq!(err.code(), Some("ValidationException"));
+    assert_eq!(alias_target(&env, signing.as_str()).await, ecc.to_string());
 }
