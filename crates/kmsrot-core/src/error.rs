@@ -197,6 +197,20 @@ pub enum KmsError {
         /// The operation throttled.
         operation: &'static str,
     },
+    /// A KMS limit was reached, for example the cap on on-demand rotations of a key.
+    #[error(
+        "KMS refused {operation} on {subject} in {region} because a limit was reached: {message}"
+    )]
+    LimitExceeded {
+        /// What was used.
+        subject: Subject,
+        /// The region in use.
+        region: String,
+        /// The operation refused.
+        operation: &'static str,
+        /// KMS's message.
+        message: String,
+    },
     /// The request itself is invalid (too large, bad parameter).
     #[error("invalid {operation} request for {subject} in {region}: {message}")]
     InvalidInput {
@@ -360,6 +374,12 @@ impl Call<'_> {
             | "InvalidSignatureException"
             | "IncompleteSignature"
             | "MissingAuthenticationToken" => KmsError::AccessDenied {
+                subject,
+                region,
+                operation,
+                message,
+            },
+            "LimitExceededException" => KmsError::LimitExceeded {
                 subject,
                 region,
                 operation,

@@ -23,8 +23,8 @@ use crate::{KmsError, MAX_KMS_MESSAGE, SecretBytes, Subject, algorithms};
 /// The KMS service in one region. Cheap to clone: clones share one client.
 #[derive(Debug, Clone)]
 pub struct Kms {
-    client: Client,
-    region: String,
+    pub(crate) client: Client,
+    pub(crate) region: String,
 }
 
 /// The plaintext of a symmetric decryption, and the key that decrypted it.
@@ -123,7 +123,7 @@ impl Kms {
     }
 
     /// Maps an SDK error, asking KMS for the key state when KMS only said "invalid state".
-    async fn fail<E, R>(
+    pub(crate) async fn fail<E, R>(
         &self,
         operation: &'static str,
         subject: &Subject,
@@ -201,7 +201,7 @@ impl Kms {
         }
     }
 
-    fn unexpected(&self, operation: &'static str, what: impl Into<String>) -> KmsError {
+    pub(crate) fn unexpected(&self, operation: &'static str, what: impl Into<String>) -> KmsError {
         KmsError::UnexpectedResponse {
             region: self.region.clone(),
             operation,
@@ -209,7 +209,11 @@ impl Kms {
         }
     }
 
-    fn key_arn(&self, operation: &'static str, value: Option<&str>) -> Result<KeyArn, KmsError> {
+    pub(crate) fn key_arn(
+        &self,
+        operation: &'static str,
+        value: Option<&str>,
+    ) -> Result<KeyArn, KmsError> {
         let value = value.ok_or_else(|| self.unexpected(operation, "no KeyId"))?;
         value
             .parse()
@@ -235,7 +239,11 @@ impl Kms {
         self.key_info(metadata, alias, rotation)
     }
 
-    async fn metadata(&self, key_id: &str, subject: &Subject) -> Result<KeyMetadata, KmsError> {
+    pub(crate) async fn metadata(
+        &self,
+        key_id: &str,
+        subject: &Subject,
+    ) -> Result<KeyMetadata, KmsError> {
         match self.client.describe_key().key_id(key_id).send().await {
             Ok(out) => out
                 .key_metadata
@@ -244,7 +252,7 @@ impl Kms {
         }
     }
 
-    async fn rotation_status(
+    pub(crate) async fn rotation_status(
         &self,
         metadata: &KeyMetadata,
         subject: &Subject,
@@ -279,7 +287,7 @@ impl Kms {
         }
     }
 
-    fn key_info(
+    pub(crate) fn key_info(
         &self,
         m: KeyMetadata,
         alias: Option<kmsrot_types::AliasName>,

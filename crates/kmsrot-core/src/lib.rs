@@ -1,4 +1,4 @@
-//! kmsrot's library: alias-safe access to AWS KMS.
+//! kmsrot's library: alias-safe access to AWS KMS, and the rotation engine.
 //!
 //! - [`config`] is the one place where AWS configuration is built.
 //! - [`Kms`] is the KMS service: key metadata, symmetric decryption, and verification by the
@@ -6,16 +6,21 @@
 //! - [`AliasKms`] is the data plane, reached only through an alias: encrypt, data keys,
 //!   re-encrypt, sign, MAC and RSA encryption. A raw key ID cannot construct it.
 //!
+//! - [`engine::Rotator`] is the rotation engine: managed aliases, manual and automatic
+//!   rotation, rollback, the deletion guard and the fleet sweep, with all state in key tags.
+//!
 //! Functions take a built client or an `&SdkConfig`; none loads configuration itself.
 
 #![warn(missing_docs)]
 
 mod algorithms;
 pub mod config;
+pub mod engine;
 mod error;
 mod kms;
 mod secret;
 
+pub use engine::{RotateOptions, RotationError, Rotator, SweepOptions};
 pub use error::{KmsError, Subject};
 pub use kms::{AliasKms, DataKey, Decrypted, Kms, ReEncrypted};
 pub use secret::SecretBytes;

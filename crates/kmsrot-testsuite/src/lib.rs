@@ -7,15 +7,25 @@
 
 #![warn(missing_docs)]
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-use kmsrot_core::Kms;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use kmsrot_core::config::AwsOptions;
+use kmsrot_core::{Kms, Rotator};
 use kmsrot_types::{AliasName, KeyArn};
 
 /// A connection to the test endpoint, with helpers that arrange keys and aliases directly
@@ -44,7 +54,22 @@ impl TestEnv {
                 "refusing to run integration tests against {endpoint}: they create and delete keys, so only a loopback endpoint (the local emulator) is allowed"
             );
         }
-        let config = AwsOptions::default().load().await?;
+        Self::connect(endpoint, AwsOptions::default()).await
+    }
+
+    /// Like [`TestEnv::from_env`], in another region. The emulator keeps each region apart,
+    /// so a test that lists every key or alias (a sweep, an orphan check) sees only its own.
+    pub async fn in_region(region: &str) -> Result<Self> {
+        let base = Self::from_env().await?;
+        let options = AwsOptions {
+            region: Some(region.to_owned()),
+            ..AwsOptions::default()
+        };
+        Self::connect(base.endpoint, options).await
+    }
+
+    async fn connect(endpoint: String, options: AwsOptions) -> Result<Self> {
+        let config = options.load().await?;
         Ok(Self {
             client: Client::new(&config),
             kms: Kms::new(&config),
@@ -56,6 +81,118 @@ impl TestEnv {
     /// The region in use.
     pub fn region(&self) -> &str {
         self.kms.region()
+    }
+
+    /// The rotation engine on this endpoint.
+    pub fn rotator(&self) -> Rotator {
+        Rotator::new(self.kms.clone())
+    }
+
+    /// A KMS client whose calls pass through `faults`, with retries off so that every call is
+    /// exactly one attempt.
+    pub fn faulty_client(&self, faults: &FaultInjector) -> Client {
+        let config = aws_sdk_kms::config::Builder::from(&self.config)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .interceptor(faults.clone())
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// Every key in the region whose `kmsrot:alias` tag names this alias, with its tags and
+    /// state: the whole truth about an alias's keys, found without kmsrot's own bookkeeping.
+    pub async fn keys_tagged_for(&self, alias: &AliasName) -> Result<Vec<TaggedKey>> {
+        let mut found = Vec::new();
+        let mut marker = None;
+        loop {
+            let out = self
+                .client
+                .list_keys()
+                .set_marker(marker)
+                .send()
+                .await
+                .context("ListKeys")?;
+            for entry in out.keys() {
+                let id = entry.key_id().unwrap_or_default();
+                let tags = self.tags(id).await?;
+                if tags.get("kmsrot:alias").map(String::as_str) == Some(alias.as_str()) {
+                    let state = self
+                        .client
+                        .describe_key()
+                        .key_id(id)
+                        .send()
+                        .await
+                        .context("DescribeKey")?
+                        .key_metadata
+                        .and_then(|m| m.key_state)
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default();
+                    found.push(TaggedKey {
+                        arn: entry.key_arn().unwrap_or_default().parse()?,
+                        state,
+                        tags,
+                    });
+                }
+            }
+            match out.next_marker {
+                Some(next) if out.truncated => marker = Some(next),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    /// A key's tags.
+    pub async fn tags(&self, key_id: &str) -> Result<BTreeMap<String, String>> {
+        let out = self
+            .client
+            .list_resource_tags()
+            .key_id(key_id)
+            .send()
+            .await
+            .context("ListResourceTags")?;
+        Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+            .collect())
+    }
+
+    /// Overwrites tags on a key, for example to make a key look older than it is.
+    pub async fn set_tags(&self, key: &KeyArn, tags: &[(&str, &str)]) -> Result<()> {
+        let tags = tags
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_kms::types::Tag::builder()
+                    .tag_key(*k)
+                    .tag_value(*v)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.client
+            .tag_resource()
+            .key_id(key.to_string())
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .context("TagResource")?;
+        Ok(())
+    }
+
+    /// The key an alias names, and that key's state.
+    pub async fn alias_target(&self, alias: &AliasName) -> Result<(KeyArn, String)> {
+        let m = self
+            .client
+            .describe_key()
+            .key_id(alias.as_str())
+            .send()
+            .await
+            .context("DescribeKey")?
+            .key_metadata
+            .context("no metadata")?;
+        let state = m
+            .key_state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        Ok((m.arn().unwrap_or_default().parse()?, state))
     }
 
     /// A fresh alias name under `alias/kmsrot-test/`, unique across tests and runs.
@@ -144,6 +281,109 @@ impl TestEnv {
             .send()
             .await
             .context("ScheduleKeyDeletion")?;
+        Ok(())
+    }
+}
+
+/// A key found by its `kmsrot:alias` tag.
+#[derive(Debug, Clone)]
+pub struct TaggedKey {
+    /// The key.
+    pub arn: KeyArn,
+    /// Its KMS key state.
+    pub state: String,
+    /// All its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl TaggedKey {
+    /// The value of one tag.
+    pub fn tag(&self, name: &str) -> Option<&str> {
+        self.tags.get(name).map(String::as_str)
+    }
+}
+
+/// When an injected fault strikes: before the request leaves (the call never happens) or
+/// after the response arrives (the call happened, and the caller sees an error, as when a
+/// process dies before it reads the answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strike {
+    /// The request is never sent.
+    BeforeSend,
+    /// The request took effect; its response is lost.
+    AfterResponse,
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    calls: Vec<String>,
+    fail: Option<(usize, Strike)>,
+}
+
+/// An SDK interceptor that records every operation called and makes the Nth call fail.
+#[derive(Debug, Clone, Default)]
+pub struct FaultInjector {
+    state: Arc<Mutex<Faults>>,
+}
+
+impl FaultInjector {
+    /// Makes call number `n` (1-based, counted from now) fail at `strike`.
+    pub fn fail_call(&self, n: usize, strike: Strike) {
+        let mut state = self.state.lock().expect("fault state");
+        state.calls.clear();
+        state.fail = Some((n, strike));
+    }
+
+    /// Stops failing and forgets the calls seen.
+    pub fn reset(&self) {
+        *self.state.lock().expect("fault state") = Faults::default();
+    }
+
+    /// The operations called since the last reset, in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().expect("fault state").calls.clone()
+    }
+
+    fn strike_now(&self, at: Strike) -> bool {
+        let state = self.state.lock().expect("fault state");
+        state.fail == Some((state.calls.len(), at))
+    }
+}
+
+impl Intercept for FaultInjector {
+    fn name(&self) -> &'static str {
+        "FaultInjector"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map_or_else(|| "?".to_owned(), |m| m.name().to_owned());
+        self.state
+            .lock()
+            .expect("fault state")
+            .calls
+            .push(operation.clone());
+        if self.strike_now(Strike::BeforeSend) {
+            return Err(format!("injected fault before sending {operation}").into());
+        }
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if self.strike_now(Strike::AfterResponse) {
+            return Err("injected fault after the response arrived".into());
+        }
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
-//! Shared vocabulary of kmsrot: key references, encryption contexts, and the results that carry
-//! the key ARN they were made with.
+//! Shared vocabulary of kmsrot: key references, encryption contexts, the results that carry
+//! the key ARN they were made with, and the rotation model (policy, stages, tag names, reports).
 //!
 //! This crate is pure data. It does no I/O and does not depend on the AWS SDK, so every other
 //! crate (and anything that stores kmsrot's results) can use it. Every type round-trips through
@@ -12,6 +12,8 @@ mod context;
 mod crypto;
 mod key_info;
 mod key_ref;
+mod report;
+mod rotation;
 
 pub use bytes::Base64Bytes;
 pub use context::{ContextError, EncryptionContext};
@@ -21,3 +23,8 @@ pub use key_ref::{
     ALIAS_PREFIX, AliasArn, AliasName, AliasRef, KeyArn, KeyId, KeyRef, MAX_ALIAS_LEN, ParseError,
     Partition, RESERVED_ALIAS_PREFIX,
 };
+pub use report::{
+    Action, AliasOutcome, AliasStatus, Compliance, GuardMode, GuardVerdict, KeyChange, KeyStatus,
+    SweepReport,
+};
+pub use rotation::{Bound, Mode, Policy, PolicyError, Stage, tags};

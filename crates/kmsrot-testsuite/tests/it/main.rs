@@ -4,6 +4,8 @@
 mod aliases;
 mod emulator;
 mod errors;
+mod rotation;
+mod sweep;
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use kmsrot_testsuite::TestEnv;

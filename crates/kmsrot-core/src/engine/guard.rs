@@ -1,0 +1,131 @@
+//! The deletion guard: when a key is scheduled for deletion or disabled, and a managed alias
+//! still needs it (as its current key, or as a previous key within its grace period), undo the
+//! change in enforce mode or report it in observe mode. Keys kmsrot does not manage are never
+//! touched.
+
+use kmsrot_types::{AliasName, GuardMode, GuardVerdict, KeyChange, Stage, tags};
+
+use super::keys::KeyView;
+use super::{RotationError, Rotator, rfc3339};
+use crate::KmsError;
+
+const DAY: i64 = 86_400;
+
+impl Rotator {
+    /// Judges one key after `change`, and in [`GuardMode::Enforce`] restores it when a managed
+    /// alias still needs it. Reads the key's current state first, so the same event handled
+    /// twice has one effect.
+    pub async fn guard(
+        &self,
+        key_id: &str,
+        change: KeyChange,
+        mode: GuardMode,
+    ) -> Result<GuardVerdict, RotationError> {
+        let key = self.key(key_id).await?;
+        let Some(alias) = key
+            .tag(tags::ALIAS)
+            .and_then(|a| a.parse::<AliasName>().ok())
+        else {
+            tracing::info!(key = %key.arn, ?change, "guard: key not managed by kmsrot, left alone");
+            return Ok(GuardVerdict::Unmanaged { key: key.arn });
+        };
+        let needed_as = match self.needed_as(&alias, &key).await? {
+            Ok(needed_as) => needed_as,
+            Err(reason) => {
+                return Ok(GuardVerdict::NotNeeded {
+                    key: key.arn,
+                    alias,
+                    reason,
+                });
+            }
+        };
+        if key.is_enabled() {
+            return Ok(GuardVerdict::Intact {
+                key: key.arn,
+                alias,
+            });
+        }
+        match mode {
+            GuardMode::Observe => {
+                tracing::warn!(key = %key.arn, %alias, needed_as, state = key.state, "guard (observe): a key the alias needs is not enabled");
+                Ok(GuardVerdict::Alert {
+                    key: key.arn,
+                    alias,
+                    needed_as,
+                    key_state: key.state,
+                })
+            }
+            GuardMode::Enforce => {
+                let undone = self.restore(&key).await?;
+                Ok(GuardVerdict::Restored {
+                    key: key.arn,
+                    alias,
+                    needed_as,
+                    undone,
+                })
+            }
+        }
+    }
+
+    /// Whether the alias still needs the key: `Ok(role)` when it does, `Err(reason)` when not.
+    async fn needed_as(
+        &self,
+        alias: &AliasName,
+        key: &KeyView,
+    ) -> Result<Result<String, String>, RotationError> {
+        let current = match self.target(alias).await {
+            Ok(current) => current,
+            Err(KmsError::NotFound { .. }) => {
+                return Ok(Err(format!("alias `{alias}` no longer exists")));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if current.arn == key.arn {
+            return Ok(Ok(format!("the current key of `{alias}`")));
+        }
+        let Ok(policy) = self.managed_policy(alias, &current) else {
+            return Ok(Err(format!(
+                "`{alias}` now names {}, which kmsrot does not manage",
+                current.arn
+            )));
+        };
+        let now = self.now().secs();
+        let mut next = current.tag(tags::PREVIOUS_KEY).map(str::to_owned);
+        let mut hops = 0;
+        while let Some(id) = next.take() {
+            hops += 1;
+            if hops > 5 {
+                break;
+            }
+            let link = if id == key.id {
+                key.clone()
+            } else {
+                match self.key(&id).await {
+                    Ok(link) => link,
+                    Err(KmsError::NotFound { .. }) => break,
+                    Err(err) => return Err(err.into()),
+                }
+            };
+            if link.id == key.id {
+                let demoted = key.time(tags::DEMOTED_AT).map_or(now, |t| t.secs());
+                let until = demoted + i64::from(policy.grace_days) * DAY;
+                return Ok(if key.stage() == Some(Stage::Previous) && now < until {
+                    Ok(format!(
+                        "a previous key of `{alias}` within its grace period (until {})",
+                        rfc3339(aws_smithy_types::DateTime::from_secs(until))
+                    ))
+                } else {
+                    Err(format!(
+                        "it is {} for `{alias}`, past its grace period",
+                        key.stage().map_or("untracked", Stage::as_str)
+                    ))
+                });
+            }
+            next = link.tag(tags::PREVIOUS_KEY).map(str::to_owned);
+        }
+        Ok(Err(format!(
+            "`{alias}` names {} and no longer tracks this key",
+            current.arn
+        )))
+    }
+}

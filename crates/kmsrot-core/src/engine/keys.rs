@@ -1,0 +1,304 @@
+//! Reading and writing the engine's state: keys with their tags, and the aliases that name
+//! them. Every call waits for its slot in the engine's pace.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_kms::types::{KeyMetadata, Tag};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use kmsrot_types::{AliasName, AliasRef, KeyArn, KeyStatus, Stage, tags};
+
+use super::{Rotator, rfc3339};
+use crate::{KmsError, Subject};
+
+/// A key as the engine sees it: KMS's metadata and the key's tags.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyView {
+    pub(crate) arn: KeyArn,
+    pub(crate) id: String,
+    pub(crate) spec: String,
+    pub(crate) usage: String,
+    pub(crate) state: String,
+    pub(crate) origin: String,
+    pub(crate) custom_key_store: bool,
+    pub(crate) multi_region: bool,
+    pub(crate) key_manager: String,
+    pub(crate) description: String,
+    pub(crate) creation: Option<DateTime>,
+    pub(crate) deletion_date: Option<DateTime>,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+impl KeyView {
+    pub(crate) fn tag(&self, name: &str) -> Option<&str> {
+        self.tags.get(name).map(String::as_str)
+    }
+
+    pub(crate) fn stage(&self) -> Option<Stage> {
+        self.tag(tags::STAGE)?.parse().ok()
+    }
+
+    /// Whether the key's tags say it serves this alias.
+    pub(crate) fn serves(&self, alias: &AliasName) -> bool {
+        self.tag(tags::ALIAS) == Some(alias.as_str())
+    }
+
+    pub(crate) fn time(&self, name: &str) -> Option<DateTime> {
+        DateTime::from_str(self.tag(name)?, Format::DateTime).ok()
+    }
+
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.state == "Enabled"
+    }
+
+    pub(crate) fn is_pending_deletion(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "PendingDeletion" | "PendingReplicaDeletion"
+        )
+    }
+
+    /// Tags that are the user's: copied to every new key.
+    pub(crate) fn user_tags(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with(tags::PREFIX) && !k.starts_with("aws:"))
+    }
+
+    pub(crate) fn status(&self) -> KeyStatus {
+        let text = |name| self.tag(name).map(str::to_owned);
+        KeyStatus {
+            key_arn: self.arn.clone(),
+            key_spec: self.spec.clone(),
+            key_usage: self.usage.clone(),
+            key_state: self.state.clone(),
+            stage: self.stage(),
+            created_at: text(tags::CREATED_AT).or_else(|| self.creation.map(rfc3339)),
+            promoted_at: text(tags::PROMOTED_AT),
+            demoted_at: text(tags::DEMOTED_AT),
+            retired_at: text(tags::RETIRED_AT),
+            deletion_date: self.deletion_date.map(rfc3339),
+        }
+    }
+}
+
+pub(crate) fn alias_subject(alias: &AliasName) -> Subject {
+    Subject::Alias(AliasRef::Name(alias.clone()))
+}
+
+impl Rotator {
+    /// DescribeKey, read into a view without tags.
+    async fn describe_view(&self, key_id: &str, subject: &Subject) -> Result<KeyView, KmsError> {
+        self.pace.tick().await;
+        let m = self.kms.metadata(key_id, subject).await?;
+        self.view(m)
+    }
+
+    pub(crate) fn view(&self, m: KeyMetadata) -> Result<KeyView, KmsError> {
+        let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        Ok(KeyView {
+            arn: self.kms.key_arn("DescribeKey", m.arn())?,
+            id: m.key_id().to_owned(),
+            spec: text(m.key_spec().map(|v| v.as_str())),
+            usage: text(m.key_usage().map(|v| v.as_str())),
+            state: text(m.key_state().map(|v| v.as_str())),
+            origin: text(m.origin().map(|v| v.as_str())),
+            custom_key_store: m.custom_key_store_id().is_some(),
+            multi_region: m.multi_region().unwrap_or(false),
+            key_manager: text(m.key_manager().map(|v| v.as_str())),
+            description: text(m.description()),
+            creation: m.creation_date().copied(),
+            deletion_date: m.deletion_date().copied(),
+            tags: BTreeMap::new(),
+        })
+    }
+
+    /// A key's tags (ListResourceTags, every page).
+    pub(crate) async fn tags_of(&self, arn: &KeyArn) -> Result<BTreeMap<String, String>, KmsError> {
+        let mut tags = BTreeMap::new();
+        let mut marker = None;
+        loop {
+            self.pace.tick().await;
+            let out = self
+                .kms
+                .client
+                .list_resource_tags()
+                .key_id(arn.to_string())
+                .set_marker(marker)
+                .send()
+                .await;
+            let out = match out {
+                Ok(out) => out,
+                Err(err) => {
+                    return Err(self
+                        .kms
+                        .fail("ListResourceTags", &Subject::Key(arn.clone()), err)
+                        .await);
+                }
+            };
+            for tag in out.tags() {
+                tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
+            }
+            match out.next_marker {
+                Some(next) if out.truncated => marker = Some(next),
+                _ => return Ok(tags),
+            }
+        }
+    }
+
+    /// A key and its tags, by key ID or ARN.
+    pub(crate) async fn key(&self, key_id: &str) -> Result<KeyView, KmsError> {
+        let subject = match key_id.parse::<KeyArn>() {
+            Ok(arn) => Subject::Key(arn),
+            Err(_) => match key_id.parse() {
+                Ok(id) => Subject::KeyId(id),
+                Err(_) => Subject::Ciphertext,
+            },
+        };
+        let mut view = self.describe_view(key_id, &subject).await?;
+        view.tags = self.tags_of(&view.arn).await?;
+        Ok(view)
+    }
+
+    /// The key an alias names, with its tags.
+    pub(crate) async fn target(&self, alias: &AliasName) -> Result<KeyView, KmsError> {
+        let mut view = self
+            .describe_view(alias.as_str(), &alias_subject(alias))
+            .await?;
+        view.tags = self.tags_of(&view.arn).await?;
+        Ok(view)
+    }
+
+    /// Adds or overwrites tags on a key.
+    pub(crate) async fn tag(&self, key: &KeyArn, pairs: &[(&str, String)]) -> Result<(), KmsError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let tags = pairs
+            .iter()
+            .map(|(k, v)| Tag::builder().tag_key(*k).tag_value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.kms.unexpected("TagResource", e.to_string()))?;
+        self.pace.tick().await;
+        let out = self
+            .kms
+            .client
+            .tag_resource()
+            .key_id(key.to_string())
+            .set_tags(Some(tags))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self
+                .kms
+                .fail("TagResource", &Subject::Key(key.clone()), err)
+                .await),
+        }
+    }
+
+    /// Removes tags from a key (names it does not carry are ignored by KMS). Always sent: a
+    /// key view read earlier may not show tags written since.
+    pub(crate) async fn untag(&self, key: &KeyView, names: &[&str]) -> Result<(), KmsError> {
+        let present: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        self.pace.tick().await;
+        let out = self
+            .kms
+            .client
+            .untag_resource()
+            .key_id(key.arn.to_string())
+            .set_tag_keys(Some(present))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self
+                .kms
+                .fail("UntagResource", &Subject::Key(key.arn.clone()), err)
+                .await),
+        }
+    }
+
+    /// Every customer alias in the region with the key ID it names (ListAliases, every page).
+    /// With `key`, only the aliases of that key.
+    pub(crate) async fn aliases(
+        &self,
+        key: Option<&KeyArn>,
+    ) -> Result<Vec<(AliasName, Option<String>)>, KmsError> {
+        let mut found = Vec::new();
+        let mut marker = None;
+        loop {
+            self.pace.tick().await;
+            let out = self
+                .kms
+                .client
+                .list_aliases()
+                .set_key_id(key.map(ToString::to_string))
+                .set_marker(marker)
+                .send()
+                .await;
+            let out = match out {
+                Ok(out) => out,
+                Err(err) => {
+                    let subject = key.map_or(Subject::Ciphertext, |k| Subject::Key(k.clone()));
+                    return Err(self.kms.fail("ListAliases", &subject, err).await);
+                }
+            };
+            for entry in out.aliases() {
+                // AWS managed aliases (`alias/aws/…`) do not parse as AliasName: skipped.
+                if let Some(name) = entry.alias_name().and_then(|n| n.parse().ok()) {
+                    found.push((name, entry.target_key_id().map(str::to_owned)));
+                }
+            }
+            match out.next_marker {
+                Some(next) if out.truncated => marker = Some(next),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    /// Looks through every key in the region for the pending key of one rotation. Only a
+    /// rotation resumed after a crash between `CreateKey` and recording the new key needs this.
+    pub(crate) async fn find_pending(
+        &self,
+        alias: &AliasName,
+        rotation_id: &str,
+    ) -> Result<Option<KeyView>, KmsError> {
+        let mut marker = None;
+        loop {
+            self.pace.tick().await;
+            let out = self.kms.client.list_keys().set_marker(marker).send().await;
+            let out = match out {
+                Ok(out) => out,
+                Err(err) => {
+                    return Err(self.kms.fail("ListKeys", &alias_subject(alias), err).await);
+                }
+            };
+            for entry in out.keys() {
+                let Some(arn) = entry.key_arn().and_then(|a| a.parse::<KeyArn>().ok()) else {
+                    continue;
+                };
+                let tags = match self.tags_of(&arn).await {
+                    Ok(tags) => tags,
+                    // AWS managed keys and keys in other states may refuse; they are not ours.
+                    Err(KmsError::AccessDenied { .. } | KmsError::NotFound { .. }) => continue,
+                    Err(err) => return Err(err),
+                };
+                let ours = tags.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
+                    && tags.get(tags::ROTATION_ID).map(String::as_str) == Some(rotation_id)
+                    && tags.get(tags::STAGE).map(String::as_str) == Some("pending");
+                if ours {
+                    let mut view = self
+                        .describe_view(&arn.to_string(), &Subject::Key(arn.clone()))
+                        .await?;
+                    view.tags = tags;
+                    return Ok(Some(view));
+                }
+            }
+            match out.next_marker {
+                Some(next) if out.truncated => marker = Some(next),
+                _ => return Ok(None),
+            }
+        }
+    }
+}

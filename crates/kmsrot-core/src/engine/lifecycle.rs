@@ -1,0 +1,473 @@
+//! Reading a managed alias's whole state (its keys, KMS's rotation status) into a status and
+//! the planner's facts, and carrying out what the planner says is due: automatic rotation,
+//! on-demand rotation, retiring and deleting old keys.
+
+use aws_sdk_kms::types::RotationType;
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use kmsrot_types::{
+    Action, AliasName, AliasOutcome, AliasStatus, KeyArn, Mode, RotationStatus, Stage, tags,
+};
+
+use super::keys::KeyView;
+use super::manual::{ROLLBACK_FROM, RotateOptions, settling};
+use super::plan::{self, AutoRotation, Behind, Due, Facts};
+use super::{ON_DEMAND_CAP, RotationError, Rotator, rfc3339};
+use crate::{KmsError, Subject};
+
+/// How many keys behind the current one the lifecycle follows.
+const MAX_CHAIN: usize = 5;
+
+/// A managed alias, read in full.
+#[derive(Debug)]
+pub(crate) struct Assessment {
+    pub(crate) facts: Facts,
+    pub(crate) status: AliasStatus,
+    pub(crate) behind: Vec<KeyView>,
+}
+
+fn secs(time: Option<DateTime>) -> Option<i64> {
+    time.map(|t| t.secs())
+}
+
+impl Rotator {
+    /// The status of a managed alias: policy, keys, rotation, compliance.
+    pub async fn status(&self, alias: &AliasName) -> Result<AliasStatus, RotationError> {
+        let current = self.target(alias).await?;
+        Ok(self.assess(alias, &current).await?.status)
+    }
+
+    /// The keys behind the current one, newest first, until one is pending deletion, gone,
+    /// or not this alias's.
+    async fn behind(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+    ) -> Result<Vec<KeyView>, RotationError> {
+        let mut keys: Vec<KeyView> = Vec::new();
+        let mut next = current.tag(tags::PREVIOUS_KEY).map(str::to_owned);
+        while let Some(id) = next.take() {
+            if keys.len() >= MAX_CHAIN || id == current.id || keys.iter().any(|k| k.id == id) {
+                break;
+            }
+            let key = match self.key(&id).await {
+                Ok(key) => key,
+                Err(KmsError::NotFound { .. }) => break,
+                Err(err) => return Err(err.into()),
+            };
+            if !key.serves(alias) {
+                break;
+            }
+            let stop = key.is_pending_deletion();
+            next = key.tag(tags::PREVIOUS_KEY).map(str::to_owned);
+            keys.push(key);
+            if stop {
+                break;
+            }
+        }
+        Ok(keys)
+    }
+
+    /// KMS's automatic rotation status of a key, by ARN.
+    async fn auto_rotation(
+        &self,
+        key: &KeyView,
+    ) -> Result<(RotationStatus, AutoRotation), RotationError> {
+        self.pace.tick().await;
+        let out = self
+            .kms
+            .client
+            .get_key_rotation_status()
+            .key_id(key.arn.to_string())
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let period_days = out
+                    .rotation_period_in_days
+                    .and_then(|d| u32::try_from(d).ok());
+                let status = if out.key_rotation_enabled {
+                    RotationStatus::Enabled {
+                        period_days,
+                        next_rotation: out
+                            .next_rotation_date
+                            .and_then(|d| d.fmt(Format::DateTime).ok()),
+                    }
+                } else {
+                    RotationStatus::Disabled
+                };
+                Ok((
+                    status,
+                    AutoRotation {
+                        enabled: out.key_rotation_enabled,
+                        period_days,
+                    },
+                ))
+            }
+            Err(err) => Err(self
+                .kms
+                .fail("GetKeyRotationStatus", &Subject::Key(key.arn.clone()), err)
+                .await
+                .into()),
+        }
+    }
+
+    /// On-demand rotations done, and the date of the newest rotation of any kind
+    /// (ListKeyRotations, every page).
+    async fn rotations(&self, key: &KeyArn) -> Result<(u32, Option<DateTime>), RotationError> {
+        let mut on_demand = 0;
+        let mut newest: Option<DateTime> = None;
+        let mut marker = None;
+        loop {
+            self.pace.tick().await;
+            let out = self
+                .kms
+                .client
+                .list_key_rotations()
+                .key_id(key.to_string())
+                .set_marker(marker)
+                .send()
+                .await;
+            let out = match out {
+                Ok(out) => out,
+                Err(err) => {
+                    return Err(self
+                        .kms
+                        .fail("ListKeyRotations", &Subject::Key(key.clone()), err)
+                        .await
+                        .into());
+                }
+            };
+            for entry in out.rotations() {
+                if entry.rotation_type() == Some(&RotationType::OnDemand) {
+                    on_demand += 1;
+                }
+                if let Some(date) = entry.rotation_date() {
+                    newest = Some(match newest {
+                        Some(n) if n.secs() >= date.secs() => n,
+                        _ => *date,
+                    });
+                }
+            }
+            match out.next_marker {
+                Some(next) if out.truncated => marker = Some(next),
+                _ => return Ok((on_demand, newest)),
+            }
+        }
+    }
+
+    /// Reads a managed alias in full.
+    pub(crate) async fn assess(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+    ) -> Result<Assessment, RotationError> {
+        let policy = self.managed_policy(alias, current)?;
+        let behind = self.behind(alias, current).await?;
+        let symmetric = current.spec == "SYMMETRIC_DEFAULT"
+            && current.origin == "AWS_KMS"
+            && !current.custom_key_store;
+        let (rotation, auto) = if symmetric {
+            let (status, auto) = self.auto_rotation(current).await?;
+            (status, Some(auto))
+        } else {
+            (RotationStatus::Unsupported, None)
+        };
+        let creation = secs(current.creation).unwrap_or_else(|| self.now().secs());
+        let (age_base, on_demand_remaining) = match policy.mode {
+            Mode::Automatic => {
+                let (used, newest) = self.rotations(&current.arn).await?;
+                let base = secs(newest).map_or(creation, |n| n.max(creation));
+                (base, Some(ON_DEMAND_CAP.saturating_sub(used)))
+            }
+            Mode::Manual => (
+                secs(current.time(tags::PROMOTED_AT)).unwrap_or(creation),
+                None,
+            ),
+        };
+        let in_progress = if current.stage() == Some(Stage::Pending) {
+            Some(format!("promotion of {}", current.arn))
+        } else if settling(current) {
+            Some(format!(
+                "rollback from {}",
+                current.tag(ROLLBACK_FROM).unwrap_or("?")
+            ))
+        } else {
+            current.tag(tags::ROTATING).map(str::to_owned)
+        };
+        let facts = Facts {
+            policy,
+            age_base,
+            auto: if policy.mode == Mode::Automatic {
+                auto
+            } else {
+                None
+            },
+            in_progress: in_progress.clone(),
+            behind: behind
+                .iter()
+                .map(|k| Behind {
+                    arn: k.arn.clone(),
+                    stage: k.stage(),
+                    enabled: k.is_enabled(),
+                    pending_deletion: k.is_pending_deletion(),
+                    demoted_at: secs(k.time(tags::DEMOTED_AT)),
+                    retired_at: secs(k.time(tags::RETIRED_AT)),
+                })
+                .collect(),
+        };
+        let now = self.now().secs();
+        let next_rotation = match &rotation {
+            RotationStatus::Enabled {
+                next_rotation: Some(next),
+                ..
+            } if policy.mode == Mode::Automatic => Some(next.clone()),
+            _ => Some(rfc3339(DateTime::from_secs(plan::next_rotation(&facts)))),
+        };
+        let status = AliasStatus {
+            alias: alias.clone(),
+            policy,
+            current: current.status(),
+            rotation,
+            next_rotation,
+            previous: behind.first().map(KeyView::status),
+            rotation_in_progress: in_progress,
+            on_demand_remaining,
+            compliance: plan::compliance(&facts, now),
+        };
+        Ok(Assessment {
+            facts,
+            status,
+            behind,
+        })
+    }
+
+    /// Brings one managed alias in line with its policy: finishes interrupted work, repairs
+    /// automatic rotation, rotates an overdue key, retires and deletes old keys when due.
+    /// With `dry_run`, reports what would be done and changes nothing.
+    pub async fn advance(
+        &self,
+        alias: &AliasName,
+        dry_run: bool,
+    ) -> Result<AliasOutcome, RotationError> {
+        let current = self.target(alias).await?;
+        let policy = self.managed_policy(alias, &current)?;
+        let (current, mut actions) = self.settle(alias, current, dry_run).await?;
+        let assessment = self.assess(alias, &current).await?;
+        let mut notes = Vec::new();
+        for due in plan::plan(&assessment.facts, self.now().secs()) {
+            match due {
+                Due::Rotate(reason) => actions.extend(
+                    self.rotate_as(
+                        alias,
+                        current.clone(),
+                        &policy,
+                        reason,
+                        RotateOptions {
+                            dry_run,
+                            rotation_id: None,
+                        },
+                    )
+                    .await?,
+                ),
+                Due::RotateOnDemand(reason) => actions.extend(
+                    self.rotate_on_demand(alias, &current, reason, dry_run)
+                        .await?,
+                ),
+                Due::EnableRotation { was } => {
+                    if !dry_run {
+                        self.enable_rotation(&current.arn, policy.period_days)
+                            .await?;
+                    }
+                    actions.push(Action::EnableRotation {
+                        period_days: policy.period_days,
+                        was,
+                    });
+                }
+                Due::Retire(arn) | Due::ScheduleDeletion(arn) if self.still_named(&arn).await? => {
+                    notes.push(format!("left {arn} alone: another alias still names it"));
+                }
+                Due::Retire(arn) => {
+                    if !dry_run {
+                        let key = assessment
+                            .behind
+                            .iter()
+                            .find(|k| k.arn == arn)
+                            .expect("planned from these keys");
+                        self.retire(key).await?;
+                    }
+                    actions.push(Action::Retire { key: arn });
+                }
+                Due::ScheduleDeletion(arn) => {
+                    if !dry_run {
+                        self.schedule_deletion(&arn, policy.deletion_window_days)
+                            .await?;
+                    }
+                    actions.push(Action::ScheduleDeletion {
+                        key: arn,
+                        window_days: policy.deletion_window_days,
+                    });
+                }
+            }
+        }
+        let compliance = if actions.is_empty() || dry_run {
+            assessment.status.compliance
+        } else {
+            let current = self.target(alias).await?;
+            self.assess(alias, &current).await?.status.compliance
+        };
+        let reason = if !notes.is_empty() {
+            Some(notes.join("; "))
+        } else if actions.is_empty() {
+            Some(format!(
+                "nothing due: the key is {} days old of {} allowed",
+                compliance.age_days, compliance.max_age_days
+            ))
+        } else {
+            None
+        };
+        Ok(AliasOutcome {
+            alias: alias.clone(),
+            actions,
+            reason,
+            compliance: Some(compliance),
+            error: None,
+        })
+    }
+
+    /// Whether any alias names this key (kmsrot never disables or deletes such a key).
+    async fn still_named(&self, key: &KeyArn) -> Result<bool, RotationError> {
+        Ok(!self.aliases(Some(key)).await?.is_empty())
+    }
+
+    /// Switches on automatic rotation with the policy's period (or corrects the period).
+    pub(crate) async fn enable_rotation(
+        &self,
+        key: &KeyArn,
+        period_days: u32,
+    ) -> Result<(), RotationError> {
+        self.pace.tick().await;
+        let out = self
+            .kms
+            .client
+            .enable_key_rotation()
+            .key_id(key.to_string())
+            .rotation_period_in_days(i32::try_from(period_days).unwrap_or(i32::MAX))
+            .send()
+            .await;
+        match out {
+            Ok(_) => {
+                tracing::info!(%key, period_days, "automatic rotation enabled");
+                Ok(())
+            }
+            Err(err) => Err(self
+                .kms
+                .fail("EnableKeyRotation", &Subject::Key(key.clone()), err)
+                .await
+                .into()),
+        }
+    }
+
+    /// Rotates the key material now (automatic mode). The key ID does not change, and KMS
+    /// keeps every older material for decryption.
+    pub(crate) async fn rotate_on_demand(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+        reason: String,
+        dry_run: bool,
+    ) -> Result<Vec<Action>, RotationError> {
+        self.check_manageable(alias, current, Mode::Automatic)?;
+        let (used, _) = self.rotations(&current.arn).await?;
+        if dry_run {
+            return Ok(vec![Action::RotateOnDemand {
+                reason: format!(
+                    "{reason}; {used} on-demand rotations done, about {} left",
+                    ON_DEMAND_CAP.saturating_sub(used)
+                ),
+            }]);
+        }
+        self.pace.tick().await;
+        let out = self
+            .kms
+            .client
+            .rotate_key_on_demand()
+            .key_id(current.arn.to_string())
+            .send()
+            .await;
+        match out {
+            Ok(_) => {
+                tracing::info!(%alias, key = %current.arn, "on-demand rotation started");
+                Ok(vec![Action::RotateOnDemand { reason }])
+            }
+            Err(err) => match self
+                .kms
+                .fail("RotateKeyOnDemand", &Subject::Key(current.arn.clone()), err)
+                .await
+            {
+                KmsError::LimitExceeded { .. } => Err(RotationError::OnDemandLimit {
+                    alias: alias.clone(),
+                    region: self.region(),
+                    key: current.arn.clone(),
+                    used,
+                }),
+                other => Err(other.into()),
+            },
+        }
+    }
+
+    /// Disables a previous key whose grace period is over, and tags it `retired`.
+    async fn retire(&self, key: &KeyView) -> Result<(), RotationError> {
+        if key.is_enabled() {
+            self.pace.tick().await;
+            let out = self
+                .kms
+                .client
+                .disable_key()
+                .key_id(key.arn.to_string())
+                .send()
+                .await;
+            if let Err(err) = out {
+                return Err(self
+                    .kms
+                    .fail("DisableKey", &Subject::Key(key.arn.clone()), err)
+                    .await
+                    .into());
+            }
+        }
+        self.tag(
+            &key.arn,
+            &[
+                (tags::STAGE, Stage::Retired.to_string()),
+                (tags::RETIRED_AT, rfc3339(self.now())),
+            ],
+        )
+        .await?;
+        tracing::info!(key = %key.arn, "previous key retired (disabled)");
+        Ok(())
+    }
+
+    /// Schedules the deletion of a retired key that no alias names.
+    async fn schedule_deletion(&self, key: &KeyArn, window_days: u32) -> Result<(), RotationError> {
+        self.pace.tick().await;
+        let out = self
+            .kms
+            .client
+            .schedule_key_deletion()
+            .key_id(key.to_string())
+            .pending_window_in_days(i32::try_from(window_days).unwrap_or(30))
+            .send()
+            .await;
+        match out {
+            Ok(_) => {
+                tracing::info!(%key, window_days, "retired key scheduled for deletion");
+                Ok(())
+            }
+            Err(err) => Err(self
+                .kms
+                .fail("ScheduleKeyDeletion", &Subject::Key(key.clone()), err)
+                .await
+                .into()),
+        }
+    }
+}

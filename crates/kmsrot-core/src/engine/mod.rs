@@ -1,0 +1,284 @@
+//! The rotation engine. KMS is its only store of state: every fact it needs lives in tags on
+//! the keys (see [`kmsrot_types::tags`]), so there is nothing to deploy or lose, and every
+//! operation starts by reading that state.
+//!
+//! - [`Rotator::init`] and [`Rotator::adopt`] put an alias under a [`Policy`].
+//! - [`Rotator::rotate`] runs a manual rotation in idempotent steps (create, test, promote),
+//!   or an on-demand rotation of the key material in automatic mode.
+//! - [`Rotator::rollback`] moves the alias back to its previous key.
+//! - [`Rotator::guard`] undoes the disabling or deletion of a key a managed alias still needs.
+//! - [`Rotator::sweep`] brings every managed alias in line with its policy.
+//!
+//! Every step reads the state first and returns when its work is already done, so running an
+//! operation again after a crash at any point converges.
+
+mod guard;
+mod keys;
+mod lifecycle;
+mod manual;
+mod plan;
+mod sweep;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_smithy_types::DateTime;
+use kmsrot_types::{AliasName, KeyArn, PolicyError};
+
+use crate::{Kms, KmsError};
+
+pub use manual::RotateOptions;
+pub use sweep::SweepOptions;
+
+/// KMS's documented cap on on-demand rotations of one key ("a maximum of 10 times per KMS
+/// key" in the API reference; the developer guide has said 25). kmsrot counts down from the
+/// lower number for reporting, and leaves the refusal to KMS (`LimitExceededException`).
+pub const ON_DEMAND_CAP: u32 = 10;
+
+/// Everything the engine can refuse or fail with. KMS's own errors pass through as
+/// [`RotationError::Kms`].
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    /// A KMS call failed.
+    #[error(transparent)]
+    Kms(#[from] KmsError),
+    /// The policy given, or the one in a key's tags, is not valid.
+    #[error("invalid rotation policy for `{alias}`: {source}")]
+    Policy {
+        /// The alias.
+        alias: AliasName,
+        /// What is wrong.
+        source: PolicyError,
+    },
+    /// The alias's key carries no kmsrot tags for this alias.
+    #[error(
+        "alias `{alias}` in {region} is not managed by kmsrot (its key {key} has no `kmsrot:alias` tag for it); run `kmsrot adopt {alias}` first"
+    )]
+    Unmanaged {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+        /// The key the alias names.
+        key: KeyArn,
+    },
+    /// `init` on an alias that exists.
+    #[error("alias `{alias}` already exists in {region}; use `kmsrot adopt {alias}` to manage it")]
+    AliasExists {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+    },
+    /// The key cannot be managed the way asked (origin, key store, spec, usage or mode).
+    #[error("alias `{alias}` in {region} cannot be managed this way: {reason}")]
+    Unsupported {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+        /// Why (naming the key), and what to do.
+        reason: String,
+    },
+    /// The new key differs from the current one in spec or usage; the alias was not moved.
+    #[error(
+        "refusing to point `{alias}` at {new_key}: it is {new_spec}/{new_usage} and the current key is {spec}/{usage}; UpdateAlias needs the same key type and usage, and applications expect them"
+    )]
+    Mismatch {
+        /// The alias.
+        alias: AliasName,
+        /// The key that was to become current.
+        new_key: KeyArn,
+        /// Its spec.
+        new_spec: String,
+        /// Its usage.
+        new_usage: String,
+        /// The current key's spec.
+        spec: String,
+        /// The current key's usage.
+        usage: String,
+    },
+    /// The new key failed its round trip; the alias was not moved.
+    #[error(
+        "the new key {key} for `{alias}` failed its {check} round trip, so the alias was not moved"
+    )]
+    SelfTest {
+        /// The alias.
+        alias: AliasName,
+        /// The new key.
+        key: KeyArn,
+        /// Which round trip.
+        check: &'static str,
+        /// The failure.
+        source: Box<KmsError>,
+    },
+    /// KMS refused another on-demand rotation.
+    #[error(
+        "KMS refused an on-demand rotation of {key} (`{alias}` in {region}): its on-demand rotations are used up ({used} done; KMS allows {ON_DEMAND_CAP} per key). Rely on automatic rotation, or rotate manually to a new key with `--mode manual`"
+    )]
+    OnDemandLimit {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+        /// The key.
+        key: KeyArn,
+        /// On-demand rotations already done, from ListKeyRotations.
+        used: u32,
+    },
+    /// Rollback without a previous key to go back to.
+    #[error("alias `{alias}` in {region} has no previous key to roll back to: {why}")]
+    NoPrevious {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+        /// Why.
+        why: String,
+    },
+    /// The tags contradict each other or KMS; the engine stops rather than guess.
+    #[error("alias `{alias}` in {region}: {what}; fix the `kmsrot:*` tags or ask for help")]
+    Inconsistent {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+        /// What is inconsistent.
+        what: String,
+    },
+}
+
+impl RotationError {
+    /// Whether running the same operation again later may succeed (throttling, transient
+    /// faults). Every step is idempotent, so retrying is safe.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Kms(err) => err.is_retryable(),
+            Self::SelfTest { source, .. } => source.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// The KMS error underneath, when there is one.
+    pub fn kms(&self) -> Option<&KmsError> {
+        match self {
+            Self::Kms(err) => Some(err),
+            Self::SelfTest { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Spaces out KMS calls: management calls share a quota of a few per second per account.
+#[derive(Debug)]
+struct Pace {
+    interval: Option<Duration>,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pace {
+    fn new(calls_per_second: Option<f64>) -> Self {
+        let interval = calls_per_second
+            .filter(|rate| rate.is_finite() && *rate > 0.0)
+            .map(|rate| Duration::from_secs_f64(1.0 / rate));
+        Self {
+            interval,
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits for this call's slot.
+    async fn tick(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(tokio::time::Instant::now());
+            *next = at + interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// The rotation engine for one region. Cheap to clone: clones share the client and the pace.
+#[derive(Debug, Clone)]
+pub struct Rotator {
+    kms: Kms,
+    pace: Arc<Pace>,
+    now: Option<DateTime>,
+}
+
+impl Rotator {
+    /// An engine on a KMS service, with no limit on its call rate.
+    pub fn new(kms: Kms) -> Self {
+        Self {
+            kms,
+            pace: Arc::new(Pace::new(None)),
+            now: None,
+        }
+    }
+
+    /// Limits this engine (and its clones) to `calls_per_second` KMS calls, spread evenly.
+    pub fn with_rate(mut self, calls_per_second: f64) -> Self {
+        self.pace = Arc::new(Pace::new(Some(calls_per_second)));
+        self
+    }
+
+    /// Fixes the engine's clock, for a what-if (how would the sweep see the fleet on that
+    /// date?) and for tests.
+    pub fn with_clock(mut self, now: DateTime) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// The KMS service.
+    pub fn kms(&self) -> &Kms {
+        &self.kms
+    }
+
+    fn region(&self) -> String {
+        self.kms.region.clone()
+    }
+
+    fn now(&self) -> DateTime {
+        self.now
+            .unwrap_or_else(|| DateTime::from(std::time::SystemTime::now()))
+    }
+
+    fn unmanaged(&self, alias: &AliasName, key: &KeyArn) -> RotationError {
+        RotationError::Unmanaged {
+            alias: alias.clone(),
+            region: self.region(),
+            key: key.clone(),
+        }
+    }
+
+    fn unsupported(&self, alias: &AliasName, reason: impl Into<String>) -> RotationError {
+        RotationError::Unsupported {
+            alias: alias.clone(),
+            region: self.region(),
+            reason: reason.into(),
+        }
+    }
+
+    fn inconsistent(&self, alias: &AliasName, what: impl Into<String>) -> RotationError {
+        RotationError::Inconsistent {
+            alias: alias.clone(),
+            region: self.region(),
+            what: what.into(),
+        }
+    }
+}
+
+/// RFC 3339 text of a time, as kmsrot writes it in tags.
+fn rfc3339(time: DateTime) -> String {
+    time.fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// A fresh rotation ID: the time and a random suffix, so that IDs sort and never repeat.
+fn new_rotation_id(now: DateTime) -> String {
+    format!("r{}-{:08x}", now.secs(), fastrand::u32(..))
+}

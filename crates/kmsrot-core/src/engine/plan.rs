@@ -1,0 +1,314 @@
+//! The planner: from the facts about one managed alias and the time, what is due. Pure logic,
+//! no I/O, so every decision is unit-tested here.
+
+use kmsrot_types::{Compliance, KeyArn, Mode, Policy, Stage};
+
+const DAY: i64 = 86_400;
+
+/// What KMS says about automatic rotation of the current key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AutoRotation {
+    pub(crate) enabled: bool,
+    pub(crate) period_days: Option<u32>,
+}
+
+/// A key behind the current one, as far as the lifecycle needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Behind {
+    pub(crate) arn: KeyArn,
+    pub(crate) stage: Option<Stage>,
+    pub(crate) enabled: bool,
+    pub(crate) pending_deletion: bool,
+    /// When it stopped being current (seconds since the epoch).
+    pub(crate) demoted_at: Option<i64>,
+    /// When it was disabled.
+    pub(crate) retired_at: Option<i64>,
+}
+
+/// Everything the planner needs about one alias.
+#[derive(Debug, Clone)]
+pub(crate) struct Facts {
+    pub(crate) policy: Policy,
+    /// When the current key (automatic mode: its key material) was made.
+    pub(crate) age_base: i64,
+    /// Automatic mode only: what KMS reports.
+    pub(crate) auto: Option<AutoRotation>,
+    /// A rotation interrupted half-way.
+    pub(crate) in_progress: Option<String>,
+    /// Keys behind the current one, newest first.
+    pub(crate) behind: Vec<Behind>,
+}
+
+/// One thing due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// A manual rotation (or finishing an interrupted one).
+    Rotate(String),
+    /// An on-demand rotation of the key material.
+    RotateOnDemand(String),
+    /// Automatic rotation must be switched on or its period corrected.
+    EnableRotation { was: String },
+    /// Disable a previous key whose grace period is over.
+    Retire(KeyArn),
+    /// Schedule the deletion of a retired key whose delay is over.
+    ScheduleDeletion(KeyArn),
+}
+
+/// Whole days from `from` to `now` (0 for a time in the future).
+pub(crate) fn days_between(from: i64, now: i64) -> u64 {
+    u64::try_from((now - from).max(0) / DAY).unwrap_or(0)
+}
+
+fn days(n: u32) -> i64 {
+    i64::from(n) * DAY
+}
+
+/// What is due for this alias now, in the order to do it: rotation drift first, then the
+/// rotation, then the lifecycle of older keys.
+pub(crate) fn plan(facts: &Facts, now: i64) -> Vec<Due> {
+    let policy = &facts.policy;
+    let mut due = Vec::new();
+    let age = days_between(facts.age_base, now);
+    let overdue = age > u64::from(policy.max_age_days);
+    match policy.mode {
+        Mode::Manual => {
+            if let Some(id) = &facts.in_progress {
+                due.push(Due::Rotate(format!("finish the interrupted rotation {id}")));
+            } else if overdue {
+                due.push(Due::Rotate(format!(
+                    "the key is {age} days old and the policy allows {}",
+                    policy.max_age_days
+                )));
+            }
+        }
+        Mode::Automatic => {
+            if let Some(was) = drift(facts.auto, policy) {
+                due.push(Due::EnableRotation { was });
+            }
+            if overdue {
+                due.push(Due::RotateOnDemand(format!(
+                    "the key material is {age} days old and the policy allows {}",
+                    policy.max_age_days
+                )));
+            }
+        }
+    }
+    for key in &facts.behind {
+        if key.pending_deletion {
+            continue;
+        }
+        match key.stage {
+            Some(Stage::Previous) => {
+                let start = key.demoted_at.unwrap_or(now);
+                if now >= start + days(policy.grace_days) {
+                    due.push(Due::Retire(key.arn.clone()));
+                }
+            }
+            Some(Stage::Retired) if !key.enabled => {
+                let start = key.retired_at.unwrap_or(now);
+                if now >= start + days(policy.delete_after_days) {
+                    due.push(Due::ScheduleDeletion(key.arn.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    due
+}
+
+/// How automatic rotation differs from the policy, in words; `None` when it matches.
+fn drift(auto: Option<AutoRotation>, policy: &Policy) -> Option<String> {
+    match auto {
+        None => Some("unknown".into()),
+        Some(AutoRotation { enabled: false, .. }) => Some("disabled".into()),
+        Some(AutoRotation {
+            period_days: Some(p),
+            ..
+        }) if p != policy.period_days => Some(format!("enabled every {p} days")),
+        Some(AutoRotation {
+            period_days: None, ..
+        }) => Some("enabled, period not reported".into()),
+        Some(_) => None,
+    }
+}
+
+/// Whether the alias meets its policy.
+pub(crate) fn compliance(facts: &Facts, now: i64) -> Compliance {
+    let policy = &facts.policy;
+    let age_days = days_between(facts.age_base, now);
+    let mut findings = Vec::new();
+    if policy.mode == Mode::Automatic
+        && let Some(was) = drift(facts.auto, policy)
+    {
+        findings.push(format!(
+            "automatic rotation is {was}; the policy says every {} days",
+            policy.period_days
+        ));
+    }
+    if let Some(id) = &facts.in_progress {
+        findings.push(format!("rotation {id} is unfinished"));
+    }
+    for due in plan(facts, now) {
+        match due {
+            Due::Retire(key) => findings.push(format!("previous key {key} is due to be disabled")),
+            Due::ScheduleDeletion(key) => {
+                findings.push(format!("retired key {key} is due for deletion"));
+            }
+            _ => {}
+        }
+    }
+    Compliance {
+        age_days,
+        max_age_days: policy.max_age_days,
+        overdue: age_days > u64::from(policy.max_age_days),
+        findings,
+    }
+}
+
+/// When the current key (or its material) is next due, in seconds since the epoch.
+pub(crate) fn next_rotation(facts: &Facts) -> i64 {
+    facts.age_base + days(facts.policy.max_age_days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn arn(n: u8) -> KeyArn {
+        format!("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890{n:02}")
+            .parse()
+            .unwrap()
+    }
+
+    fn facts(mode: Mode, age_days: i64) -> Facts {
+        Facts {
+            policy: Policy {
+                max_age_days: 365,
+                grace_days: 30,
+                delete_after_days: 10,
+                ..Policy::new(mode)
+            },
+            age_base: NOW - age_days * DAY,
+            auto: (mode == Mode::Automatic).then_some(AutoRotation {
+                enabled: true,
+                period_days: Some(365),
+            }),
+            in_progress: None,
+            behind: vec![],
+        }
+    }
+
+    fn behind(
+        n: u8,
+        stage: Stage,
+        enabled: bool,
+        demoted_days_ago: i64,
+        retired_days_ago: Option<i64>,
+    ) -> Behind {
+        Behind {
+            arn: arn(n),
+            stage: Some(stage),
+            enabled,
+            pending_deletion: false,
+            demoted_at: Some(NOW - demoted_days_ago * DAY),
+            retired_at: retired_days_ago.map(|d| NOW - d * DAY),
+        }
+    }
+
+    #[test]
+    fn manual_keys_rotate_only_past_their_maximum_age() {
+        assert_eq!(plan(&facts(Mode::Manual, 365), NOW), vec![]);
+        let due = plan(&facts(Mode::Manual, 366), NOW);
+        assert_eq!(
+            due,
+            vec![Due::Rotate(
+                "the key is 366 days old and the policy allows 365".into()
+            )]
+        );
+        let c = compliance(&facts(Mode::Manual, 366), NOW);
+        assert!(c.overdue && !c.ok());
+        assert!(compliance(&facts(Mode::Manual, 10), NOW).ok());
+    }
+
+    #[test]
+    fn an_interrupted_rotation_is_finished_whatever_the_age() {
+        let mut f = facts(Mode::Manual, 1);
+        f.in_progress = Some("r1-abc".into());
+        assert_eq!(
+            plan(&f, NOW),
+            vec![Due::Rotate("finish the interrupted rotation r1-abc".into())]
+        );
+        assert_eq!(
+            compliance(&f, NOW).findings,
+            vec!["rotation r1-abc is unfinished"]
+        );
+    }
+
+    #[test]
+    fn automatic_mode_repairs_drift_and_rotates_overdue_material_on_demand() {
+        assert_eq!(plan(&facts(Mode::Automatic, 30), NOW), vec![]);
+        let mut f = facts(Mode::Automatic, 400);
+        f.auto = Some(AutoRotation {
+            enabled: false,
+            period_days: None,
+        });
+        assert_eq!(
+            plan(&f, NOW),
+            vec![
+                Due::EnableRotation {
+                    was: "disabled".into()
+                },
+                Due::RotateOnDemand(
+                    "the key material is 400 days old and the policy allows 365".into()
+                ),
+            ]
+        );
+        f.age_base = NOW;
+        f.auto = Some(AutoRotation {
+            enabled: true,
+            period_days: Some(180),
+        });
+        assert_eq!(
+            plan(&f, NOW),
+            vec![Due::EnableRotation {
+                was: "enabled every 180 days".into()
+            }]
+        );
+        let c = compliance(&f, NOW);
+        assert!(!c.overdue);
+        assert_eq!(
+            c.findings,
+            vec!["automatic rotation is enabled every 180 days; the policy says every 365 days"]
+        );
+    }
+
+    #[test]
+    fn previous_keys_retire_after_grace_and_are_deleted_after_the_delay() {
+        let mut f = facts(Mode::Manual, 5);
+        f.behind = vec![behind(1, Stage::Previous, true, 29, None)];
+        assert_eq!(plan(&f, NOW), vec![], "still in grace");
+        f.behind = vec![behind(1, Stage::Previous, true, 30, None)];
+        assert_eq!(plan(&f, NOW), vec![Due::Retire(arn(1))]);
+        f.behind = vec![behind(1, Stage::Retired, false, 40, Some(9))];
+        assert_eq!(plan(&f, NOW), vec![], "deletion delay not over");
+        f.behind = vec![
+            behind(1, Stage::Retired, false, 40, Some(10)),
+            Behind {
+                pending_deletion: true,
+                ..behind(2, Stage::Retired, false, 400, Some(390))
+            },
+        ];
+        assert_eq!(plan(&f, NOW), vec![Due::ScheduleDeletion(arn(1))]);
+        // A retired key someone enabled again is left alone: the guard or a person wanted it.
+        f.behind = vec![behind(1, Stage::Retired, true, 40, Some(20))];
+        assert_eq!(plan(&f, NOW), vec![]);
+    }
+
+    #[test]
+    fn next_rotation_is_the_age_base_plus_the_maximum_age() {
+        let f = facts(Mode::Manual, 65);
+        assert_eq!((next_rotation(&f) - NOW) / DAY, 300);
+    }
+}

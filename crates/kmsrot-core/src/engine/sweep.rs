@@ -1,0 +1,84 @@
+//! The fleet sweep: every managed alias in the region, advanced concurrently (bounded), at the
+//! engine's call rate, with backoff when KMS throttles. One alias failing never stops the
+//! others.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kmsrot_types::{AliasName, AliasOutcome, SweepReport};
+
+use super::{RotationError, Rotator};
+
+/// How a sweep runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepOptions {
+    /// Report what would be done; change nothing.
+    pub dry_run: bool,
+    /// Aliases processed at once.
+    pub concurrency: usize,
+    /// Attempts per alias when KMS throttles or fails transiently (every step is idempotent).
+    pub attempts: u32,
+    /// The first backoff; it doubles per attempt, with jitter.
+    pub backoff: Duration,
+}
+
+impl Default for SweepOptions {
+    fn default() -> Self {
+        Self {
+            dry_run: false,
+            concurrency: 4,
+            attempts: 3,
+            backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Rotator {
+    /// Sweeps every managed alias in the region. Aliases whose key carries no kmsrot tags are
+    /// not in the report.
+    pub async fn sweep(&self, options: SweepOptions) -> Result<SweepReport, RotationError> {
+        let aliases = self.aliases(None).await?;
+        let mut outcomes: Vec<AliasOutcome> = futures_util::stream::iter(
+            aliases
+                .into_iter()
+                .filter(|(_, target)| target.is_some())
+                .map(|(alias, _)| self.sweep_one(alias, options)),
+        )
+        .buffer_unordered(options.concurrency.max(1))
+        .filter_map(|outcome| async move { outcome })
+        .collect()
+        .await;
+        outcomes.sort_by(|a, b| a.alias.as_str().cmp(b.alias.as_str()));
+        Ok(SweepReport {
+            dry_run: options.dry_run,
+            aliases: outcomes,
+        })
+    }
+
+    async fn sweep_one(&self, alias: AliasName, options: SweepOptions) -> Option<AliasOutcome> {
+        let mut attempt = 1;
+        loop {
+            match self.advance(&alias, options.dry_run).await {
+                Ok(outcome) => return Some(outcome),
+                Err(RotationError::Unmanaged { .. }) => return None,
+                Err(err) if err.is_retryable() && attempt < options.attempts => {
+                    let base = options.backoff * 2u32.pow(attempt - 1);
+                    let jitter = base.mul_f64(fastrand::f64() * 0.5);
+                    tracing::warn!(%alias, attempt, error = %err, "sweep: retrying after backoff");
+                    tokio::time::sleep(base + jitter).await;
+                    attempt += 1;
+                }
+                Err(err) => {
+                    tracing::error!(%alias, error = %err, "sweep: alias failed");
+                    return Some(AliasOutcome {
+                        alias,
+                        actions: vec![],
+                        reason: None,
+                        compliance: None,
+                        error: Some(err.to_string()),
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,762 @@
+//! The rotation engine against the emulator: manual rotation of every key family, crash
+//! convergence, rollback, the deletion guard, automatic mode, and refusals that change
+//! nothing. Tests that list every key of a region run in a region of their own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use kmsrot_core::engine::RotationError;
+use kmsrot_core::{Kms, RotateOptions, Rotator};
+use kmsrot_testsuite::{FaultInjector, Strike, TestEnv};
+use kmsrot_types::{
+    Action, AliasName, AliasRef, EncryptionContext, GuardMode, GuardVerdict, KeyArn, KeyChange,
+    Mode, Policy, Stage, tags,
+};
+
+use crate::env;
+
+fn manual() -> Policy {
+    Policy::new(Mode::Manual)
+}
+
+/// A result made through the alias before a rotation, to be checked after it.
+enum OldResult {
+    Symmetric(Vec<u8>),
+    Asymmetric(kmsrot_types::AsymmetricCiphertext),
+    Signature(kmsrot_types::Signature),
+    Mac(kmsrot_types::Mac),
+}
+
+const MESSAGE: &[u8] = b"made before the rotation";
+
+async fn make_result(env: &TestEnv, alias: &AliasName, usage: &str, spec: &str) -> OldResult {
+    let kms = env.kms.alias(AliasRef::Name(alias.clone()));
+    match usage {
+        "ENCRYPT_DECRYPT" if spec == "SYMMETRIC_DEFAULT" => OldResult::Symmetric(
+            kms.encrypt(MESSAGE, &EncryptionContext::default())
+                .await
+                .unwrap()
+                .ciphertext
+                .as_slice()
+                .to_vec(),
+        ),
+        "ENCRYPT_DECRYPT" => OldResult::Asymmetric(kms.encrypt_asymmetric(MESSAGE).await.unwrap()),
+        "SIGN_VERIFY" => OldResult::Signature(kms.sign(MESSAGE).await.unwrap()),
+        _ => OldResult::Mac(kms.generate_mac(MESSAGE).await.unwrap()),
+    }
+}
+
+async fn check_result(env: &TestEnv, old: &OldResult, old_key: &KeyArn) {
+    match old {
+        OldResult::Symmetric(ciphertext) => {
+            let out = env
+                .kms
+                .decrypt(ciphertext, &EncryptionContext::default())
+                .await
+                .unwrap();
+            assert_eq!(out.plaintext.expose(), MESSAGE);
+            assert_eq!(&out.key_arn, old_key);
+        }
+        OldResult::Asymmetric(ciphertext) => {
+            assert_eq!(&ciphertext.key_arn, old_key);
+            let plaintext = env.kms.decrypt_asymmetric(ciphertext).await.unwrap();
+            assert_eq!(plaintext.expose(), MESSAGE);
+        }
+        OldResult::Signature(signature) => {
+            assert_eq!(&signature.key_arn, old_key);
+            env.kms.verify(MESSAGE, signature).await.unwrap();
+        }
+        OldResult::Mac(mac) => {
+            assert_eq!(&mac.key_arn, old_key);
+            env.kms.verify_mac(MESSAGE, mac).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn manual_rotation_works_for_every_key_family() {
+    let env = TestEnv::in_region("eu-west-3").await.unwrap();
+    let engine = env.rotator();
+    let families = [
+        ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
+        ("RSA_2048", "ENCRYPT_DECRYPT"),
+        ("RSA_3072", "ENCRYPT_DECRYPT"),
+        ("RSA_4096", "ENCRYPT_DECRYPT"),
+        ("RSA_2048", "SIGN_VERIFY"),
+        ("RSA_3072", "SIGN_VERIFY"),
+        ("RSA_4096", "SIGN_VERIFY"),
+        ("ECC_NIST_P256", "SIGN_VERIFY"),
+        ("ECC_NIST_P384", "SIGN_VERIFY"),
+        ("HMAC_224", "GENERATE_VERIFY_MAC"),
+        ("HMAC_256", "GENERATE_VERIFY_MAC"),
+        ("HMAC_384", "GENERATE_VERIFY_MAC"),
+        ("HMAC_512", "GENERATE_VERIFY_MAC"),
+    ];
+    for (spec, usage) in families {
+        let alias = env.unique_alias(&spec.to_lowercase().replace('_', "-"));
+        let status = engine
+            .init(&alias, spec, usage, Some("family test"), manual())
+            .await
+            .unwrap_or_else(|e| panic!("init {spec} {usage}: {e}"));
+        let old_key = status.current.key_arn.clone();
+        env.set_tags(&old_key, &[("team", "payments")])
+            .await
+            .unwrap();
+        let old = make_result(&env, &alias, usage, spec).await;
+
+        let actions = engine
+            .rotate(&alias, RotateOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("rotate {spec} {usage}: {e}"));
+        let [
+            Action::Rotate {
+                new_key: Some(new_key),
+                ..
+            },
+        ] = &actions[..]
+        else {
+            panic!("{spec} {usage}: {actions:?}");
+        };
+
+        let (target, state) = env.alias_target(&alias).await.unwrap();
+        assert_eq!(
+            &target, new_key,
+            "{spec} {usage}: the alias names the new key"
+        );
+        assert_ne!(&target, &old_key);
+        assert_eq!(state, "Enabled");
+        let keys = env.keys_tagged_for(&alias).await.unwrap();
+        assert_eq!(
+            keys.len(),
+            2,
+            "{spec} {usage}: exactly two keys carry the alias tag"
+        );
+        let old_view = keys.iter().find(|k| k.arn == old_key).unwrap();
+        assert_eq!(old_view.state, "Enabled", "the old key stays enabled");
+        assert_eq!(old_view.tag(tags::STAGE), Some("previous"));
+        assert!(old_view.tag(tags::DEMOTED_AT).is_some());
+        assert_eq!(old_view.tag(tags::ROTATING), None);
+        let new_view = keys.iter().find(|k| &k.arn == new_key).unwrap();
+        assert_eq!(new_view.tag(tags::STAGE), Some("current"));
+        assert_eq!(
+            new_view.tag(tags::PREVIOUS_KEY),
+            Some(old_key.key_id().as_str())
+        );
+        assert_eq!(
+            new_view.tag("team"),
+            Some("payments"),
+            "user tags are copied"
+        );
+        assert_eq!(
+            new_view.tag(tags::MODE),
+            Some("manual"),
+            "the policy is copied"
+        );
+        let described = env.kms.describe(&new_key.clone().into()).await.unwrap();
+        assert_eq!(
+            (described.key_spec.as_str(), described.key_usage.as_str()),
+            (spec, usage)
+        );
+        assert_eq!(described.description, "family test");
+
+        check_result(&env, &old, &old_key).await;
+        let status = engine.status(&alias).await.unwrap();
+        assert_eq!(status.current.stage, Some(Stage::Current));
+        assert_eq!(status.previous.map(|p| p.key_arn), Some(old_key));
+        assert!(status.compliance.ok(), "{:?}", status.compliance);
+    }
+}
+
+/// Polls the alias until stopped, recording every observation where it did not name an
+/// enabled key.
+fn observe(
+    env: &TestEnv,
+    alias: &AliasName,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<String>> {
+    let env = env.clone();
+    let alias = alias.clone();
+    tokio::spawn(async move {
+        let mut bad = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            match env.alias_target(&alias).await {
+                Ok((_, state)) if state == "Enabled" => {}
+                other => bad.push(format!("{other:?}")),
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        bad
+    })
+}
+
+#[tokio::test]
+async fn a_rotation_failing_at_any_call_converges_when_run_again() {
+    let env = TestEnv::in_region("eu-north-1").await.unwrap();
+    let engine = env.rotator();
+    let faults = FaultInjector::default();
+    let faulty = Rotator::new(Kms::from_client(env.faulty_client(&faults)));
+
+    // Count the calls of one clean rotation.
+    let alias = env.unique_alias("count");
+    engine
+        .init(
+            &alias,
+            "SYMMETRIC_DEFAULT",
+            "ENCRYPT_DECRYPT",
+            None,
+            manual(),
+        )
+        .await
+        .unwrap();
+    faults.reset();
+    faulty
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap();
+    let calls = faults.calls();
+    assert!(calls.len() >= 8, "{calls:?}");
+
+    for strike in [Strike::BeforeSend, Strike::AfterResponse] {
+        for n in 1..=calls.len() {
+            let alias = env.unique_alias("crash");
+            let status = engine
+                .init(
+                    &alias,
+                    "SYMMETRIC_DEFAULT",
+                    "ENCRYPT_DECRYPT",
+                    None,
+                    manual(),
+                )
+                .await
+                .unwrap();
+            let first_key = status.current.key_arn;
+            let ciphertext = env
+                .kms
+                .alias(AliasRef::Name(alias.clone()))
+                .encrypt(MESSAGE, &EncryptionContext::default())
+                .await
+                .unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let watcher = observe(&env, &alias, stop.clone());
+            let options = RotateOptions {
+                dry_run: false,
+                rotation_id: Some(format!("crash-test-{n}")),
+            };
+
+            faults.fail_call(n, strike);
+            let failed = faulty.rotate(&alias, options.clone()).await;
+            let failed_at = faults.calls().get(n - 1).cloned();
+            faults.reset();
+            assert!(
+                failed.is_err(),
+                "call {n} ({failed_at:?}, {strike:?}) was made to fail: {failed:?}"
+            );
+            let (_, state) = env.alias_target(&alias).await.unwrap();
+            assert_eq!(
+                state, "Enabled",
+                "after failing call {n} ({failed_at:?}, {strike:?})"
+            );
+
+            let rerun = engine.rotate(&alias, options.clone()).await;
+            assert!(
+                rerun.is_ok(),
+                "rerun after call {n} ({failed_at:?}, {strike:?}): {rerun:?}"
+            );
+            // Once converged, the same rotation is done: running it again changes nothing.
+            assert_eq!(engine.rotate(&alias, options).await.unwrap(), vec![]);
+            stop.store(true, Ordering::Relaxed);
+            let bad = watcher.await.unwrap();
+            assert!(
+                bad.is_empty(),
+                "call {n} ({failed_at:?}, {strike:?}): alias observed without an enabled key: {bad:?}"
+            );
+
+            let keys = env.keys_tagged_for(&alias).await.unwrap();
+            let what = format!(
+                "call {n} ({failed_at:?}, {strike:?}): {:?}",
+                keys.iter().map(|k| (&k.arn, &k.tags)).collect::<Vec<_>>()
+            );
+            assert_eq!(keys.len(), 2, "exactly one new key, no orphans: {what}");
+            assert!(
+                keys.iter().all(|k| k.tag(tags::STAGE) != Some("pending")),
+                "{what}"
+            );
+            let (target, _) = env.alias_target(&alias).await.unwrap();
+            assert_ne!(target, first_key, "{what}");
+            let old = keys.iter().find(|k| k.arn == first_key).unwrap();
+            assert_eq!(old.tag(tags::STAGE), Some("previous"), "{what}");
+            assert_eq!(old.tag(tags::ROTATING), None, "{what}");
+            assert_eq!(old.tag(tags::PENDING_KEY), None, "{what}");
+            let new = keys.iter().find(|k| k.arn == target).unwrap();
+            assert_eq!(new.tag(tags::STAGE), Some("current"), "{what}");
+            let out = env
+                .kms
+                .decrypt(
+                    ciphertext.ciphertext.as_slice(),
+                    &EncryptionContext::default(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(out.plaintext.expose(), MESSAGE);
+        }
+    }
+}
+
+#[tokio::test]
+async fn rollback_restores_the_previous_key_even_when_it_was_disabled_or_scheduled_for_deletion() {
+    let env = env().await;
+    let engine = env.rotator();
+    for (label, spoil) in [("plain", 0), ("disabled", 1), ("deleting", 2)] {
+        let alias = env.unique_alias(&format!("rollback-{label}"));
+        let first = engine
+            .init(&alias, "ECC_NIST_P256", "SIGN_VERIFY", None, manual())
+            .await
+            .unwrap()
+            .current
+            .key_arn;
+        engine
+            .rotate(&alias, RotateOptions::default())
+            .await
+            .unwrap();
+        let (second, _) = env.alias_target(&alias).await.unwrap();
+        match spoil {
+            1 => env.disable_key(&first).await.unwrap(),
+            2 => env.schedule_deletion(&first).await.unwrap(),
+            _ => {}
+        }
+
+        let action = engine.rollback(&alias).await.unwrap();
+        assert_eq!(
+            action,
+            Action::Rollback {
+                to: first.clone(),
+                from: second.clone()
+            },
+            "{label}"
+        );
+        let (target, state) = env.alias_target(&alias).await.unwrap();
+        assert_eq!(
+            (target, state.as_str()),
+            (first.clone(), "Enabled"),
+            "{label}"
+        );
+        let status = engine.status(&alias).await.unwrap();
+        assert_eq!(status.current.stage, Some(Stage::Current));
+        let previous = status.previous.expect("the key left is tracked");
+        assert_eq!(previous.key_arn, second, "{label}");
+        assert_eq!(previous.stage, Some(Stage::Previous));
+        assert_eq!(previous.key_state, "Enabled");
+        let first_tags = env.tags(&first.to_string()).await.unwrap();
+        assert!(
+            !first_tags.contains_key("kmsrot:rollback-from"),
+            "{label}: {first_tags:?}"
+        );
+        assert!(
+            !first_tags.contains_key(tags::DEMOTED_AT),
+            "{label}: {first_tags:?}"
+        );
+
+        // The alias can rotate again afterwards.
+        engine
+            .rotate(&alias, RotateOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(count_tagged(&env, &alias, &[&first, &second]).await, 2);
+    }
+}
+
+/// How many of these keys carry the alias tag (without listing the whole region).
+async fn count_tagged(env: &TestEnv, alias: &AliasName, keys: &[&KeyArn]) -> usize {
+    let mut n = 0;
+    for key in keys {
+        let tags = env.tags(&key.to_string()).await.unwrap();
+        if tags.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str()) {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn the_guard_restores_keys_an_alias_needs_and_never_touches_others() {
+    let env = env().await;
+    let engine = env.rotator();
+    let alias = env.unique_alias("guard");
+    let first = engine
+        .init(
+            &alias,
+            "SYMMETRIC_DEFAULT",
+            "ENCRYPT_DECRYPT",
+            None,
+            manual(),
+        )
+        .await
+        .unwrap()
+        .current
+        .key_arn;
+
+    // The current key, scheduled for deletion: observe mode only reports.
+    env.schedule_deletion(&first).await.unwrap();
+    let verdict = engine
+        .guard(
+            &first.to_string(),
+            KeyChange::ScheduledDeletion,
+            GuardMode::Observe,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&verdict, GuardVerdict::Alert { key_state, .. } if key_state == "PendingDeletion"),
+        "{verdict:?}"
+    );
+    assert_eq!(env.alias_target(&alias).await.unwrap().1, "PendingDeletion");
+
+    // Enforce mode undoes it; the same event again has no further effect.
+    let verdict = engine
+        .guard(
+            &first.to_string(),
+            KeyChange::ScheduledDeletion,
+            GuardMode::Enforce,
+        )
+        .await
+        .unwrap();
+    let GuardVerdict::Restored {
+        undone, needed_as, ..
+    } = &verdict
+    else {
+        panic!("{verdict:?}");
+    };
+    assert_eq!(undone, &["deletion cancelled", "enabled"]);
+    assert!(needed_as.contains("current key"), "{needed_as}");
+    assert_eq!(env.alias_target(&alias).await.unwrap().1, "Enabled");
+    let again = engine
+        .guard(
+            &first.to_string(),
+            KeyChange::ScheduledDeletion,
+            GuardMode::Enforce,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(again, GuardVerdict::Intact { .. }), "{again:?}");
+
+    // A previous key within its grace period, disabled: re-enabled.
+    engine
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap();
+    env.disable_key(&first).await.unwrap();
+    let verdict = engine
+        .guard(
+            first.key_id().as_str(),
+            KeyChange::Disabled,
+            GuardMode::Enforce,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&verdict, GuardVerdict::Restored { needed_as, .. } if needed_as.contains("grace")),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        env.kms
+            .describe(&first.clone().into())
+            .await
+            .unwrap()
+            .key_state,
+        "Enabled"
+    );
+
+    // Past its grace period, the previous key is not needed: left disabled.
+    env.set_tags(&first, &[(tags::DEMOTED_AT, "2020-01-01T00:00:00Z")])
+        .await
+        .unwrap();
+    env.disable_key(&first).await.unwrap();
+    let verdict = engine
+        .guard(&first.to_string(), KeyChange::Disabled, GuardMode::Enforce)
+        .await
+        .unwrap();
+    assert!(
+        matches!(verdict, GuardVerdict::NotNeeded { .. }),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        env.kms
+            .describe(&first.clone().into())
+            .await
+            .unwrap()
+            .key_state,
+        "Disabled"
+    );
+
+    // A key kmsrot does not manage, even one an alias names, is never touched.
+    let (other_alias, other) = env
+        .key_with_alias(
+            "unmanaged",
+            aws_sdk_kms::types::KeySpec::SymmetricDefault,
+            aws_sdk_kms::types::KeyUsageType::EncryptDecrypt,
+        )
+        .await
+        .unwrap();
+    env.schedule_deletion(&other).await.unwrap();
+    let verdict = engine
+        .guard(
+            &other.to_string(),
+            KeyChange::ScheduledDeletion,
+            GuardMode::Enforce,
+        )
+        .await
+        .unwrap();
+    assert_eq!(verdict, GuardVerdict::Unmanaged { key: other.clone() });
+    assert_eq!(
+        env.alias_target(&other_alias).await.unwrap().1,
+        "PendingDeletion"
+    );
+}
+
+#[tokio::test]
+async fn automatic_mode_keeps_kms_rotation_on_and_rotates_on_demand() {
+    let env = env().await;
+    let engine = env.rotator();
+    let alias = env.unique_alias("auto");
+    let policy = Policy {
+        period_days: 180,
+        max_age_days: 200,
+        ..Policy::new(Mode::Automatic)
+    };
+    let status = engine
+        .init(&alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", None, policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        status.rotation,
+        kmsrot_types::RotationStatus::Enabled {
+            period_days: Some(180),
+            next_rotation: status.next_rotation.clone(),
+        }
+    );
+    assert!(status.compliance.ok(), "{:?}", status.compliance);
+    assert_eq!(status.on_demand_remaining, Some(10));
+    let key = status.current.key_arn;
+
+    let actions = engine
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&actions[..], [Action::RotateOnDemand { .. }]),
+        "{actions:?}"
+    );
+    let status = engine.status(&alias).await.unwrap();
+    assert_eq!(status.current.key_arn, key, "the key ID does not change");
+    assert_eq!(status.on_demand_remaining, Some(9));
+
+    // Drift: someone switches rotation off. Status reports it, and advancing repairs it.
+    env.client
+        .disable_key_rotation()
+        .key_id(key.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = engine.status(&alias).await.unwrap();
+    assert!(!status.compliance.ok());
+    assert!(
+        status.compliance.findings[0].contains("disabled"),
+        "{:?}",
+        status.compliance
+    );
+    let outcome = engine.advance(&alias, false).await.unwrap();
+    assert_eq!(
+        outcome.actions,
+        vec![Action::EnableRotation {
+            period_days: 180,
+            was: "disabled".into()
+        }]
+    );
+    assert!(outcome.compliance.unwrap().ok());
+
+    // Rollback has nothing to go back to in automatic mode.
+    let err = engine.rollback(&alias).await.unwrap_err();
+    assert!(matches!(err, RotationError::NoPrevious { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn bad_policies_kinds_and_mismatches_are_refused_and_change_nothing() {
+    let env = env().await;
+    let engine = env.rotator();
+
+    // Policy bounds: refused before anything is created.
+    let alias = env.unique_alias("bounds");
+    let policy = Policy {
+        period_days: 80,
+        ..Policy::new(Mode::Automatic)
+    };
+    let err = engine
+        .init(&alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", None, policy)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("--period-days is 80, and it must be between 90 and 2560 days"),
+        "{err}"
+    );
+    let policy = Policy {
+        deletion_window_days: 45,
+        ..manual()
+    };
+    let err = engine
+        .init(&alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", None, policy)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("--deletion-window-days is 45"),
+        "{err}"
+    );
+    // Automatic mode needs a symmetric key.
+    let err = engine
+        .init(
+            &alias,
+            "RSA_2048",
+            "SIGN_VERIFY",
+            None,
+            Policy::new(Mode::Automatic),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("use --mode manual"), "{err}");
+    assert!(
+        env.alias_target(&alias).await.is_err(),
+        "no alias was created"
+    );
+
+    // An unmanaged alias cannot be rotated; a managed one cannot be init'ed again.
+    let (plain, plain_key) = env
+        .key_with_alias(
+            "plain",
+            aws_sdk_kms::types::KeySpec::SymmetricDefault,
+            aws_sdk_kms::types::KeyUsageType::EncryptDecrypt,
+        )
+        .await
+        .unwrap();
+    let err = engine
+        .rotate(&plain, RotateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::Unmanaged { .. }), "{err}");
+    assert!(err.to_string().contains("kmsrot adopt"), "{err}");
+    let err = engine
+        .init(
+            &plain,
+            "SYMMETRIC_DEFAULT",
+            "ENCRYPT_DECRYPT",
+            None,
+            manual(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::AliasExists { .. }), "{err}");
+
+    // Adopt writes tags only: same key, same alias.
+    let status = engine.adopt(&plain, manual()).await.unwrap();
+    assert_eq!(status.current.key_arn, plain_key);
+    assert_eq!(env.alias_target(&plain).await.unwrap().0, plain_key);
+
+    // A pending key of another spec (planted) is refused before UpdateAlias.
+    let planted = env
+        .create_key(
+            aws_sdk_kms::types::KeySpec::Rsa2048,
+            aws_sdk_kms::types::KeyUsageType::EncryptDecrypt,
+        )
+        .await
+        .unwrap();
+    env.set_tags(
+        &planted,
+        &[
+            (tags::ALIAS, plain.as_str()),
+            (tags::STAGE, "pending"),
+            (tags::ROTATION_ID, "planted"),
+            (tags::PREVIOUS_KEY, plain_key.key_id().as_str()),
+        ],
+    )
+    .await
+    .unwrap();
+    env.set_tags(
+        &plain_key,
+        &[
+            (tags::ROTATING, "planted"),
+            (tags::PENDING_KEY, planted.key_id().as_str()),
+        ],
+    )
+    .await
+    .unwrap();
+    let err = engine
+        .rotate(&plain, RotateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RotationError::Mismatch { .. }), "{err}");
+    assert!(
+        err.to_string().contains("RSA_2048/ENCRYPT_DECRYPT"),
+        "{err}"
+    );
+    assert_eq!(
+        env.alias_target(&plain).await.unwrap().0,
+        plain_key,
+        "the alias did not move"
+    );
+
+    // Imported key material is refused with the reason.
+    let external = env
+        .client
+        .create_key()
+        .origin(aws_sdk_kms::types::OriginType::External)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let ext_alias = env.unique_alias("external");
+    env.client
+        .create_alias()
+        .alias_name(ext_alias.as_str())
+        .target_key_id(external.key_id())
+        .send()
+        .await
+        .unwrap();
+    let err = engine.adopt(&ext_alias, manual()).await.unwrap_err();
+    assert!(err.to_string().contains("origin EXTERNAL"), "{err}");
+    assert!(
+        env.tags(external.key_id()).await.unwrap().is_empty(),
+        "nothing was tagged"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_changes_nothing() {
+    let env = env().await;
+    let engine = env.rotator();
+    let alias = env.unique_alias("dry");
+    let key = engine
+        .init(&alias, "HMAC_256", "GENERATE_VERIFY_MAC", None, manual())
+        .await
+        .unwrap()
+        .current
+        .key_arn;
+    let before = env.tags(&key.to_string()).await.unwrap();
+    let plan = engine
+        .rotate(
+            &alias,
+            RotateOptions {
+                dry_run: true,
+                rotation_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&plan[..], [Action::Rotate { new_key: None, .. }]),
+        "{plan:?}"
+    );
+    assert_eq!(env.alias_target(&alias).await.unwrap().0, key);
+    assert_eq!(env.tags(&key.to_string()).await.unwrap(), before);
+}
