@@ -8,6 +8,7 @@
     reason = "xtask reports progress to the person or CI running it"
 )]
 
+mod demo;
 mod emulator;
 mod lint;
 mod test;
@@ -28,6 +29,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
+    /// Tell kmsrot's story against a fresh local emulator: init, encrypt and sign, rotate, old
+    /// data still readable, status, rollback, and the deletion guard.
+    Demo,
     /// Run the local AWS emulator (moto server with kmsrot's fidelity patches) in the foreground.
     Emulator(emulator::EmulatorArgs),
     /// Run every test of the workspace against a fresh local emulator, which is started on a
@@ -42,6 +46,7 @@ enum Task {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
+        Task::Demo => demo::run(),
         Task::Emulator(args) => emulator::run(&args),
         Task::Test(args) => test::run(&args),
         Task::Lint => lint::run(),

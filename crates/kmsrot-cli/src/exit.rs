@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use kmsrot_core::KmsError;
 use kmsrot_core::config::ConfigError;
+use kmsrot_core::{KmsError, RotationError};
 use kmsrot_types::{ContextError, ParseError};
 
 /// Any failure not listed below: I/O, an unreachable endpoint, an unexpected KMS error.
@@ -22,27 +22,46 @@ pub(crate) const CRYPTO: u8 = 5;
 pub(crate) const ACCESS: u8 = 6;
 /// KMS throttled the request after every retry; try again later.
 pub(crate) const THROTTLED: u8 = 7;
+/// kmsrot refused an unsafe or unsupported change: unmanaged alias, alias exists, unsupported
+/// key, spec or usage mismatch, nothing to roll back, on-demand rotations used up, a failed
+/// self-test of a new key, or a sweep in which some alias failed.
+pub(crate) const REFUSED: u8 = 8;
+
+fn kms_code(kms: &KmsError) -> u8 {
+    match kms {
+        KmsError::InvalidAlias { .. } | KmsError::InvalidInput { .. } => USAGE,
+        KmsError::NotFound { .. } => NOT_FOUND,
+        KmsError::Disabled { .. }
+        | KmsError::PendingDeletion { .. }
+        | KmsError::InvalidState { .. }
+        | KmsError::WrongKeyType { .. } => KEY_UNUSABLE,
+        KmsError::InvalidCiphertext { .. }
+        | KmsError::ContextMismatch { .. }
+        | KmsError::IncorrectKey { .. }
+        | KmsError::InvalidSignature { .. }
+        | KmsError::InvalidMac { .. } => CRYPTO,
+        KmsError::AccessDenied { .. } => ACCESS,
+        KmsError::Throttled { .. } => THROTTLED,
+        KmsError::LimitExceeded { .. } => REFUSED,
+        _ => FAILURE,
+    }
+}
 
 /// The exit code for an error, from the first error in its chain that kmsrot knows.
 pub(crate) fn code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(kms) = cause.downcast_ref::<KmsError>() {
-            return match kms {
-                KmsError::InvalidAlias { .. } | KmsError::InvalidInput { .. } => USAGE,
-                KmsError::NotFound { .. } => NOT_FOUND,
-                KmsError::Disabled { .. }
-                | KmsError::PendingDeletion { .. }
-                | KmsError::InvalidState { .. }
-                | KmsError::WrongKeyType { .. } => KEY_UNUSABLE,
-                KmsError::InvalidCiphertext { .. }
-                | KmsError::ContextMismatch { .. }
-                | KmsError::IncorrectKey { .. }
-                | KmsError::InvalidSignature { .. }
-                | KmsError::InvalidMac { .. } => CRYPTO,
-                KmsError::AccessDenied { .. } => ACCESS,
-                KmsError::Throttled { .. } => THROTTLED,
-                _ => FAILURE,
+            return kms_code(kms);
+        }
+        if let Some(err) = cause.downcast_ref::<RotationError>() {
+            return match err {
+                RotationError::Kms(kms) => kms_code(kms),
+                RotationError::Policy { .. } => USAGE,
+                _ => REFUSED,
             };
+        }
+        if cause.is::<SweepFailed>() {
+            return REFUSED;
         }
         if cause.is::<ParseError>() || cause.is::<ContextError>() {
             return USAGE;
@@ -53,6 +72,11 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
     }
     FAILURE
 }
+
+/// A sweep finished, and some aliases failed; the report says which.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} of the swept aliases failed; see the report")]
+pub(crate) struct SweepFailed(pub(crate) usize);
 
 /// Whether the error is a closed stdout (`kmsrot … | head`), which is not a failure.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

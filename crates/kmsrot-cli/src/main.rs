@@ -1,4 +1,4 @@
-//! `kmsrot`: alias-safe KMS encryption and key rotation from the shell.
+//! `kmsrot`: alias-safe KMS encryption and safe key rotation from the shell.
 //!
 //! This binary is the only place in kmsrot that formats for people. Every command also speaks
 //! `--output json` for scripts. Exit codes are listed in [`exit`] and in the README.
@@ -47,6 +47,24 @@ enum Command {
     Decrypt(cmd::decrypt::Args),
     /// Show the key behind an alias (or a key ID or ARN): spec, usage, state, rotation.
     Describe(cmd::describe::Args),
+    /// Sign a message through an alias; the signature records the key ARN.
+    Sign(cmd::sign::SignArgs),
+    /// Verify a signature with the exact key that made it.
+    Verify(cmd::sign::VerifyArgs),
+    /// Create a key and an alias for it, under a rotation policy.
+    Init(cmd::manage::InitArgs),
+    /// Start managing an existing alias and its key (tags only; nothing else changes).
+    Adopt(cmd::manage::AdoptArgs),
+    /// Rotate a managed alias now: a new key (manual mode) or new key material (automatic).
+    Rotate(cmd::rotate::RotateArgs),
+    /// Move a managed alias back to its previous key, restoring that key if needed.
+    Rollback(cmd::rotate::RollbackArgs),
+    /// Bring every managed alias in line with its policy: rotate, retire, delete, repair.
+    Sweep(cmd::fleet::SweepArgs),
+    /// Show managed aliases: keys, mode, stage, age, next rotation, compliance.
+    Status(cmd::fleet::StatusArgs),
+    /// Undo the disabling or scheduled deletion of a key a managed alias still needs.
+    Guard(cmd::guard::Args),
 }
 
 /// What every command receives: the output format and the AWS options.
@@ -85,6 +103,15 @@ fn main() -> ExitCode {
             Command::Encrypt(args) => cmd::encrypt::run(&global, args).await,
             Command::Decrypt(args) => cmd::decrypt::run(&global, args).await,
             Command::Describe(args) => cmd::describe::run(&global, args).await,
+            Command::Sign(args) => cmd::sign::sign(&global, args).await,
+            Command::Verify(args) => cmd::sign::verify(&global, args).await,
+            Command::Init(args) => cmd::manage::init(&global, args).await,
+            Command::Adopt(args) => cmd::manage::adopt(&global, args).await,
+            Command::Rotate(args) => cmd::rotate::rotate(&global, args).await,
+            Command::Rollback(args) => cmd::rotate::rollback(&global, args).await,
+            Command::Sweep(args) => cmd::fleet::sweep(&global, args).await,
+            Command::Status(args) => cmd::fleet::status(&global, args).await,
+            Command::Guard(args) => cmd::guard::run(&global, args).await,
         }
     });
     match result {

@@ -4,7 +4,9 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use kmsrot_types::{KeyInfo, RotationStatus};
+use kmsrot_types::{
+    Action, AliasOutcome, AliasStatus, GuardVerdict, KeyInfo, KeyStatus, RotationStatus,
+};
 use serde::Serialize;
 
 /// How results are printed.
@@ -69,6 +71,164 @@ pub(crate) fn key_fields(info: &KeyInfo) -> Vec<(&'static str, String)> {
         fields.push(("description", info.description.clone()));
     }
     fields
+}
+
+/// Prints a table: a header row, then one row per entry, columns padded to their widest cell.
+pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", line(headers.to_vec())).context("writing stdout")?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))
+            .context("writing stdout")?;
+    }
+    Ok(())
+}
+
+/// The short form of a key in tables: its key ID.
+fn short(key: &KeyStatus) -> String {
+    key.key_arn.key_id().to_string()
+}
+
+/// A row of `kmsrot status`.
+pub(crate) fn status_row(status: &AliasStatus) -> Vec<String> {
+    let c = &status.compliance;
+    let compliance = if c.ok() {
+        "ok".to_owned()
+    } else if c.overdue {
+        format!("OVERDUE ({} > {} days)", c.age_days, c.max_age_days)
+    } else {
+        format!("ATTENTION: {}", c.findings.join("; "))
+    };
+    let previous = status.previous.as_ref().map_or_else(
+        || "-".to_owned(),
+        |p| {
+            let stage = p.stage.map_or("?", |s| s.as_str());
+            format!("{} ({stage}, {})", short(p), p.key_state)
+        },
+    );
+    let stage = match (&status.rotation_in_progress, status.current.stage) {
+        (Some(_), Some(stage)) => format!("{stage} (rotating)"),
+        (_, Some(stage)) => stage.to_string(),
+        (_, None) => "?".to_owned(),
+    };
+    vec![
+        status.alias.to_string(),
+        short(&status.current),
+        status.current.key_spec.clone(),
+        status.policy.mode.to_string(),
+        stage,
+        format!("{}d", c.age_days),
+        status
+            .next_rotation
+            .as_deref()
+            .map_or("-", |d| d.get(..10).unwrap_or(d))
+            .to_owned(),
+        previous,
+        compliance,
+    ]
+}
+
+/// The columns of `kmsrot status`.
+pub(crate) const STATUS_HEADERS: [&str; 9] = [
+    "ALIAS",
+    "KEY",
+    "SPEC",
+    "MODE",
+    "STAGE",
+    "AGE",
+    "NEXT ROTATION",
+    "PREVIOUS",
+    "COMPLIANCE",
+];
+
+/// One action, in words.
+pub(crate) fn action_text(action: &Action) -> String {
+    match action {
+        Action::Rotate {
+            reason,
+            new_key: Some(key),
+        } => format!("rotated to {key} ({reason})"),
+        Action::Rotate {
+            reason,
+            new_key: None,
+        } => format!("would rotate to a new key ({reason})"),
+        Action::RotateOnDemand { reason } => {
+            format!("on-demand rotation of the key material ({reason})")
+        }
+        Action::EnableRotation { period_days, was } => {
+            format!("automatic rotation set to every {period_days} days (was {was})")
+        }
+        Action::Retire { key } => format!("retired (disabled) {key}"),
+        Action::ScheduleDeletion { key, window_days } => {
+            format!("scheduled deletion of {key} in {window_days} days")
+        }
+        Action::Rollback { to, from } => format!("rolled back from {from} to {to}"),
+        Action::Restore { key, undone } => format!("restored {key}: {undone}"),
+    }
+}
+
+/// One alias of a sweep, in words.
+pub(crate) fn outcome_lines(outcome: &AliasOutcome, dry_run: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let alias = &outcome.alias;
+    if let Some(error) = &outcome.error {
+        lines.push(format!("{alias}: FAILED: {error}"));
+        return lines;
+    }
+    let verb = if dry_run { "would do" } else { "did" };
+    for action in &outcome.actions {
+        lines.push(format!("{alias}: {verb}: {}", action_text(action)));
+    }
+    if let Some(reason) = &outcome.reason {
+        lines.push(format!("{alias}: {reason}"));
+    }
+    lines
+}
+
+/// The guard's verdict, in words.
+pub(crate) fn verdict_text(verdict: &GuardVerdict) -> String {
+    match verdict {
+        GuardVerdict::Unmanaged { key } => format!("{key} is not managed by kmsrot: left alone"),
+        GuardVerdict::NotNeeded { key, reason, .. } => {
+            format!("{key} is not needed: {reason}; left alone")
+        }
+        GuardVerdict::Intact { key, alias } => {
+            format!("{key} is needed by `{alias}` and is enabled: nothing to undo")
+        }
+        GuardVerdict::Alert {
+            key,
+            needed_as,
+            key_state,
+            ..
+        } => {
+            format!("ALERT: {key} is {needed_as}, and it is {key_state} (observe mode: left as is)")
+        }
+        GuardVerdict::Restored {
+            key,
+            needed_as,
+            undone,
+            ..
+        } => {
+            format!("restored {key}, {needed_as}: {}", undone.join(", then "))
+        }
+    }
 }
 
 fn rotation_text(rotation: &RotationStatus) -> String {

@@ -377,3 +377,187 @@ fn the_most_verbose_logs_hold_no_plaintext_or_ciphertext() {
         );
     }
 }
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn init_sign_rotate_verify_status_and_rollback() {
+    let env = env().await;
+    let alias = env.unique_alias("cli-rsa");
+    let alias = alias.as_str();
+    let created = json(&kmsrot(
+        &[
+            "init",
+            alias,
+            "--key-spec",
+            "RSA_2048",
+            "--key-usage",
+            "SIGN_VERIFY",
+            "--output",
+            "json",
+        ],
+        None,
+    ));
+    assert_eq!(
+        created["policy"]["mode"], "manual",
+        "asymmetric keys default to manual"
+    );
+    let first = created["current"]["key_arn"].as_str().unwrap().to_owned();
+
+    let message = tmp("message.txt");
+    let signature = tmp("signature.json");
+    std::fs::write(&message, b"release 1.0").unwrap();
+    let out = kmsrot(
+        &[
+            "sign",
+            "--alias",
+            alias,
+            "-i",
+            path(&message),
+            "-o",
+            path(&signature),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let plan = json(&kmsrot(
+        &["rotate", alias, "--dry-run", "--output", "json"],
+        None,
+    ));
+    assert_eq!(plan["actions"][0]["action"], "rotate");
+    assert!(plan["actions"][0]["new_key"].is_null());
+    let done = json(&kmsrot(&["rotate", alias, "--output", "json"], None));
+    let second = done["actions"][0]["new_key"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+
+    // The signature made before the rotation names its key and still verifies.
+    let out = kmsrot(
+        &[
+            "verify",
+            "--signature",
+            path(&signature),
+            "-i",
+            path(&message),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&first));
+
+    let status = json(&kmsrot(&["status", alias, "--output", "json"], None));
+    assert_eq!(status[0]["current"]["key_arn"], second.as_str());
+    assert_eq!(status[0]["previous"]["key_arn"], first.as_str());
+    assert_eq!(status[0]["previous"]["stage"], "previous");
+    assert_eq!(status[0]["compliance"]["overdue"], false);
+    let table = kmsrot(&["status", alias], None);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("ALIAS"), "{text}");
+    assert!(
+        text.contains("RSA_2048") && text.contains("(previous, Enabled)"),
+        "{text}"
+    );
+
+    let back = json(&kmsrot(&["rollback", alias, "--output", "json"], None));
+    assert_eq!(back["actions"][0]["to"], first.as_str());
+    let (target, _) = env.alias_target(&alias.parse().unwrap()).await.unwrap();
+    assert_eq!(target.to_string(), first);
+}
+
+#[tokio::test]
+async fn the_guard_command_restores_a_current_key_scheduled_for_deletion() {
+    let env = env().await;
+    let alias = env.unique_alias("cli-guard");
+    let created = json(&kmsrot(&["init", alias.as_str(), "--output", "json"], None));
+    assert_eq!(
+        created["policy"]["mode"], "automatic",
+        "symmetric keys default to automatic"
+    );
+    let key: kmsrot_types::KeyArn = created["current"]["key_arn"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    env.schedule_deletion(&key).await.unwrap();
+    let out = kmsrot(
+        &[
+            "guard",
+            &key.to_string(),
+            "--change",
+            "scheduled-deletion",
+            "--mode",
+            "observe",
+        ],
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("ALERT"),
+        "{}",
+        stderr(&out)
+    );
+    let verdict = json(&kmsrot(
+        &[
+            "guard",
+            &key.to_string(),
+            "--change",
+            "scheduled-deletion",
+            "--output",
+            "json",
+        ],
+        None,
+    ));
+    assert_eq!(verdict["verdict"], "restored");
+    assert_eq!(env.alias_target(&alias).await.unwrap().1, "Enabled");
+}
+
+#[tokio::test]
+async fn refusals_exit_with_their_codes_and_change_nothing() {
+    let env = env().await;
+    // A policy out of bounds is a usage error, and nothing is created.
+    let alias = env.unique_alias("cli-bounds");
+    let out = kmsrot(
+        &["init", alias.as_str(), "--deletion-window-days", "3"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--deletion-window-days is 3, and it must be between 7 and 30 days")
+    );
+    assert!(env.alias_target(&alias).await.is_err());
+    // Malformed and reserved aliases.
+    for bad in ["alias/aws/s3", "not-an-alias", "alias/has space"] {
+        let out = kmsrot(&["rotate", bad], None);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+    }
+    // An alias kmsrot does not manage is refused (exit 8), and so is rolling back without a
+    // previous key.
+    let (plain, key) = env
+        .key_with_alias(
+            "cli-plain",
+            KeySpec::SymmetricDefault,
+            KeyUsageType::EncryptDecrypt,
+        )
+        .await
+        .unwrap();
+    let out = kmsrot(&["rotate", plain.as_str()], None);
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert!(stderr(&out).contains("kmsrot adopt"), "{}", stderr(&out));
+    let adopted = json(&kmsrot(
+        &[
+            "adopt",
+            plain.as_str(),
+            "--mode",
+            "manual",
+            "--output",
+            "json",
+        ],
+        None,
+    ));
+    assert_eq!(adopted["current"]["key_arn"], key.to_string().as_str());
+    let out = kmsrot(&["rollback", plain.as_str()], None);
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert_eq!(env.alias_target(&plain).await.unwrap().0, key);
+}

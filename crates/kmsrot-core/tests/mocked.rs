@@ -235,3 +235,147 @@ async fn requests_name_keys_exactly_as_aws_requires() {
     kms.verify_mac(b"m", &mac).await.unwrap();
     assert_eq!(verify_mac.num_calls(), 1);
 }
+
+/// A managed symmetric key as DescribeKey and ListResourceTags show it.
+fn managed_key_rules(mode: &str) -> Vec<aws_smithy_mocks::Rule> {
+    let describe = mock!(Client::describe_key)
+        .match_requests(|r| r.key_id() == Some("alias/app"))
+        .then_output(|| {
+            DescribeKeyOutput::builder()
+                .key_metadata(
+                    KeyMetadata::builder()
+                        .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+                        .arn(KEY_ARN)
+                        .key_state(KeyState::Enabled)
+                        .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
+                        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+                        .origin(aws_sdk_kms::types::OriginType::AwsKms)
+                        .key_manager(aws_sdk_kms::types::KeyManagerType::Customer)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let mode = mode.to_owned();
+    let tags = mock!(Client::list_resource_tags).then_output(move || {
+        let mut tags = vec![
+            ("kmsrot:alias", "alias/app".to_owned()),
+            ("kmsrot:stage", "current".to_owned()),
+        ];
+        let mut policy = kmsrot_types::Policy::new(mode.parse().unwrap()).to_tags();
+        tags.append(&mut policy);
+        aws_sdk_kms::operation::list_resource_tags::ListResourceTagsOutput::builder()
+            .set_tags(Some(
+                tags.into_iter()
+                    .map(|(k, v)| {
+                        aws_sdk_kms::types::Tag::builder()
+                            .tag_key(k)
+                            .tag_value(v)
+                            .build()
+                            .unwrap()
+                    })
+                    .collect(),
+            ))
+            .truncated(false)
+            .build()
+    });
+    vec![describe, tags]
+}
+
+#[tokio::test]
+async fn used_up_on_demand_rotations_are_a_clear_error() {
+    let rotations = mock!(Client::list_key_rotations).then_output(|| {
+        let entry = aws_sdk_kms::types::RotationsListEntry::builder()
+            .key_id(KEY_ARN)
+            .rotation_type(aws_sdk_kms::types::RotationType::OnDemand)
+            .rotation_date(aws_smithy_types::DateTime::from_secs(1_780_000_000))
+            .build();
+        aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput::builder()
+            .set_rotations(Some(vec![entry; 10]))
+            .truncated(false)
+            .build()
+    });
+    let rotate = mock!(Client::rotate_key_on_demand)
+        .match_requests(|r| r.key_id() == Some(KEY_ARN))
+        .then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    error_body("LimitExceededException", "On-demand rotation limit reached")
+                        .unwrap(),
+                ),
+            )
+        });
+    let mut rules = managed_key_rules("automatic");
+    rules.extend([rotations, rotate]);
+    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &rules, |c| c
+        .region(Region::new("eu-west-1")));
+    let engine = kmsrot_core::Rotator::new(Kms::from_client(client));
+    let err = engine
+        .rotate(
+            &"alias/app".parse().unwrap(),
+            kmsrot_core::RotateOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            kmsrot_core::RotationError::OnDemandLimit { used: 10, .. }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("`alias/app` in eu-west-1"), "{message}");
+    assert!(message.contains("10 done"), "{message}");
+}
+
+#[tokio::test]
+async fn the_sweep_backs_off_and_retries_an_alias_kms_throttles() {
+    let aliases = mock!(Client::list_aliases).then_output(|| {
+        aws_sdk_kms::operation::list_aliases::ListAliasesOutput::builder()
+            .aliases(
+                aws_sdk_kms::types::AliasListEntry::builder()
+                    .alias_name("alias/app")
+                    .target_key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+                    .build(),
+            )
+            .truncated(false)
+            .build()
+    });
+    let throttled = mock!(Client::describe_key)
+        .match_requests(|r| r.key_id() == Some("alias/app"))
+        .sequence()
+        .http_status(400, error_body("ThrottlingException", "Rate exceeded"))
+        .build();
+    let status = mock!(Client::get_key_rotation_status).then_output(|| {
+        aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput::builder()
+            .key_rotation_enabled(false)
+            .build()
+    });
+    let mut rules = vec![aliases, throttled.clone()];
+    rules.extend(managed_key_rules("manual"));
+    rules.push(status);
+    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &rules, |c| c
+        .region(Region::new("eu-west-1"))
+        .retry_config(RetryConfig::disabled()));
+    let engine = kmsrot_core::Rotator::new(Kms::from_client(client));
+    let report = engine
+        .sweep(kmsrot_core::SweepOptions {
+            attempts: 2,
+            backoff: Duration::from_millis(1),
+            ..kmsrot_core::SweepOptions::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.failed(), 0, "{report:?}");
+    assert_eq!(throttled.num_calls(), 1, "the first attempt was throttled");
+    assert_eq!(report.aliases.len(), 1);
+    assert!(
+        report.aliases[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("nothing due")
+    );
+}

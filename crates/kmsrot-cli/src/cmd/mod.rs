@@ -3,9 +3,14 @@
 pub(crate) mod decrypt;
 pub(crate) mod describe;
 pub(crate) mod encrypt;
+pub(crate) mod fleet;
+pub(crate) mod guard;
+pub(crate) mod manage;
+pub(crate) mod rotate;
+pub(crate) mod sign;
 
 use anyhow::Result;
-use kmsrot_core::Kms;
+use kmsrot_core::{Kms, Rotator};
 use kmsrot_types::EncryptionContext;
 
 use crate::Global;
@@ -14,6 +19,11 @@ use crate::Global;
 pub(crate) async fn kms(global: &Global) -> Result<Kms> {
     let config = global.aws.load().await?;
     Ok(Kms::new(&config))
+}
+
+/// The rotation engine for this invocation.
+pub(crate) async fn rotator(global: &Global) -> Result<Rotator> {
+    Ok(Rotator::new(kms(global).await?))
 }
 
 /// Parses repeated `--context key=value` flags.

@@ -82,6 +82,17 @@ impl KeyView {
     }
 }
 
+/// How errors name a key given as an ID or ARN.
+fn subject_for(key_id: &str) -> Subject {
+    match key_id.parse::<KeyArn>() {
+        Ok(arn) => Subject::Key(arn),
+        Err(_) => match key_id.parse() {
+            Ok(id) => Subject::KeyId(id),
+            Err(_) => Subject::Ciphertext,
+        },
+    }
+}
+
 pub(crate) fn alias_subject(alias: &AliasName) -> Subject {
     Subject::Alias(AliasRef::Name(alias.clone()))
 }
@@ -115,6 +126,14 @@ impl Rotator {
 
     /// A key's tags (ListResourceTags, every page).
     pub(crate) async fn tags_of(&self, arn: &KeyArn) -> Result<BTreeMap<String, String>, KmsError> {
+        self.tags_of_id(&arn.to_string()).await
+    }
+
+    /// A key's tags, by key ID or ARN.
+    pub(crate) async fn tags_of_id(
+        &self,
+        key_id: &str,
+    ) -> Result<BTreeMap<String, String>, KmsError> {
         let mut tags = BTreeMap::new();
         let mut marker = None;
         loop {
@@ -123,7 +142,7 @@ impl Rotator {
                 .kms
                 .client
                 .list_resource_tags()
-                .key_id(arn.to_string())
+                .key_id(key_id)
                 .set_marker(marker)
                 .send()
                 .await;
@@ -132,7 +151,7 @@ impl Rotator {
                 Err(err) => {
                     return Err(self
                         .kms
-                        .fail("ListResourceTags", &Subject::Key(arn.clone()), err)
+                        .fail("ListResourceTags", &subject_for(key_id), err)
                         .await);
                 }
             };
@@ -148,14 +167,7 @@ impl Rotator {
 
     /// A key and its tags, by key ID or ARN.
     pub(crate) async fn key(&self, key_id: &str) -> Result<KeyView, KmsError> {
-        let subject = match key_id.parse::<KeyArn>() {
-            Ok(arn) => Subject::Key(arn),
-            Err(_) => match key_id.parse() {
-                Ok(id) => Subject::KeyId(id),
-                Err(_) => Subject::Ciphertext,
-            },
-        };
-        let mut view = self.describe_view(key_id, &subject).await?;
+        let mut view = self.describe_view(key_id, &subject_for(key_id)).await?;
         view.tags = self.tags_of(&view.arn).await?;
         Ok(view)
     }

@@ -55,6 +55,28 @@ impl Rotator {
         })
     }
 
+    /// Every managed alias in the region, sorted: aliases whose key carries the
+    /// `kmsrot:alias` tag for them.
+    pub async fn managed(&self) -> Result<Vec<AliasName>, RotationError> {
+        let aliases = self.aliases(None).await?;
+        let mut managed = Vec::new();
+        for (alias, target) in aliases {
+            let Some(target) = target else { continue };
+            let tags = match self.tags_of_id(&target).await {
+                Ok(tags) => tags,
+                Err(crate::KmsError::NotFound { .. } | crate::KmsError::AccessDenied { .. }) => {
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            if tags.get(kmsrot_types::tags::ALIAS).map(String::as_str) == Some(alias.as_str()) {
+                managed.push(alias);
+            }
+        }
+        managed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(managed)
+    }
+
     async fn sweep_one(&self, alias: AliasName, options: SweepOptions) -> Option<AliasOutcome> {
         let mut attempt = 1;
         loop {

@@ -1,0 +1,92 @@
+//! `kmsrot sweep` and `kmsrot status`: every managed alias at once.
+
+use anyhow::{Context, Result};
+use kmsrot_core::SweepOptions;
+use kmsrot_types::AliasName;
+
+use crate::Global;
+use crate::exit::SweepFailed;
+use crate::output::{Format, STATUS_HEADERS, outcome_lines, print_json, print_table, status_row};
+
+/// Arguments of `kmsrot sweep`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SweepArgs {
+    /// Print what is due and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Aliases processed at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// KMS calls per second, across all aliases. KMS allows only a few management calls per
+    /// second per account, shared with everything else in it.
+    #[arg(long, value_name = "R", default_value_t = 5.0)]
+    rate: f64,
+}
+
+pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        anyhow::bail!("--rate must be a positive number of calls per second");
+    }
+    let engine = super::rotator(global).await?.with_rate(args.rate);
+    let options = SweepOptions {
+        dry_run: args.dry_run,
+        concurrency: usize::from(args.concurrency),
+        ..SweepOptions::default()
+    };
+    let report = engine
+        .sweep(options)
+        .await
+        .context("sweeping managed aliases")?;
+    match global.output {
+        Format::Json => print_json(&report)?,
+        Format::Text => {
+            let mut out = String::new();
+            if report.aliases.is_empty() {
+                out.push_str("no managed aliases in this region\n");
+            }
+            for outcome in &report.aliases {
+                for line in outcome_lines(outcome, report.dry_run) {
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            }
+            crate::io::Sink::Stdout.write(out.as_bytes())?;
+        }
+    }
+    match report.failed() {
+        0 => Ok(()),
+        n => Err(SweepFailed(n).into()),
+    }
+}
+
+/// Arguments of `kmsrot status`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// Managed aliases to show [default: every managed alias in the region]
+    aliases: Vec<AliasName>,
+}
+
+pub(crate) async fn status(global: &Global, args: StatusArgs) -> Result<()> {
+    let engine = super::rotator(global).await?;
+    let aliases = if args.aliases.is_empty() {
+        engine.managed().await.context("listing managed aliases")?
+    } else {
+        args.aliases
+    };
+    let mut statuses = Vec::new();
+    for alias in &aliases {
+        statuses.push(
+            engine
+                .status(alias)
+                .await
+                .with_context(|| format!("reading {alias}"))?,
+        );
+    }
+    match global.output {
+        Format::Json => print_json(&statuses),
+        Format::Text => {
+            let rows: Vec<_> = statuses.iter().map(status_row).collect();
+            print_table(&STATUS_HEADERS, &rows)
+        }
+    }
+}

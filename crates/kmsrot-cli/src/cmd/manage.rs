@@ -1,0 +1,147 @@
+//! `kmsrot init` and `kmsrot adopt`: putting an alias under a rotation policy.
+
+use anyhow::{Context, Result};
+use kmsrot_types::{AliasName, KeyRef, Mode, Policy, RotationStatus};
+
+use crate::Global;
+use crate::output::{Format, STATUS_HEADERS, print_json, print_table, status_row};
+
+/// The policy flags shared by `init` and `adopt`. Unset flags take kmsrot's defaults.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PolicyArgs {
+    /// automatic: KMS rotates the key material (symmetric keys of origin AWS_KMS); manual:
+    /// kmsrot moves the alias to a new key [default: automatic for SYMMETRIC_DEFAULT keys,
+    /// manual for the others]
+    #[arg(long, value_parser = parse_mode)]
+    mode: Option<Mode>,
+    /// Rotate a key older than this, in days [default: 365]
+    #[arg(long, value_name = "DAYS")]
+    max_age_days: Option<u32>,
+    /// Automatic rotation period, 90 to 2560 days [default: 365]
+    #[arg(long, value_name = "DAYS")]
+    period_days: Option<u32>,
+    /// Days a previous key stays enabled after a manual rotation, 0 to 365 [default: 30]
+    #[arg(long, value_name = "DAYS")]
+    grace_days: Option<u32>,
+    /// Days between disabling a previous key and scheduling its deletion, 0 to 365
+    /// [default: 30]
+    #[arg(long, value_name = "DAYS")]
+    delete_after_days: Option<u32>,
+    /// The deletion window, 7 to 30 days [default: 30]
+    #[arg(long, value_name = "DAYS")]
+    deletion_window_days: Option<u32>,
+}
+
+fn parse_mode(text: &str) -> Result<Mode, String> {
+    text.parse()
+        .map_err(|e: kmsrot_types::PolicyError| e.to_string())
+}
+
+impl PolicyArgs {
+    /// The policy: these flags over `base` (the defaults, or the alias's current policy).
+    fn over(&self, base: Policy) -> Policy {
+        Policy {
+            mode: self.mode.unwrap_or(base.mode),
+            max_age_days: self.max_age_days.unwrap_or(base.max_age_days),
+            period_days: self.period_days.unwrap_or(base.period_days),
+            grace_days: self.grace_days.unwrap_or(base.grace_days),
+            delete_after_days: self.delete_after_days.unwrap_or(base.delete_after_days),
+            deletion_window_days: self
+                .deletion_window_days
+                .unwrap_or(base.deletion_window_days),
+        }
+    }
+}
+
+fn default_mode(spec: &str) -> Mode {
+    if spec == "SYMMETRIC_DEFAULT" {
+        Mode::Automatic
+    } else {
+        Mode::Manual
+    }
+}
+
+/// Arguments of `kmsrot init`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct InitArgs {
+    /// The alias to create (`alias/NAME`).
+    alias: AliasName,
+    /// The key spec: SYMMETRIC_DEFAULT, RSA_2048/3072/4096, ECC_NIST_P256/P384, HMAC_224/256/384/512.
+    #[arg(long, default_value = "SYMMETRIC_DEFAULT")]
+    key_spec: String,
+    /// The key usage [default: SIGN_VERIFY for ECC, GENERATE_VERIFY_MAC for HMAC,
+    /// ENCRYPT_DECRYPT otherwise]
+    #[arg(long)]
+    key_usage: Option<String>,
+    /// The key's description [default: "kmsrot: ALIAS"]
+    #[arg(long)]
+    description: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+pub(crate) async fn init(global: &Global, args: InitArgs) -> Result<()> {
+    let usage = args.key_usage.clone().unwrap_or_else(|| {
+        if args.key_spec.starts_with("ECC_") {
+            "SIGN_VERIFY".into()
+        } else if args.key_spec.starts_with("HMAC_") {
+            "GENERATE_VERIFY_MAC".into()
+        } else {
+            "ENCRYPT_DECRYPT".into()
+        }
+    });
+    let policy = args.policy.over(Policy::new(default_mode(&args.key_spec)));
+    let engine = super::rotator(global).await?;
+    let status = engine
+        .init(
+            &args.alias,
+            &args.key_spec,
+            &usage,
+            args.description.as_deref(),
+            policy,
+        )
+        .await
+        .with_context(|| format!("creating {} ({} {usage})", args.alias, args.key_spec))?;
+    match global.output {
+        Format::Json => print_json(&status),
+        Format::Text => print_table(&STATUS_HEADERS, &[status_row(&status)]),
+    }
+}
+
+/// Arguments of `kmsrot adopt`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AdoptArgs {
+    /// The existing alias to manage (`alias/NAME`). Its key gets kmsrot's tags and nothing
+    /// else changes. Run again to change the policy.
+    alias: AliasName,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+pub(crate) async fn adopt(global: &Global, args: AdoptArgs) -> Result<()> {
+    let engine = super::rotator(global).await?;
+    // Unset flags keep the alias's policy when it has one; otherwise the defaults for its key.
+    let base = match engine.status(&args.alias).await {
+        Ok(status) => status.policy,
+        Err(_) => {
+            let info = engine
+                .kms()
+                .describe(&KeyRef::Alias(args.alias.clone()))
+                .await
+                .with_context(|| format!("reading {}", args.alias))?;
+            let mode = match info.rotation {
+                RotationStatus::Unsupported => Mode::Manual,
+                _ => default_mode(&info.key_spec),
+            };
+            Policy::new(mode)
+        }
+    };
+    let status = engine
+        .adopt(&args.alias, args.policy.over(base))
+        .await
+        .with_context(|| format!("adopting {}", args.alias))?;
+    match global.output {
+        Format::Json => print_json(&status),
+        Format::Text => print_table(&STATUS_HEADERS, &[status_row(&status)]),
+    }
+}

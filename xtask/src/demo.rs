@@ -1,0 +1,239 @@
+//! `cargo xtask demo`: the story of kmsrot, told through the `kmsrot` binary against a fresh
+//! local emulator: two managed aliases, data made through them, rotations, old data still
+//! readable, status, rollback, and the deletion guard undoing a deletion.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::emulator::Emulator;
+use crate::project_root;
+
+const SIGNING: &str = "alias/demo/release-signing";
+const DATA: &str = "alias/demo/app-data";
+
+/// The `kmsrot` binary and the emulator it talks to.
+struct Stage {
+    kmsrot: PathBuf,
+    emulator: Emulator,
+    dir: PathBuf,
+}
+
+impl Stage {
+    /// Prints a step and runs `kmsrot` with `args`; its output goes straight to the terminal.
+    fn kmsrot(&self, what: &str, args: &[&str]) -> Result<()> {
+        self.say(what, &format!("kmsrot {}", args.join(" ")));
+        let status = self
+            .command(&self.kmsrot)
+            .args(args)
+            .status()
+            .with_context(|| format!("running kmsrot {}", args.join(" ")))?;
+        if !status.success() {
+            bail!("kmsrot {} failed with {status}", args.join(" "));
+        }
+        Ok(())
+    }
+
+    fn say(&self, what: &str, command: &str) {
+        println!("\n== {what}\n$ {command}");
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut command = Command::new(program);
+        for name in Emulator::foreign_env() {
+            command.env_remove(name);
+        }
+        command
+            .current_dir(&self.dir)
+            .envs(self.emulator.client_env());
+        command
+    }
+
+    /// Someone outside kmsrot schedules the deletion of the key behind `alias` (with boto3,
+    /// as an operator's script would). Returns the key's ARN.
+    fn delete_behind_kmsrots_back(&self, alias: &str) -> Result<String> {
+        let script = "import boto3, os, sys\n\
+            kms = boto3.client('kms', region_name=os.environ['AWS_REGION'], endpoint_url=os.environ['AWS_ENDPOINT_URL'])\n\
+            key = kms.describe_key(KeyId=sys.argv[1])['KeyMetadata']['Arn']\n\
+            kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)\n\
+            print(key)\n";
+        self.say(
+            "someone schedules the deletion of the key the data alias names",
+            &format!(
+                "aws kms schedule-key-deletion --key-id <key of {alias}> --pending-window-in-days 7"
+            ),
+        );
+        let out = self
+            .command(self.emulator.python())
+            // boto3, unlike the Rust SDK, insists that a named profile exists.
+            .env_remove("AWS_PROFILE")
+            .args(["-c", script, alias])
+            .output()
+            .context("running the emulator's python")?;
+        if !out.status.success() {
+            bail!(
+                "scheduling the deletion failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let key = String::from_utf8(out.stdout)?.trim().to_owned();
+        println!("scheduled for deletion: {key}");
+        Ok(key)
+    }
+}
+
+pub(crate) fn run() -> Result<()> {
+    let root = project_root();
+    println!("xtask: building kmsrot");
+    let status = Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .current_dir(&root)
+        .args(["build", "--quiet", "--locked", "-p", "kmsrot-cli"])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build failed with {status}");
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let dir = root.join("target").join("demo");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    println!("xtask: starting the local emulator");
+    let stage = Stage {
+        kmsrot: target.join("debug").join("kmsrot"),
+        emulator: Emulator::start(None, None)?,
+        dir,
+    };
+    std::fs::write(stage.dir.join("release.txt"), b"kmsrot 1.0 release notes\n")?;
+    std::fs::write(stage.dir.join("secret.txt"), b"the database password\n")?;
+    let result = story(&stage);
+    let log = stage.emulator.stop();
+    match result {
+        Ok(()) => {
+            println!("\nxtask: demo done; the emulator is stopped");
+            Ok(())
+        }
+        Err(err) => {
+            eprintln!("xtask: the emulator's log is at {}", log.display());
+            Err(err)
+        }
+    }
+}
+
+fn story(s: &Stage) -> Result<()> {
+    s.kmsrot(
+        "a manual-rotation alias for signing (RSA keys cannot rotate their own material)",
+        &[
+            "init",
+            SIGNING,
+            "--key-spec",
+            "RSA_2048",
+            "--key-usage",
+            "SIGN_VERIFY",
+            "--mode",
+            "manual",
+            "--grace-days",
+            "14",
+        ],
+    )?;
+    s.kmsrot(
+        "an automatic-rotation alias for data (KMS rotates the material every 180 days)",
+        &[
+            "init",
+            DATA,
+            "--mode",
+            "automatic",
+            "--period-days",
+            "180",
+            "--max-age-days",
+            "200",
+        ],
+    )?;
+    s.kmsrot(
+        "encrypt through the data alias",
+        &[
+            "encrypt",
+            "--alias",
+            DATA,
+            "-c",
+            "app=billing",
+            "-i",
+            "secret.txt",
+            "-o",
+            "secret.bin",
+        ],
+    )?;
+    s.kmsrot(
+        "sign through the signing alias; the signature records the key that made it",
+        &[
+            "sign",
+            "--alias",
+            SIGNING,
+            "-i",
+            "release.txt",
+            "-o",
+            "release.sig.json",
+        ],
+    )?;
+    s.kmsrot(
+        "what a rotation of the signing alias would do",
+        &["rotate", SIGNING, "--dry-run"],
+    )?;
+    s.kmsrot(
+        "rotate it: create a key like the current one, test it, move the alias, keep the old key as previous",
+        &["rotate", SIGNING],
+    )?;
+    s.kmsrot(
+        "rotate the data key's material on demand",
+        &["rotate", DATA],
+    )?;
+    s.kmsrot(
+        "the ciphertext made before the rotation still decrypts",
+        &["decrypt", "-c", "app=billing", "-i", "secret.bin"],
+    )?;
+    s.kmsrot(
+        "the signature made before the rotation still verifies, with the key it names",
+        &[
+            "verify",
+            "--signature",
+            "release.sig.json",
+            "-i",
+            "release.txt",
+        ],
+    )?;
+    s.kmsrot("the status of every managed alias", &["status"])?;
+    s.kmsrot(
+        "roll the signing alias back to its previous key",
+        &["rollback", SIGNING],
+    )?;
+    s.kmsrot("the signing alias after the rollback", &["status", SIGNING])?;
+    let key = s.delete_behind_kmsrots_back(DATA)?;
+    s.kmsrot(
+        "the deletion guard in observe mode only reports",
+        &[
+            "guard",
+            &key,
+            "--change",
+            "scheduled-deletion",
+            "--mode",
+            "observe",
+        ],
+    )?;
+    s.kmsrot(
+        "in enforce mode (the default) it undoes the deletion: the alias still needs that key",
+        &["guard", &key, "--change", "scheduled-deletion"],
+    )?;
+    s.kmsrot(
+        "the data alias names an enabled key again",
+        &["describe", DATA],
+    )?;
+    s.kmsrot(
+        "and the old data still decrypts",
+        &["decrypt", "-c", "app=billing", "-i", "secret.bin"],
+    )?;
+    s.kmsrot(
+        "what the next scheduled sweep would do",
+        &["sweep", "--dry-run"],
+    )?;
+    Ok(())
+}
