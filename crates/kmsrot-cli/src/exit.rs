@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use kmsrot_core::config::ConfigError;
 use kmsrot_core::{KmsError, RotationError};
-use kmsrot_types::{ContextError, ParseError};
+use kmsrot_types::{ContextError, ParseError, PolicyError};
 
 /// Any failure not listed below: I/O, an unreachable endpoint, an unexpected KMS error.
 pub(crate) const FAILURE: u8 = 1;
@@ -23,8 +23,9 @@ pub(crate) const ACCESS: u8 = 6;
 /// KMS throttled the request after every retry; try again later.
 pub(crate) const THROTTLED: u8 = 7;
 /// kmsrot refused an unsafe or unsupported change: unmanaged alias, alias exists, unsupported
-/// key, spec or usage mismatch, nothing to roll back, on-demand rotations used up, a failed
-/// self-test of a new key, or a sweep in which some alias failed.
+/// key, spec or usage mismatch, nothing to roll back, a rotation still unfinished, on-demand
+/// rotations used up, an invalid policy in a key's tags, a failed self-test of a new key, or a
+/// sweep in which some alias failed.
 pub(crate) const REFUSED: u8 = 8;
 
 fn kms_code(kms: &KmsError) -> u8 {
@@ -56,7 +57,17 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
         if let Some(err) = cause.downcast_ref::<RotationError>() {
             return match err {
                 RotationError::Kms(kms) => kms_code(kms),
-                RotationError::Policy { .. } => USAGE,
+                RotationError::SelfTest { source, .. } => match kms_code(source) {
+                    FAILURE => REFUSED,
+                    code => code,
+                },
+                // A bad flag is a usage error; a bad policy in a key's tags is not.
+                RotationError::Policy { source, .. } => match source {
+                    PolicyError::MissingTag { .. }
+                    | PolicyError::BadTag { .. }
+                    | PolicyError::TagOutOfBounds { .. } => REFUSED,
+                    _ => USAGE,
+                },
                 _ => REFUSED,
             };
         }
@@ -198,6 +209,64 @@ mod tests {
             },
             USAGE,
         );
+        let alias = || "alias/app".parse::<kmsrot_types::AliasName>().unwrap();
+        let engine = |err: RotationError| code(&anyhow::Error::new(err).context("rotating"));
+        let flag = PolicyError::OutOfBounds {
+            name: "period-days",
+            value: 1,
+            min: 90,
+            max: 2560,
+        };
+        let tag = PolicyError::BadTag {
+            name: "kmsrot:grace-days",
+            value: "x".into(),
+        };
+        assert_eq!(
+            engine(RotationError::Policy {
+                alias: alias(),
+                source: flag
+            }),
+            USAGE
+        );
+        assert_eq!(
+            engine(RotationError::Policy {
+                alias: alias(),
+                source: tag
+            }),
+            REFUSED
+        );
+        let unmanaged = RotationError::Unmanaged {
+            alias: alias(),
+            region: region(),
+            key: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                .parse()
+                .unwrap(),
+        };
+        assert_eq!(engine(unmanaged), REFUSED);
+        let throttled = KmsError::Throttled {
+            subject: subject(),
+            region: region(),
+            operation: "Sign",
+        };
+        assert_eq!(engine(RotationError::Kms(throttled)), THROTTLED);
+        let self_test = RotationError::SelfTest {
+            alias: alias(),
+            key: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                .parse()
+                .unwrap(),
+            check: "sign/verify",
+            source: Box::new(KmsError::Throttled {
+                subject: subject(),
+                region: region(),
+                operation: "Sign",
+            }),
+        };
+        assert_eq!(
+            engine(self_test),
+            THROTTLED,
+            "a throttled self-test can be retried"
+        );
+        assert_eq!(code(&anyhow::Error::new(SweepFailed(2))), REFUSED);
         let config = anyhow::Error::new(ConfigError::NoRegion).context("loading AWS config");
         assert_eq!(code(&config), ACCESS);
         let parse = "alias/aws/s3"

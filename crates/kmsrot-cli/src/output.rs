@@ -180,7 +180,15 @@ pub(crate) fn action_text(action: &Action) -> String {
             format!("scheduled deletion of {key} in {window_days} days")
         }
         Action::Rollback { to, from } => format!("rolled back from {from} to {to}"),
-        Action::Restore { key, undone } => format!("restored {key}: {undone}"),
+        Action::Abort {
+            rotation_id,
+            abandoned,
+        } => match abandoned {
+            Some(key) => format!(
+                "gave up rotation {rotation_id}; its new key {key} is scheduled for deletion"
+            ),
+            None => format!("gave up rotation {rotation_id} (it had not created a key yet)"),
+        },
     }
 }
 

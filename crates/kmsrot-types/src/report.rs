@@ -108,19 +108,19 @@ pub enum Action {
         /// The deletion window.
         window_days: u32,
     },
+    /// An unfinished manual rotation given up; the current key stays current.
+    Abort {
+        /// The rotation given up.
+        rotation_id: String,
+        /// Its new key, now scheduled for deletion, when one had been created.
+        abandoned: Option<KeyArn>,
+    },
     /// The alias moved back to its previous key.
     Rollback {
         /// The key the alias names again.
         to: KeyArn,
         /// The key it left.
         from: KeyArn,
-    },
-    /// A disabled or deletion-scheduled key restored by the deletion guard.
-    Restore {
-        /// The key.
-        key: KeyArn,
-        /// What was undone.
-        undone: String,
     },
 }
 

@@ -242,7 +242,20 @@ impl Policy {
             delete_after_days: days(tags::DELETE_AFTER_DAYS)?,
             deletion_window_days: days(tags::DELETION_WINDOW_DAYS)?,
         };
-        policy.validate()?;
+        policy.validate().map_err(|err| match err {
+            PolicyError::OutOfBounds {
+                name,
+                value,
+                min,
+                max,
+            } => PolicyError::TagOutOfBounds {
+                name,
+                value,
+                min,
+                max,
+            },
+            other => other,
+        })?;
         Ok(policy)
     }
 }
@@ -288,6 +301,20 @@ pub enum PolicyError {
     MissingTag {
         /// The tag.
         name: &'static str,
+    },
+    /// A policy tag whose number is out of bounds.
+    #[error(
+        "the key's tag `kmsrot:{name}` is {value}, and it must be between {min} and {max} days; re-run `kmsrot adopt` with a valid policy"
+    )]
+    TagOutOfBounds {
+        /// The field (the tag without its prefix).
+        name: &'static str,
+        /// The value found.
+        value: u32,
+        /// The lower bound.
+        min: u32,
+        /// The upper bound.
+        max: u32,
     },
     /// A policy tag that is not a number of days.
     #[error("the key's tag `{name}` is `{value}`, not a number of days")]
@@ -405,6 +432,12 @@ mod tests {
     fn tags_are_read_strictly() {
         let mut tags: HashMap<&str, String> =
             Policy::new(Mode::Manual).to_tags().into_iter().collect();
+        tags.insert(tags::GRACE_DAYS, "400".into());
+        let err = Policy::from_tags(|name| tags.get(name).map(String::as_str)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the key's tag `kmsrot:grace-days` is 400, and it must be between 0 and 365 days; re-run `kmsrot adopt` with a valid policy"
+        );
         tags.insert(tags::GRACE_DAYS, "ten".into());
         let err = Policy::from_tags(|name| tags.get(name).map(String::as_str)).unwrap_err();
         assert_eq!(

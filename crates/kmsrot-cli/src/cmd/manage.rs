@@ -1,6 +1,7 @@
 //! `kmsrot init` and `kmsrot adopt`: putting an alias under a rotation policy.
 
 use anyhow::{Context, Result};
+use kmsrot_core::RotationError;
 use kmsrot_types::{AliasName, KeyRef, Mode, Policy, RotationStatus};
 
 use crate::Global;
@@ -123,7 +124,9 @@ pub(crate) async fn adopt(global: &Global, args: AdoptArgs) -> Result<()> {
     // Unset flags keep the alias's policy when it has one; otherwise the defaults for its key.
     let base = match engine.status(&args.alias).await {
         Ok(status) => status.policy,
-        Err(_) => {
+        // A policy in the tags that cannot be read is replaced by what the flags say over
+        // the defaults; every other failure stops here.
+        Err(RotationError::Unmanaged { .. } | RotationError::Policy { .. }) => {
             let info = engine
                 .kms()
                 .describe(&KeyRef::Alias(args.alias.clone()))
@@ -135,6 +138,7 @@ pub(crate) async fn adopt(global: &Global, args: AdoptArgs) -> Result<()> {
             };
             Policy::new(mode)
         }
+        Err(err) => return Err(anyhow::Error::new(err).context(format!("reading {}", args.alias))),
     };
     let status = engine
         .adopt(&args.alias, args.policy.over(base))

@@ -1,8 +1,8 @@
 //! `kmsrot rotate` and `kmsrot rollback`.
 
 use anyhow::{Context, Result};
-use kmsrot_core::RotateOptions;
-use kmsrot_types::{Action, AliasName};
+use kmsrot_core::{RotateOptions, Rotator};
+use kmsrot_types::{Action, AliasName, KeyArn};
 use serde::Serialize;
 
 use crate::Global;
@@ -17,9 +17,13 @@ pub(crate) struct RotateArgs {
     #[arg(long)]
     dry_run: bool,
     /// Idempotency token of a manual rotation: retrying with the same ID finishes that
-    /// rotation instead of starting another [default: a fresh ID]
-    #[arg(long, value_name = "ID")]
+    /// rotation instead of starting another [default: a fresh ID, shown if the rotation fails]
+    #[arg(long, value_name = "ID", conflicts_with = "abort")]
     rotation_id: Option<String>,
+    /// Give up an unfinished manual rotation: its new key (never used through the alias) is
+    /// scheduled for deletion, and the current key stays current.
+    #[arg(long, conflicts_with = "dry_run")]
+    abort: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -53,14 +57,29 @@ fn print(global: &Global, alias: &AliasName, dry_run: bool, actions: &[Action]) 
 
 pub(crate) async fn rotate(global: &Global, args: RotateArgs) -> Result<()> {
     let engine = super::rotator(global).await?;
+    if args.abort {
+        let actions = engine
+            .abort(&args.alias)
+            .await
+            .with_context(|| format!("giving up the rotation of {}", args.alias))?;
+        if actions.is_empty() && global.output == Format::Text {
+            return crate::io::Sink::Stdout
+                .write(format!("{}: no rotation is unfinished\n", args.alias).as_bytes());
+        }
+        return print(global, &args.alias, false, &actions);
+    }
+    // The ID is chosen here, so that a failure can say how to finish exactly this rotation.
+    let rotation_id = args.rotation_id.unwrap_or_else(Rotator::new_rotation_id);
     let options = RotateOptions {
         dry_run: args.dry_run,
-        rotation_id: args.rotation_id,
+        rotation_id: Some(rotation_id.clone()),
     };
-    let actions = engine
-        .rotate(&args.alias, options)
-        .await
-        .with_context(|| format!("rotating {}", args.alias))?;
+    let actions = engine.rotate(&args.alias, options).await.with_context(|| {
+        format!(
+            "rotating {alias} (rotation {rotation_id}); once the cause is fixed, `kmsrot rotate {alias} --rotation-id {rotation_id}` finishes this rotation, and `--abort` gives it up",
+            alias = args.alias
+        )
+    })?;
     print(global, &args.alias, args.dry_run, &actions)
 }
 
@@ -69,12 +88,16 @@ pub(crate) async fn rotate(global: &Global, args: RotateArgs) -> Result<()> {
 pub(crate) struct RollbackArgs {
     /// The managed alias to move back to its previous key.
     alias: AliasName,
+    /// Roll back only while the alias names this key, and report success when it is already
+    /// back on the key before it: safe to retry.
+    #[arg(long, value_name = "KEY_ARN")]
+    from: Option<KeyArn>,
 }
 
 pub(crate) async fn rollback(global: &Global, args: RollbackArgs) -> Result<()> {
     let engine = super::rotator(global).await?;
     let action = engine
-        .rollback(&args.alias)
+        .rollback(&args.alias, args.from.as_ref())
         .await
         .with_context(|| format!("rolling back {}", args.alias))?;
     print(global, &args.alias, false, &[action])

@@ -83,6 +83,11 @@ impl Rotator {
         if current.arn == key.arn {
             return Ok(Ok(format!("the current key of `{alias}`")));
         }
+        if current.tag(super::manual::ROLLBACK_FROM) == Some(key.id.as_str()) {
+            return Ok(Ok(format!(
+                "the key `{alias}` names until a rollback under way finishes"
+            )));
+        }
         let Ok(policy) = self.managed_policy(alias, &current) else {
             return Ok(Err(format!(
                 "`{alias}` now names {}, which kmsrot does not manage",
@@ -107,18 +112,28 @@ impl Rotator {
                 }
             };
             if link.id == key.id {
-                let demoted = key.time(tags::DEMOTED_AT).map_or(now, |t| t.secs());
-                let until = demoted + i64::from(policy.grace_days) * DAY;
-                return Ok(if key.stage() == Some(Stage::Previous) && now < until {
-                    Ok(format!(
-                        "a previous key of `{alias}` within its grace period (until {})",
-                        rfc3339(aws_smithy_types::DateTime::from_secs(until))
-                    ))
-                } else {
-                    Err(format!(
-                        "it is {} for `{alias}`, past its grace period",
-                        key.stage().map_or("untracked", Stage::as_str)
-                    ))
+                return Ok(match key.stage() {
+                    Some(Stage::Previous) => {
+                        // No `demoted-at` (an interrupted re-tag): the grace period counts from now.
+                        let demoted = key.time(tags::DEMOTED_AT).map_or(now, |t| t.secs());
+                        let until = demoted + i64::from(policy.grace_days) * DAY;
+                        if now < until {
+                            Ok(format!(
+                                "a previous key of `{alias}` within its grace period (until {})",
+                                rfc3339(aws_smithy_types::DateTime::from_secs(until))
+                            ))
+                        } else {
+                            Err(format!(
+                                "a previous key of `{alias}`, past its grace period"
+                            ))
+                        }
+                    }
+                    Some(Stage::Retired) => Err(format!("retired for `{alias}`")),
+                    // Still tagged current (or untagged): a rotation moved the alias and has
+                    // not re-tagged it yet, so its grace period has not even begun.
+                    _ => Ok(format!(
+                        "the key `{alias}` named until a rotation that is still finishing"
+                    )),
                 });
             }
             next = link.tag(tags::PREVIOUS_KEY).map(str::to_owned);

@@ -181,7 +181,8 @@ impl Rotator {
                 (base, Some(ON_DEMAND_CAP.saturating_sub(used)))
             }
             Mode::Manual => (
-                secs(current.time(tags::PROMOTED_AT)).unwrap_or(creation),
+                // From creation, not promotion: a rollback makes an old key current again.
+                secs(current.time(tags::CREATED_AT)).unwrap_or(creation),
                 None,
             ),
         };
@@ -211,6 +212,7 @@ impl Rotator {
                     stage: k.stage(),
                     enabled: k.is_enabled(),
                     pending_deletion: k.is_pending_deletion(),
+                    rolling_back_to: k.tag(ROLLBACK_FROM).is_some(),
                     demoted_at: secs(k.time(tags::DEMOTED_AT)),
                     retired_at: secs(k.time(tags::RETIRED_AT)),
                 })
@@ -448,7 +450,11 @@ impl Rotator {
     }
 
     /// Schedules the deletion of a retired key that no alias names.
-    async fn schedule_deletion(&self, key: &KeyArn, window_days: u32) -> Result<(), RotationError> {
+    pub(crate) async fn schedule_deletion(
+        &self,
+        key: &KeyArn,
+        window_days: u32,
+    ) -> Result<(), RotationError> {
         self.pace.tick().await;
         let out = self
             .kms

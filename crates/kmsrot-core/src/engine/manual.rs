@@ -7,14 +7,14 @@
 //! - `T` is `current` with `kmsrot:rotating`: a rotation was started; its new key is named by
 //!   `kmsrot:pending-key`, or (after a crash right after `CreateKey`) found by its tags.
 //! - `T` is `pending`: the alias was moved and the re-tagging was interrupted.
-//! - `T` is `previous`/`retired` with `kmsrot:rollback-from`: a rollback was interrupted.
+//! - `T` carries `kmsrot:rollback-from`: a rollback was interrupted after the alias moved.
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     EncryptionAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType,
     SigningAlgorithmSpec, Tag,
 };
-use kmsrot_types::{Action, AliasName, AliasStatus, Mode, Policy, Stage, tags};
+use kmsrot_types::{Action, AliasName, AliasStatus, KeyArn, Mode, Policy, Stage, tags};
 
 use super::keys::{KeyView, alias_subject};
 use super::{RotationError, Rotator, new_rotation_id, rfc3339};
@@ -183,6 +183,26 @@ impl Rotator {
                 &key_tags,
             )
             .await?;
+        if let Err(err) = self.finish_init(alias, &key, &policy).await {
+            // Leave no key behind that no alias names (a crash here cannot be helped).
+            tracing::warn!(%alias, key = %key.arn, "init failed; scheduling the new key's deletion");
+            if let Err(cleanup) = self
+                .schedule_deletion(&key.arn, policy.deletion_window_days)
+                .await
+            {
+                tracing::warn!(key = %key.arn, error = %cleanup, "could not schedule the deletion");
+            }
+            return Err(err);
+        }
+        self.status(alias).await
+    }
+
+    async fn finish_init(
+        &self,
+        alias: &AliasName,
+        key: &KeyView,
+        policy: &Policy,
+    ) -> Result<(), RotationError> {
         if policy.mode == Mode::Automatic {
             self.enable_rotation(&key.arn, policy.period_days).await?;
         }
@@ -195,14 +215,14 @@ impl Rotator {
             .target_key_id(&key.id)
             .send()
             .await;
-        if let Err(err) = out {
-            return Err(self
+        match out {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self
                 .kms
                 .fail("CreateAlias", &alias_subject(alias), err)
                 .await
-                .into());
+                .into()),
         }
-        self.status(alias).await
     }
 
     /// Starts managing an existing alias and its key: writes kmsrot's tags and the policy, and
@@ -217,6 +237,13 @@ impl Rotator {
             source,
         })?;
         let key = self.target(alias).await?;
+        if settling(&key) {
+            return Err(RotationError::Busy {
+                alias: alias.clone(),
+                region: self.region(),
+                rotation_id: "an interrupted promotion or rollback".into(),
+            });
+        }
         self.check_manageable(alias, &key, policy.mode)?;
         if let Some(other) = key.tag(tags::ALIAS).filter(|a| *a != alias.as_str()) {
             return Err(self.unsupported(
@@ -377,6 +404,16 @@ impl Rotator {
                 let id = requested_id.unwrap_or_else(|| new_rotation_id(self.now()));
                 self.tag(&current.arn, &[(tags::ROTATING, id.clone())])
                     .await?;
+                // Another rotation may have started at the same moment: the last tag wins, and
+                // only the rotation that reads its own ID back goes on.
+                let now_rotating = self.tags_of(&current.arn).await?.remove(tags::ROTATING);
+                if now_rotating.as_deref() != Some(id.as_str()) {
+                    return Err(RotationError::Busy {
+                        alias: alias.clone(),
+                        region: self.region(),
+                        rotation_id: now_rotating.unwrap_or_else(|| "unknown".into()),
+                    });
+                }
                 (id, true)
             }
         };
@@ -388,7 +425,9 @@ impl Rotator {
         };
         if let Some(pending) = current.tag(tags::PENDING_KEY) {
             match self.key(pending).await {
-                Ok(key) if usable(&key) => return Ok(key),
+                Ok(key) if usable(&key) && key.is_enabled() => return Ok(key),
+                // Someone disabled it: its self-test would fail on every run. Give it up.
+                Ok(key) if usable(&key) => self.abandon(&key, policy).await?,
                 // A pointer to a key that is gone or not this rotation's: make a new one.
                 Ok(_) | Err(KmsError::NotFound { .. }) => {}
                 Err(err) => return Err(err.into()),
@@ -397,10 +436,13 @@ impl Rotator {
             && let Some(key) = self.find_pending(alias, &rotation_id).await?
             && usable(&key)
         {
-            // The run that created this key stopped before recording it.
-            self.tag(&current.arn, &[(tags::PENDING_KEY, key.id.clone())])
-                .await?;
-            return Ok(key);
+            if key.is_enabled() {
+                // The run that created this key stopped before recording it.
+                self.tag(&current.arn, &[(tags::PENDING_KEY, key.id.clone())])
+                    .await?;
+                return Ok(key);
+            }
+            self.abandon(&key, policy).await?;
         }
         let key_policy = self.key_policy(alias, current).await?;
         let mut key_tags: Vec<(&str, String)> = current
@@ -429,6 +471,64 @@ impl Rotator {
         self.tag(&current.arn, &[(tags::PENDING_KEY, key.id.clone())])
             .await?;
         Ok(key)
+    }
+
+    /// Gives up a pending key that can never pass its test (someone disabled it): its
+    /// deletion is scheduled with the policy's window, unless an alias names it. It was never
+    /// promoted, so no application used it.
+    async fn abandon(&self, key: &KeyView, policy: &Policy) -> Result<(), RotationError> {
+        tracing::warn!(key = %key.arn, state = key.state, "abandoning an unusable pending key");
+        self.tag(
+            &key.arn,
+            &[
+                (tags::STAGE, Stage::Retired.to_string()),
+                (tags::RETIRED_AT, rfc3339(self.now())),
+            ],
+        )
+        .await?;
+        if self.aliases(Some(&key.arn)).await?.is_empty() {
+            self.schedule_deletion(&key.arn, policy.deletion_window_days)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Abandons an unfinished manual rotation: its new key (never promoted) is scheduled for
+    /// deletion, and the current key stays current. A rotation whose alias already moved is
+    /// finished instead, since applications may already use the new key.
+    pub async fn abort(&self, alias: &AliasName) -> Result<Vec<Action>, RotationError> {
+        let current = self.target(alias).await?;
+        let policy = self.managed_policy(alias, &current)?;
+        let (current, done) = self.settle(alias, current, false).await?;
+        if !done.is_empty() {
+            return Ok(done);
+        }
+        let Some(rotation_id) = current.tag(tags::ROTATING).map(str::to_owned) else {
+            return Ok(vec![]);
+        };
+        let pending = match current.tag(tags::PENDING_KEY) {
+            Some(id) => match self.key(id).await {
+                Ok(key) => Some(key),
+                Err(KmsError::NotFound { .. }) => None,
+                Err(err) => return Err(err.into()),
+            },
+            None => self.find_pending(alias, &rotation_id).await?,
+        };
+        let pending = pending.filter(|key| {
+            key.serves(alias)
+                && key.stage() == Some(Stage::Pending)
+                && key.tag(tags::ROTATION_ID) == Some(rotation_id.as_str())
+                && !key.is_pending_deletion()
+        });
+        if let Some(key) = &pending {
+            self.abandon(key, &policy).await?;
+        }
+        self.untag(&current, &[tags::ROTATING, tags::PENDING_KEY])
+            .await?;
+        Ok(vec![Action::Abort {
+            rotation_id,
+            abandoned: pending.map(|k| k.arn),
+        }])
     }
 
     async fn key_policy(&self, alias: &AliasName, key: &KeyView) -> Result<String, RotationError> {
@@ -679,6 +779,22 @@ impl Rotator {
     ) -> Result<(), RotationError> {
         // Refused here too, right before the one call that applications feel.
         self.mismatch(alias, current, new)?;
+        // And only from the key this rotation started from: another rotation or a person may
+        // have moved the alias meanwhile.
+        self.pace.tick().await;
+        let now_named = self
+            .kms
+            .metadata(alias.as_str(), &alias_subject(alias))
+            .await?;
+        if now_named.key_id() != current.id {
+            return Err(self.inconsistent(
+                alias,
+                format!(
+                    "the alias moved to {} during the rotation; nothing was changed",
+                    now_named.key_id()
+                ),
+            ));
+        }
         self.update_alias(alias, new).await?;
         self.finish_promote(alias, new, Some(current)).await
     }
@@ -731,12 +847,46 @@ impl Rotator {
 
     /// Moves the alias back to its previous key, restoring that key first when it was
     /// disabled or scheduled for deletion. The key left becomes `previous`.
-    pub async fn rollback(&self, alias: &AliasName) -> Result<Action, RotationError> {
+    ///
+    /// With `from`, the rollback is idempotent: it goes ahead only while the alias names
+    /// `from`, and once the alias is back on the key before `from`, running it again reports
+    /// the rollback as done instead of rolling back further.
+    pub async fn rollback(
+        &self,
+        alias: &AliasName,
+        from: Option<&KeyArn>,
+    ) -> Result<Action, RotationError> {
         let current = self.target(alias).await?;
         let policy = self.managed_policy(alias, &current)?;
         let (current, done) = self.settle(alias, current, false).await?;
         if let Some(Action::Rollback { .. }) = done.last() {
             return Ok(done.into_iter().last().expect("checked"));
+        }
+        if let Some(from) = from.filter(|from| **from != current.arn) {
+            if current.stage() == Some(Stage::Current)
+                && current.tag(tags::PREVIOUS_KEY) == Some(from.key_id().as_str())
+            {
+                tracing::info!(%alias, %from, "rollback already done");
+                return Ok(Action::Rollback {
+                    to: current.arn,
+                    from: from.clone(),
+                });
+            }
+            return Err(self.inconsistent(
+                alias,
+                format!(
+                    "the alias names {}, not {from}; check `kmsrot status {alias}` before rolling back",
+                    current.arn
+                ),
+            ));
+        }
+        if let Some(rotation_id) = current.tag(tags::ROTATING) {
+            // Rolling back now would strand the rotation's new key.
+            return Err(RotationError::Busy {
+                alias: alias.clone(),
+                region: self.region(),
+                rotation_id: rotation_id.to_owned(),
+            });
         }
         let no_previous = |why: String| RotationError::NoPrevious {
             alias: alias.clone(),
@@ -836,7 +986,7 @@ impl Rotator {
         alias: &AliasName,
         restored: &KeyView,
         left: Option<&KeyView>,
-    ) -> Result<kmsrot_types::KeyArn, RotationError> {
+    ) -> Result<KeyArn, RotationError> {
         let loaded;
         let left = match left {
             Some(left) => left,
@@ -852,6 +1002,15 @@ impl Rotator {
             }
         };
         let now = rfc3339(self.now());
+        if restored.stage() == Some(Stage::Current) {
+            // Only the clean-up of the restored key was left; the chain is already re-linked.
+            self.untag(
+                restored,
+                &[ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],
+            )
+            .await?;
+            return Ok(left.arn.clone());
+        }
         let mut left_tags = vec![
             (tags::STAGE, Stage::Previous.to_string()),
             (tags::DEMOTED_AT, now.clone()),
@@ -885,7 +1044,9 @@ impl Rotator {
 pub(crate) fn settling(current: &KeyView) -> bool {
     match current.stage() {
         Some(Stage::Pending) => true,
-        Some(Stage::Previous | Stage::Retired) => current.tag(ROLLBACK_FROM).is_some(),
-        _ => false,
+        Some(Stage::Previous | Stage::Retired | Stage::Current) => {
+            current.tag(ROLLBACK_FROM).is_some()
+        }
+        None => false,
     }
 }

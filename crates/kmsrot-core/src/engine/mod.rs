@@ -136,6 +136,18 @@ pub enum RotationError {
         /// Why.
         why: String,
     },
+    /// A rotation of the alias is unfinished; it must finish before a rollback.
+    #[error(
+        "alias `{alias}` in {region} has an unfinished rotation ({rotation_id}); finish it with `kmsrot rotate {alias}` (it resumes where it stopped), then roll back"
+    )]
+    Busy {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+        /// The unfinished rotation.
+        rotation_id: String,
+    },
     /// The tags contradict each other or KMS; the engine stops rather than guess.
     #[error("alias `{alias}` in {region}: {what}; fix the `kmsrot:*` tags or ask for help")]
     Inconsistent {
@@ -231,6 +243,12 @@ impl Rotator {
     pub fn with_clock(mut self, now: DateTime) -> Self {
         self.now = Some(now);
         self
+    }
+
+    /// A fresh rotation ID (the time and a random suffix), for a caller that wants to know
+    /// the ID before the rotation starts.
+    pub fn new_rotation_id() -> String {
+        new_rotation_id(DateTime::from(std::time::SystemTime::now()))
     }
 
     /// The KMS service.

@@ -19,6 +19,8 @@ pub(crate) struct Behind {
     pub(crate) stage: Option<Stage>,
     pub(crate) enabled: bool,
     pub(crate) pending_deletion: bool,
+    /// A rollback to this key is under way: the lifecycle leaves it alone.
+    pub(crate) rolling_back_to: bool,
     /// When it stopped being current (seconds since the epoch).
     pub(crate) demoted_at: Option<i64>,
     /// When it was disabled.
@@ -94,7 +96,7 @@ pub(crate) fn plan(facts: &Facts, now: i64) -> Vec<Due> {
         }
     }
     for key in &facts.behind {
-        if key.pending_deletion {
+        if key.pending_deletion || key.rolling_back_to {
             continue;
         }
         match key.stage {
@@ -212,6 +214,7 @@ mod tests {
             stage: Some(stage),
             enabled,
             pending_deletion: false,
+            rolling_back_to: false,
             demoted_at: Some(NOW - demoted_days_ago * DAY),
             retired_at: retired_days_ago.map(|d| NOW - d * DAY),
         }
@@ -303,6 +306,12 @@ mod tests {
         assert_eq!(plan(&f, NOW), vec![Due::ScheduleDeletion(arn(1))]);
         // A retired key someone enabled again is left alone: the guard or a person wanted it.
         f.behind = vec![behind(1, Stage::Retired, true, 40, Some(20))];
+        assert_eq!(plan(&f, NOW), vec![]);
+        // A key a rollback is restoring is never retired or deleted under it.
+        f.behind = vec![Behind {
+            rolling_back_to: true,
+            ..behind(1, Stage::Retired, false, 40, Some(20))
+        }];
         assert_eq!(plan(&f, NOW), vec![]);
     }
 

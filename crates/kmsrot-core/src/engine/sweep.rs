@@ -83,6 +83,11 @@ impl Rotator {
             match self.advance(&alias, options.dry_run).await {
                 Ok(outcome) => return Some(outcome),
                 Err(RotationError::Unmanaged { .. }) => return None,
+                // A key whose tags this caller may not read is not one it manages.
+                Err(RotationError::Kms(crate::KmsError::AccessDenied { .. })) => {
+                    tracing::warn!(%alias, "sweep: skipped, its key's tags cannot be read");
+                    return None;
+                }
                 Err(err) if err.is_retryable() && attempt < options.attempts => {
                     let base = options.backoff * 2u32.pow(attempt - 1);
                     let jitter = base.mul_f64(fastrand::f64() * 0.5);

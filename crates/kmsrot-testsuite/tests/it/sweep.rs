@@ -55,7 +55,7 @@ async fn the_sweep_takes_the_due_action_for_each_alias_and_survives_one_failing(
                 .key_arn;
             match kind {
                 Kind::Overdue => env
-                    .set_tags(&key, &[(tags::PROMOTED_AT, LONG_AGO)])
+                    .set_tags(&key, &[(tags::CREATED_AT, LONG_AGO)])
                     .await
                     .unwrap(),
                 Kind::AutoDrift => {
