@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use kmsrot_core::config::ConfigError;
 use kmsrot_core::{KmsError, RotationError};
-use kmsrot_types::{ContextError, ParseError, PolicyError};
+use kmsrot_types::{ContextError, ParseError};
 
 /// Any failure not listed below: I/O, an unreachable endpoint, an unexpected KMS error.
 pub(crate) const FAILURE: u8 = 1;
@@ -62,12 +62,7 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
                     code => code,
                 },
                 // A bad flag is a usage error; a bad policy in a key's tags is not.
-                RotationError::Policy { source, .. } => match source {
-                    PolicyError::MissingTag { .. }
-                    | PolicyError::BadTag { .. }
-                    | PolicyError::TagOutOfBounds { .. } => REFUSED,
-                    _ => USAGE,
-                },
+                RotationError::Policy { .. } => USAGE,
                 _ => REFUSED,
             };
         }
@@ -211,6 +206,7 @@ mod tests {
         );
         let alias = || "alias/app".parse::<kmsrot_types::AliasName>().unwrap();
         let engine = |err: RotationError| code(&anyhow::Error::new(err).context("rotating"));
+        use kmsrot_types::PolicyError;
         let flag = PolicyError::OutOfBounds {
             name: "period-days",
             value: 1,
@@ -229,7 +225,7 @@ mod tests {
             USAGE
         );
         assert_eq!(
-            engine(RotationError::Policy {
+            engine(RotationError::PolicyTags {
                 alias: alias(),
                 source: tag
             }),

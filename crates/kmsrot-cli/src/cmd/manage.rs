@@ -126,7 +126,7 @@ pub(crate) async fn adopt(global: &Global, args: AdoptArgs) -> Result<()> {
         Ok(status) => status.policy,
         // A policy in the tags that cannot be read is replaced by what the flags say over
         // the defaults; every other failure stops here.
-        Err(RotationError::Unmanaged { .. } | RotationError::Policy { .. }) => {
+        Err(RotationError::Unmanaged { .. } | RotationError::PolicyTags { .. }) => {
             let info = engine
                 .kms()
                 .describe(&KeyRef::Alias(args.alias.clone()))

@@ -21,7 +21,9 @@ pub(crate) struct RotateArgs {
     #[arg(long, value_name = "ID", conflicts_with = "abort")]
     rotation_id: Option<String>,
     /// Give up an unfinished manual rotation: its new key (never used through the alias) is
-    /// scheduled for deletion, and the current key stays current.
+    /// scheduled for deletion, and the current key stays current. A rotation that already
+    /// moved the alias is finished instead; a rollback that stopped before moving the alias
+    /// is given up too.
     #[arg(long, conflicts_with = "dry_run")]
     abort: bool,
 }

@@ -83,6 +83,9 @@ impl Rotator {
         if current.arn == key.arn {
             return Ok(Ok(format!("the current key of `{alias}`")));
         }
+        if key.tag(super::manual::ROLLBACK_FROM) == Some(current.id.as_str()) {
+            return Ok(Ok(format!("the key a rollback of `{alias}` is restoring")));
+        }
         if current.tag(super::manual::ROLLBACK_FROM) == Some(key.id.as_str()) {
             return Ok(Ok(format!(
                 "the key `{alias}` names until a rollback under way finishes"

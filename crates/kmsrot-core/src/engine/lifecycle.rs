@@ -23,7 +23,6 @@ const MAX_CHAIN: usize = 5;
 pub(crate) struct Assessment {
     pub(crate) facts: Facts,
     pub(crate) status: AliasStatus,
-    pub(crate) behind: Vec<KeyView>,
 }
 
 fn secs(time: Option<DateTime>) -> Option<i64> {
@@ -196,6 +195,10 @@ impl Rotator {
         } else {
             current.tag(tags::ROTATING).map(str::to_owned)
         };
+        let rollback_stopped = behind
+            .first()
+            .filter(|k| k.tag(ROLLBACK_FROM) == Some(current.id.as_str()))
+            .map(|k| k.arn.clone());
         let facts = Facts {
             policy,
             age_base,
@@ -205,6 +208,7 @@ impl Rotator {
                 None
             },
             in_progress: in_progress.clone(),
+            rollback_stopped: rollback_stopped.clone(),
             behind: behind
                 .iter()
                 .map(|k| Behind {
@@ -212,7 +216,7 @@ impl Rotator {
                     stage: k.stage(),
                     enabled: k.is_enabled(),
                     pending_deletion: k.is_pending_deletion(),
-                    rolling_back_to: k.tag(ROLLBACK_FROM).is_some(),
+                    rolling_back_to: k.tag(ROLLBACK_FROM) == Some(current.id.as_str()),
                     demoted_at: secs(k.time(tags::DEMOTED_AT)),
                     retired_at: secs(k.time(tags::RETIRED_AT)),
                 })
@@ -233,15 +237,14 @@ impl Rotator {
             rotation,
             next_rotation,
             previous: behind.first().map(KeyView::status),
-            rotation_in_progress: in_progress,
+            rotation_in_progress: in_progress.or_else(|| {
+                rollback_stopped
+                    .map(|key| format!("rollback to {key} (stopped before the alias moved)"))
+            }),
             on_demand_remaining,
             compliance: plan::compliance(&facts, now),
         };
-        Ok(Assessment {
-            facts,
-            status,
-            behind,
-        })
+        Ok(Assessment { facts, status })
     }
 
     /// Brings one managed alias in line with its policy: finishes interrupted work, repairs
@@ -291,17 +294,28 @@ impl Rotator {
                 }
                 Due::Retire(arn) => {
                     if !dry_run {
-                        let key = assessment
-                            .behind
-                            .iter()
-                            .find(|k| k.arn == arn)
-                            .expect("planned from these keys");
-                        self.retire(key).await?;
+                        // Read again right before acting: a rollback may have claimed it.
+                        let key = self.key(&arn.to_string()).await?;
+                        if key.stage() != Some(Stage::Previous) || key.tag(ROLLBACK_FROM).is_some()
+                        {
+                            notes.push(format!("left {arn} alone: it changed during the sweep"));
+                            continue;
+                        }
+                        self.retire(&key).await?;
                     }
                     actions.push(Action::Retire { key: arn });
                 }
                 Due::ScheduleDeletion(arn) => {
                     if !dry_run {
+                        let key = self.key(&arn.to_string()).await?;
+                        if key.stage() != Some(Stage::Retired)
+                            || key.is_enabled()
+                            || key.is_pending_deletion()
+                            || key.tag(ROLLBACK_FROM).is_some()
+                        {
+                            notes.push(format!("left {arn} alone: it changed during the sweep"));
+                            continue;
+                        }
                         self.schedule_deletion(&arn, policy.deletion_window_days)
                             .await?;
                     }

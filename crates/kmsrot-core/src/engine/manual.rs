@@ -22,6 +22,9 @@ use crate::{KmsError, Subject, algorithms};
 
 /// Marks a key the alias is being rolled back to with the key it leaves.
 pub(crate) const ROLLBACK_FROM: &str = "kmsrot:rollback-from";
+/// On a key a rollback made current again: the key it replaced (kept, so that a retried
+/// `rollback --from` can tell it is done).
+pub(crate) const ROLLED_BACK_FROM: &str = "kmsrot:rolled-back-from";
 
 /// How to run [`Rotator::rotate`].
 #[derive(Debug, Clone, Default)]
@@ -76,7 +79,7 @@ impl Rotator {
         if !key.serves(alias) {
             return Err(self.unmanaged(alias, &key.arn));
         }
-        Policy::from_tags(|name| key.tag(name)).map_err(|source| RotationError::Policy {
+        Policy::from_tags(|name| key.tag(name)).map_err(|source| RotationError::PolicyTags {
             alias: alias.clone(),
             source,
         })
@@ -184,13 +187,16 @@ impl Rotator {
             )
             .await?;
         if let Err(err) = self.finish_init(alias, &key, &policy).await {
-            // Leave no key behind that no alias names (a crash here cannot be helped).
-            tracing::warn!(%alias, key = %key.arn, "init failed; scheduling the new key's deletion");
-            if let Err(cleanup) = self
-                .schedule_deletion(&key.arn, policy.deletion_window_days)
-                .await
-            {
-                tracing::warn!(key = %key.arn, error = %cleanup, "could not schedule the deletion");
+            // Leave no key behind that no alias names (a crash here cannot be helped). When
+            // the alias was created after all (its answer was lost), the key stays.
+            if matches!(self.aliases(Some(&key.arn)).await.as_deref(), Ok([])) {
+                tracing::warn!(%alias, key = %key.arn, "init failed; scheduling the new key's deletion");
+                if let Err(cleanup) = self
+                    .schedule_deletion(&key.arn, policy.deletion_window_days)
+                    .await
+                {
+                    tracing::warn!(key = %key.arn, error = %cleanup, "could not schedule the deletion");
+                }
             }
             return Err(err);
         }
@@ -238,11 +244,12 @@ impl Rotator {
         })?;
         let key = self.target(alias).await?;
         if settling(&key) {
-            return Err(RotationError::Busy {
-                alias: alias.clone(),
-                region: self.region(),
-                rotation_id: "an interrupted promotion or rollback".into(),
-            });
+            return Err(self.busy(
+                alias,
+                format!(
+                    "a promotion or rollback is unfinished; finish it with `kmsrot rotate {alias}` or `kmsrot rollback {alias}` first"
+                ),
+            ));
         }
         self.check_manageable(alias, &key, policy.mode)?;
         if let Some(other) = key.tag(tags::ALIAS).filter(|a| *a != alias.as_str()) {
@@ -355,7 +362,13 @@ impl Rotator {
             .create(alias, &current, policy, options.rotation_id)
             .await?;
         self.self_test(alias, &current, &pending).await?;
-        self.promote(alias, &current, &pending).await?;
+        if let Err(err) = self.promote(alias, &current, &pending).await {
+            if matches!(err, RotationError::Busy { .. }) {
+                // Lost a race before UpdateAlias: this rotation's key is nobody's now.
+                self.abandon(&pending, policy).await?;
+            }
+            return Err(err);
+        }
         Ok(vec![Action::Rotate {
             reason,
             new_key: Some(pending.arn),
@@ -408,11 +421,13 @@ impl Rotator {
                 // only the rotation that reads its own ID back goes on.
                 let now_rotating = self.tags_of(&current.arn).await?.remove(tags::ROTATING);
                 if now_rotating.as_deref() != Some(id.as_str()) {
-                    return Err(RotationError::Busy {
-                        alias: alias.clone(),
-                        region: self.region(),
-                        rotation_id: now_rotating.unwrap_or_else(|| "unknown".into()),
-                    });
+                    return Err(self.busy(
+                        alias,
+                        format!(
+                            "another rotation ({}) started at the same moment; check `kmsrot status {alias}`",
+                            now_rotating.as_deref().unwrap_or("unknown")
+                        ),
+                    ));
                 }
                 (id, true)
             }
@@ -477,18 +492,20 @@ impl Rotator {
     /// deletion is scheduled with the policy's window, unless an alias names it. It was never
     /// promoted, so no application used it.
     async fn abandon(&self, key: &KeyView, policy: &Policy) -> Result<(), RotationError> {
-        tracing::warn!(key = %key.arn, state = key.state, "abandoning an unusable pending key");
-        self.tag(
-            &key.arn,
-            &[
-                (tags::STAGE, Stage::Retired.to_string()),
-                (tags::RETIRED_AT, rfc3339(self.now())),
-            ],
-        )
-        .await?;
+        tracing::warn!(key = %key.arn, state = key.state, "abandoning a pending key");
         if self.aliases(Some(&key.arn)).await?.is_empty() {
+            // Its deletion is the record: a key pending deletion is never reused.
             self.schedule_deletion(&key.arn, policy.deletion_window_days)
                 .await?;
+        } else {
+            self.tag(
+                &key.arn,
+                &[
+                    (tags::STAGE, Stage::Retired.to_string()),
+                    (tags::RETIRED_AT, rfc3339(self.now())),
+                ],
+            )
+            .await?;
         }
         Ok(())
     }
@@ -504,6 +521,21 @@ impl Rotator {
             return Ok(done);
         }
         let Some(rotation_id) = current.tag(tags::ROTATING).map(str::to_owned) else {
+            // A rollback that stopped before moving the alias is given up too.
+            if let Some(previous) = current.tag(tags::PREVIOUS_KEY) {
+                let previous = match self.key(previous).await {
+                    Ok(previous) => previous,
+                    Err(KmsError::NotFound { .. }) => return Ok(vec![]),
+                    Err(err) => return Err(err.into()),
+                };
+                if previous.tag(ROLLBACK_FROM) == Some(current.id.as_str()) {
+                    self.untag(&previous, &[ROLLBACK_FROM]).await?;
+                    return Ok(vec![Action::Abort {
+                        rotation_id: format!("rollback to {}", previous.arn),
+                        abandoned: None,
+                    }]);
+                }
+            }
             return Ok(vec![]);
         };
         let pending = match current.tag(tags::PENDING_KEY) {
@@ -781,17 +813,21 @@ impl Rotator {
         self.mismatch(alias, current, new)?;
         // And only from the key this rotation started from: another rotation or a person may
         // have moved the alias meanwhile.
+        let tags_now = self.tags_of(&current.arn).await?;
+        let ours = tags_now.get(tags::ROTATING).map(String::as_str) == new.tag(tags::ROTATION_ID)
+            && tags_now.get(tags::PENDING_KEY) == Some(&new.id);
         self.pace.tick().await;
         let now_named = self
             .kms
             .metadata(alias.as_str(), &alias_subject(alias))
             .await?;
-        if now_named.key_id() != current.id {
-            return Err(self.inconsistent(
+        if !ours || now_named.key_id() != current.id {
+            return Err(self.busy(
                 alias,
                 format!(
-                    "the alias moved to {} during the rotation; nothing was changed",
-                    now_named.key_id()
+                    "another rotation or a person changed it while this rotation ran (it names {}); this rotation's new key {} was given up",
+                    now_named.key_id(),
+                    new.arn
                 ),
             ));
         }
@@ -859,12 +895,14 @@ impl Rotator {
         let current = self.target(alias).await?;
         let policy = self.managed_policy(alias, &current)?;
         let (current, done) = self.settle(alias, current, false).await?;
-        if let Some(Action::Rollback { .. }) = done.last() {
+        if from.is_none()
+            && let Some(Action::Rollback { .. }) = done.last()
+        {
             return Ok(done.into_iter().last().expect("checked"));
         }
         if let Some(from) = from.filter(|from| **from != current.arn) {
             if current.stage() == Some(Stage::Current)
-                && current.tag(tags::PREVIOUS_KEY) == Some(from.key_id().as_str())
+                && current.tag(ROLLED_BACK_FROM) == Some(from.key_id().as_str())
             {
                 tracing::info!(%alias, %from, "rollback already done");
                 return Ok(Action::Rollback {
@@ -882,11 +920,12 @@ impl Rotator {
         }
         if let Some(rotation_id) = current.tag(tags::ROTATING) {
             // Rolling back now would strand the rotation's new key.
-            return Err(RotationError::Busy {
-                alias: alias.clone(),
-                region: self.region(),
-                rotation_id: rotation_id.to_owned(),
-            });
+            return Err(self.busy(
+                alias,
+                format!(
+                    "rotation {rotation_id} is unfinished; finish it with `kmsrot rotate {alias}` (it resumes where it stopped) or give it up with `kmsrot rotate {alias} --abort`, then roll back"
+                ),
+            ));
         }
         let no_previous = |why: String| RotationError::NoPrevious {
             alias: alias.clone(),
@@ -1022,15 +1061,17 @@ impl Rotator {
         self.tag(&left.arn, &left_tags).await?;
         self.untag(left, &[tags::ROTATING, tags::PENDING_KEY])
             .await?;
-        self.tag(
-            &restored.arn,
-            &[
-                (tags::STAGE, Stage::Current.to_string()),
-                (tags::PROMOTED_AT, now),
-                (tags::PREVIOUS_KEY, left.id.clone()),
-            ],
-        )
-        .await?;
+        let mut restored_tags = vec![
+            (tags::STAGE, Stage::Current.to_string()),
+            (tags::PROMOTED_AT, now),
+            (tags::PREVIOUS_KEY, left.id.clone()),
+            (ROLLED_BACK_FROM, left.id.clone()),
+        ];
+        // The policy belongs to the alias: the restored key takes the one in force.
+        if let Ok(policy) = Policy::from_tags(|name| left.tag(name)) {
+            restored_tags.extend(policy.to_tags());
+        }
+        self.tag(&restored.arn, &restored_tags).await?;
         self.untag(
             restored,
             &[ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],

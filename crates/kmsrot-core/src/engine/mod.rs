@@ -42,9 +42,17 @@ pub enum RotationError {
     /// A KMS call failed.
     #[error(transparent)]
     Kms(#[from] KmsError),
-    /// The policy given, or the one in a key's tags, is not valid.
+    /// The policy given is not valid.
     #[error("invalid rotation policy for `{alias}`: {source}")]
     Policy {
+        /// The alias.
+        alias: AliasName,
+        /// What is wrong.
+        source: PolicyError,
+    },
+    /// The policy in the tags of the alias's key is not valid.
+    #[error("the rotation policy in the tags of `{alias}`'s key is invalid: {source}")]
+    PolicyTags {
         /// The alias.
         alias: AliasName,
         /// What is wrong.
@@ -136,17 +144,15 @@ pub enum RotationError {
         /// Why.
         why: String,
     },
-    /// A rotation of the alias is unfinished; it must finish before a rollback.
-    #[error(
-        "alias `{alias}` in {region} has an unfinished rotation ({rotation_id}); finish it with `kmsrot rotate {alias}` (it resumes where it stopped), then roll back"
-    )]
+    /// Another operation on the alias is unfinished or under way; nothing was changed.
+    #[error("alias `{alias}` in {region} is busy: {what}")]
     Busy {
         /// The alias.
         alias: AliasName,
         /// The region.
         region: String,
-        /// The unfinished rotation.
-        rotation_id: String,
+        /// What is under way, and what to do.
+        what: String,
     },
     /// The tags contradict each other or KMS; the engine stops rather than guess.
     #[error("alias `{alias}` in {region}: {what}; fix the `kmsrot:*` tags or ask for help")]
@@ -278,6 +284,14 @@ impl Rotator {
             alias: alias.clone(),
             region: self.region(),
             reason: reason.into(),
+        }
+    }
+
+    fn busy(&self, alias: &AliasName, what: impl Into<String>) -> RotationError {
+        RotationError::Busy {
+            alias: alias.clone(),
+            region: self.region(),
+            what: what.into(),
         }
     }
 

@@ -37,6 +37,8 @@ pub(crate) struct Facts {
     pub(crate) auto: Option<AutoRotation>,
     /// A rotation interrupted half-way.
     pub(crate) in_progress: Option<String>,
+    /// A rollback to this key stopped before the alias moved (the key is left alone).
+    pub(crate) rollback_stopped: Option<KeyArn>,
     /// Keys behind the current one, newest first.
     pub(crate) behind: Vec<Behind>,
 }
@@ -150,6 +152,11 @@ pub(crate) fn compliance(facts: &Facts, now: i64) -> Compliance {
     if let Some(id) = &facts.in_progress {
         findings.push(format!("rotation {id} is unfinished"));
     }
+    if let Some(key) = &facts.rollback_stopped {
+        findings.push(format!(
+            "a rollback to {key} stopped before the alias moved; finish it with `kmsrot rollback` or give it up with `kmsrot rotate --abort`"
+        ));
+    }
     for due in plan(facts, now) {
         match due {
             Due::Retire(key) => findings.push(format!("previous key {key} is due to be disabled")),
@@ -198,6 +205,7 @@ mod tests {
                 period_days: Some(365),
             }),
             in_progress: None,
+            rollback_stopped: None,
             behind: vec![],
         }
     }

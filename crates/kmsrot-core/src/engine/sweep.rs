@@ -41,8 +41,8 @@ impl Rotator {
         let mut outcomes: Vec<AliasOutcome> = futures_util::stream::iter(
             aliases
                 .into_iter()
-                .filter(|(_, target)| target.is_some())
-                .map(|(alias, _)| self.sweep_one(alias, options)),
+                .filter_map(|(alias, target)| Some((alias, target?)))
+                .map(|(alias, target)| self.sweep_one(alias, target, options)),
         )
         .buffer_unordered(options.concurrency.max(1))
         .filter_map(|outcome| async move { outcome })
@@ -77,17 +77,31 @@ impl Rotator {
         Ok(managed)
     }
 
-    async fn sweep_one(&self, alias: AliasName, options: SweepOptions) -> Option<AliasOutcome> {
+    async fn sweep_one(
+        &self,
+        alias: AliasName,
+        target: String,
+        options: SweepOptions,
+    ) -> Option<AliasOutcome> {
+        // Whether the alias is managed at all: its key's tags say. A key whose tags this
+        // caller may not read is not one it manages.
+        match self.tags_of_id(&target).await {
+            Ok(tags)
+                if tags.get(kmsrot_types::tags::ALIAS).map(String::as_str)
+                    == Some(alias.as_str()) => {}
+            Ok(_) => return None,
+            Err(crate::KmsError::AccessDenied { .. } | crate::KmsError::NotFound { .. }) => {
+                tracing::warn!(%alias, "sweep: skipped, its key's tags cannot be read");
+                return None;
+            }
+            // Anything else (throttling too) is left to the attempts below.
+            Err(_) => {}
+        }
         let mut attempt = 1;
         loop {
             match self.advance(&alias, options.dry_run).await {
                 Ok(outcome) => return Some(outcome),
                 Err(RotationError::Unmanaged { .. }) => return None,
-                // A key whose tags this caller may not read is not one it manages.
-                Err(RotationError::Kms(crate::KmsError::AccessDenied { .. })) => {
-                    tracing::warn!(%alias, "sweep: skipped, its key's tags cannot be read");
-                    return None;
-                }
                 Err(err) if err.is_retryable() && attempt < options.attempts => {
                     let base = options.backoff * 2u32.pow(attempt - 1);
                     let jitter = base.mul_f64(fastrand::f64() * 0.5);

@@ -190,6 +190,7 @@ async fn the_sweep_takes_the_due_action_for_each_alias_and_survives_one_failing(
 
     // A second sweep finds nothing more to do.
     let again = engine.sweep(SweepOptions::default()).await.unwrap();
+    assert_eq!(again.aliases.len(), 30);
     for outcome in &again.aliases {
         if kinds[&outcome.alias] != Kind::Broken {
             assert!(outcome.actions.is_empty(), "{outcome:?}");
