@@ -217,7 +217,13 @@ async fn a_rotation_failing_at_any_call_converges_when_run_again() {
     let calls = faults.calls();
     assert!(calls.len() >= 8, "{calls:?}");
 
-    for strike in [Strike::BeforeSend, Strike::AfterResponse] {
+    // Each failure is followed by a clean re-run; with `twice`, the first re-run fails at the
+    // same position of its own calls too, so that the recovery paths crash as well.
+    for (strike, twice) in [
+        (Strike::BeforeSend, false),
+        (Strike::AfterResponse, false),
+        (Strike::AfterResponse, true),
+    ] {
         for n in 1..=calls.len() {
             let alias = env.unique_alias("crash");
             let status = engine
@@ -257,6 +263,17 @@ async fn a_rotation_failing_at_any_call_converges_when_run_again() {
                 state, "Enabled",
                 "after failing call {n} ({failed_at:?}, {strike:?})"
             );
+            if twice {
+                faults.fail_call(n, strike);
+                // It may also finish before reaching call n: then it succeeds.
+                let _ = faulty.rotate(&alias, options.clone()).await;
+                faults.reset();
+                let (_, state) = env.alias_target(&alias).await.unwrap();
+                assert_eq!(
+                    state, "Enabled",
+                    "after failing call {n} twice ({strike:?})"
+                );
+            }
 
             let rerun = engine.rotate(&alias, options.clone()).await;
             assert!(
