@@ -129,38 +129,34 @@ impl Rotator {
         self.tags_of_id(&arn.to_string()).await
     }
 
-    /// A key's tags, by key ID or ARN.
+    /// A key's tags, by key ID or ARN (ListResourceTags, every page).
     pub(crate) async fn tags_of_id(
         &self,
         key_id: &str,
     ) -> Result<BTreeMap<String, String>, KmsError> {
         let mut tags = BTreeMap::new();
-        let mut marker = None;
+        let mut pages = self
+            .kms
+            .client
+            .list_resource_tags()
+            .key_id(key_id)
+            .into_paginator()
+            .send();
         loop {
             self.pace.tick().await;
-            let out = self
-                .kms
-                .client
-                .list_resource_tags()
-                .key_id(key_id)
-                .set_marker(marker)
-                .send()
-                .await;
-            let out = match out {
-                Ok(out) => out,
-                Err(err) => {
+            match pages.next().await {
+                None => return Ok(tags),
+                Some(Ok(out)) => {
+                    for tag in out.tags() {
+                        tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
+                    }
+                }
+                Some(Err(err)) => {
                     return Err(self
                         .kms
                         .fail("ListResourceTags", &subject_for(key_id), err)
                         .await);
                 }
-            };
-            for tag in out.tags() {
-                tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
-            }
-            match out.next_marker {
-                Some(next) if out.truncated => marker = Some(next),
-                _ => return Ok(tags),
             }
         }
     }
@@ -238,51 +234,47 @@ impl Rotator {
         key: Option<&KeyArn>,
     ) -> Result<Vec<(AliasName, Option<String>)>, KmsError> {
         let mut found = Vec::new();
-        let mut marker = None;
+        let mut pages = self
+            .kms
+            .client
+            .list_aliases()
+            .set_key_id(key.map(ToString::to_string))
+            .into_paginator()
+            .send();
         loop {
             self.pace.tick().await;
-            let out = self
-                .kms
-                .client
-                .list_aliases()
-                .set_key_id(key.map(ToString::to_string))
-                .set_marker(marker)
-                .send()
-                .await;
-            let out = match out {
-                Ok(out) => out,
-                Err(err) => {
+            match pages.next().await {
+                None => return Ok(found),
+                Some(Ok(out)) => {
+                    for entry in out.aliases() {
+                        // AWS managed aliases (`alias/aws/…`) do not parse as AliasName.
+                        if let Some(name) = entry.alias_name().and_then(|n| n.parse().ok()) {
+                            found.push((name, entry.target_key_id().map(str::to_owned)));
+                        }
+                    }
+                }
+                Some(Err(err)) => {
                     let subject = key.map_or(Subject::Ciphertext, |k| Subject::Key(k.clone()));
                     return Err(self.kms.fail("ListAliases", &subject, err).await);
                 }
-            };
-            for entry in out.aliases() {
-                // AWS managed aliases (`alias/aws/…`) do not parse as AliasName: skipped.
-                if let Some(name) = entry.alias_name().and_then(|n| n.parse().ok()) {
-                    found.push((name, entry.target_key_id().map(str::to_owned)));
-                }
-            }
-            match out.next_marker {
-                Some(next) if out.truncated => marker = Some(next),
-                _ => return Ok(found),
             }
         }
     }
 
     /// Looks through every key in the region for the pending key of one rotation. Only a
-    /// rotation resumed after a crash between `CreateKey` and recording the new key needs this.
+    /// rotation resumed without a record of its new key needs this.
     pub(crate) async fn find_pending(
         &self,
         alias: &AliasName,
         rotation_id: &str,
     ) -> Result<Option<KeyView>, KmsError> {
-        let mut marker = None;
+        let mut pages = self.kms.client.list_keys().into_paginator().send();
         loop {
             self.pace.tick().await;
-            let out = self.kms.client.list_keys().set_marker(marker).send().await;
-            let out = match out {
-                Ok(out) => out,
-                Err(err) => {
+            let out = match pages.next().await {
+                None => return Ok(None),
+                Some(Ok(out)) => out,
+                Some(Err(err)) => {
                     return Err(self.kms.fail("ListKeys", &alias_subject(alias), err).await);
                 }
             };
@@ -306,10 +298,6 @@ impl Rotator {
                     view.tags = tags;
                     return Ok(Some(view));
                 }
-            }
-            match out.next_marker {
-                Some(next) if out.truncated => marker = Some(next),
-                _ => return Ok(None),
             }
         }
     }

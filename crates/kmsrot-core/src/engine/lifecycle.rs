@@ -116,20 +116,19 @@ impl Rotator {
     async fn rotations(&self, key: &KeyArn) -> Result<(u32, Option<DateTime>), RotationError> {
         let mut on_demand = 0;
         let mut newest: Option<DateTime> = None;
-        let mut marker = None;
+        let mut pages = self
+            .kms
+            .client
+            .list_key_rotations()
+            .key_id(key.to_string())
+            .into_paginator()
+            .send();
         loop {
             self.pace.tick().await;
-            let out = self
-                .kms
-                .client
-                .list_key_rotations()
-                .key_id(key.to_string())
-                .set_marker(marker)
-                .send()
-                .await;
-            let out = match out {
-                Ok(out) => out,
-                Err(err) => {
+            let out = match pages.next().await {
+                None => return Ok((on_demand, newest)),
+                Some(Ok(out)) => out,
+                Some(Err(err)) => {
                     return Err(self
                         .kms
                         .fail("ListKeyRotations", &Subject::Key(key.clone()), err)
@@ -147,10 +146,6 @@ impl Rotator {
                         _ => *date,
                     });
                 }
-            }
-            match out.next_marker {
-                Some(next) if out.truncated => marker = Some(next),
-                _ => return Ok((on_demand, newest)),
             }
         }
     }

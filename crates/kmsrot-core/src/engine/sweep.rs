@@ -62,19 +62,27 @@ impl Rotator {
         let mut managed = Vec::new();
         for (alias, target) in aliases {
             let Some(target) = target else { continue };
-            let tags = match self.tags_of_id(&target).await {
-                Ok(tags) => tags,
-                Err(crate::KmsError::NotFound { .. } | crate::KmsError::AccessDenied { .. }) => {
-                    continue;
-                }
-                Err(err) => return Err(err.into()),
-            };
-            if tags.get(kmsrot_types::tags::ALIAS).map(String::as_str) == Some(alias.as_str()) {
+            if self.manages(&alias, &target).await? {
                 managed.push(alias);
             }
         }
         managed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         Ok(managed)
+    }
+
+    /// Whether the alias's key carries kmsrot's tag for it. A key whose tags this caller may
+    /// not read, or that is gone, is not one it manages.
+    async fn manages(&self, alias: &AliasName, target: &str) -> Result<bool, crate::KmsError> {
+        match self.tags_of_id(target).await {
+            Ok(tags) => {
+                Ok(tags.get(kmsrot_types::tags::ALIAS).map(String::as_str) == Some(alias.as_str()))
+            }
+            Err(crate::KmsError::AccessDenied { .. } | crate::KmsError::NotFound { .. }) => {
+                tracing::warn!(%alias, "its key's tags cannot be read: not managed by this caller");
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     async fn sweep_one(
@@ -85,17 +93,9 @@ impl Rotator {
     ) -> Option<AliasOutcome> {
         // Whether the alias is managed at all: its key's tags say. A key whose tags this
         // caller may not read is not one it manages.
-        match self.tags_of_id(&target).await {
-            Ok(tags)
-                if tags.get(kmsrot_types::tags::ALIAS).map(String::as_str)
-                    == Some(alias.as_str()) => {}
-            Ok(_) => return None,
-            Err(crate::KmsError::AccessDenied { .. } | crate::KmsError::NotFound { .. }) => {
-                tracing::warn!(%alias, "sweep: skipped, its key's tags cannot be read");
-                return None;
-            }
-            // Anything else (throttling too) is left to the attempts below.
-            Err(_) => {}
+        // A failure to tell (throttling too) is left to the attempts below.
+        if let Ok(false) = self.manages(&alias, &target).await {
+            return None;
         }
         let mut attempt = 1;
         loop {

@@ -23,20 +23,6 @@ async fn raw_ciphertext(env: &kmsrot_testsuite::TestEnv, key_id: impl Into<Strin
         .unwrap()
 }
 
-/// The key ARN behind an alias, from DescribeKey.
-async fn alias_target(env: &kmsrot_testsuite::TestEnv, alias: &str) -> String {
-    env.client
-        .describe_key()
-        .key_id(alias)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .arn
-        .unwrap()
-}
-
 /// Patch 1: "DisableKey … temporarily prevents use of the KMS key for cryptographic
 /// operations"; the operations fail with DisabledException.
 #[tokio::test]
@@ -462,11 +448,11 @@ async fn patch_update_alias_refuses_another_key_type_or_usage() {
         let err = update(alias.as_str(), &other).await.unwrap_err();
         assert_eq!(err.code(), Some("ValidationException"), "{other_spec}");
     }
-    assert_eq!(alias_target(&env, alias.as_str()).await, key.to_string());
+    assert_eq!(env.alias_target(&alias).await.unwrap().0, key);
     // A key of the same type and usage: the alias moves, as before.
     let next = env.create_key(spec, usage).await.unwrap();
     update(alias.as_str(), &next).await.unwrap();
-    assert_eq!(alias_target(&env, alias.as_str()).await, next.to_string());
+    assert_eq!(env.alias_target(&alias).await.unwrap().0, next);
 
     // Asymmetric keys of another family but the same usage are the same type; another usage is
     // not.
@@ -489,5 +475,5 @@ async fn patch_update_alias_refuses_another_key_type_or_usage() {
         .unwrap();
     let err = update(signing.as_str(), &decrypting).await.unwrap_err();
     assert_eq!(err.code(), Some("ValidationException"));
-    assert_eq!(alias_target(&env, signing.as_str()).await, ecc.to_string());
+    assert_eq!(env.alias_target(&signing).await.unwrap().0, ecc);
 }
