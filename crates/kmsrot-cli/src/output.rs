@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use kmsrot_types::{
-    Action, AliasOutcome, AliasStatus, GuardVerdict, KeyInfo, KeyStatus, RotationStatus,
+    Action, AliasOutcome, AliasStatus, GuardVerdict, KeyInfo, KeyStatus, RotationStatus, Undone,
 };
 use serde::Serialize;
 
@@ -18,13 +18,19 @@ pub(crate) enum Format {
     Json,
 }
 
+/// A value as pretty JSON followed by a newline.
+pub(crate) fn render_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    let mut text = serde_json::to_vec_pretty(value).context("rendering JSON")?;
+    text.push(b'\n');
+    Ok(text)
+}
+
 /// Prints a value as pretty JSON followed by a newline.
 ///
 /// The document is rendered first and then written, so that a closed stdout surfaces as a
 /// plain `io::Error` (which `exit` treats as no failure) rather than inside a serde error.
 pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).context("rendering JSON")?;
-    text.push(b'\n');
+    let text = render_json(value)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&text)
         .and_then(|()| out.flush())
@@ -137,8 +143,8 @@ pub(crate) fn status_row(status: &AliasStatus) -> Vec<String> {
         format!("{}d", c.age_days),
         status
             .next_rotation
-            .as_deref()
-            .map_or("-", |d| d.get(..10).unwrap_or(d))
+            .get(..10)
+            .unwrap_or(&status.next_rotation)
             .to_owned(),
         previous,
         compliance,
@@ -169,12 +175,16 @@ pub(crate) fn action_text(action: &Action) -> String {
             reason,
             new_key: None,
         } => format!("would rotate to a new key ({reason})"),
-        Action::RotateOnDemand { reason } => {
-            format!("on-demand rotation of the key material ({reason})")
-        }
-        Action::EnableRotation { period_days, was } => {
-            format!("automatic rotation set to every {period_days} days (was {was})")
-        }
+        Action::RotateOnDemand { reason, remaining } => match remaining {
+            Some(left) => format!(
+                "on-demand rotation of the key material ({reason}; about {left} on-demand rotations left)"
+            ),
+            None => format!("on-demand rotation of the key material ({reason})"),
+        },
+        Action::EnableRotation { period_days, was } => format!(
+            "automatic rotation set to every {period_days} days (was: {})",
+            rotation_text(was)
+        ),
         Action::Retire { key } => format!("retired (disabled) {key}"),
         Action::ScheduleDeletion { key, window_days } => {
             format!("scheduled deletion of {key} in {window_days} days")
@@ -207,6 +217,14 @@ pub(crate) fn outcome_lines(outcome: &AliasOutcome, dry_run: bool) -> Vec<String
     if let Some(reason) = &outcome.reason {
         lines.push(format!("{alias}: {reason}"));
     }
+    if lines.is_empty()
+        && let Some(c) = &outcome.compliance
+    {
+        lines.push(format!(
+            "{alias}: nothing due: the key is {} days old of {} allowed",
+            c.age_days, c.max_age_days
+        ));
+    }
     lines
 }
 
@@ -234,6 +252,13 @@ pub(crate) fn verdict_text(verdict: &GuardVerdict) -> String {
             undone,
             ..
         } => {
+            let undone: Vec<&str> = undone
+                .iter()
+                .map(|u| match u {
+                    Undone::DeletionCancelled => "deletion cancelled",
+                    Undone::Enabled => "enabled",
+                })
+                .collect();
             format!("restored {key}, {needed_as}: {}", undone.join(", then "))
         }
     }

@@ -77,6 +77,12 @@ fn bytes(blob: Option<Blob>) -> Vec<u8> {
     blob.map(Blob::into_inner).unwrap_or_default()
 }
 
+/// Whether KMS can rotate this key's material itself: symmetric, origin AWS_KMS, not in a
+/// custom key store.
+pub(crate) fn rotates_itself(spec: &str, origin: &str, custom_key_store: bool) -> bool {
+    spec == "SYMMETRIC_DEFAULT" && origin == "AWS_KMS" && !custom_key_store
+}
+
 fn date(value: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     value.and_then(|d| d.fmt(Format::DateTime).ok())
 }
@@ -252,18 +258,32 @@ impl Kms {
         }
     }
 
-    pub(crate) async fn rotation_status(
+    async fn rotation_status(
         &self,
         metadata: &KeyMetadata,
         subject: &Subject,
     ) -> Result<RotationStatus, KmsError> {
-        let symmetric = metadata.key_spec().map(|s| s.as_str()) == Some("SYMMETRIC_DEFAULT");
-        let kms_origin = metadata.origin().map(|o| o.as_str()) == Some("AWS_KMS");
-        if !symmetric || !kms_origin || metadata.custom_key_store_id().is_some() {
-            return Ok(RotationStatus::Unsupported);
-        }
+        let rotates = rotates_itself(
+            metadata.key_spec().map_or("", |s| s.as_str()),
+            metadata.origin().map_or("", |o| o.as_str()),
+            metadata.custom_key_store_id().is_some(),
+        );
         // By ARN, so that a key in another account (through an alias ARN) is asked for there.
         let key_id = metadata.arn().unwrap_or_else(|| metadata.key_id());
+        self.rotation_status_of(key_id, rotates, subject).await
+    }
+
+    /// KMS's automatic rotation of a key; `Unsupported` without a call when the key cannot
+    /// rotate itself, `Unknown` when the caller may not ask.
+    pub(crate) async fn rotation_status_of(
+        &self,
+        key_id: &str,
+        rotates_itself: bool,
+        subject: &Subject,
+    ) -> Result<RotationStatus, KmsError> {
+        if !rotates_itself {
+            return Ok(RotationStatus::Unsupported);
+        }
         let out = self
             .client
             .get_key_rotation_status()

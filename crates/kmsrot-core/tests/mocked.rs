@@ -371,11 +371,10 @@ async fn the_sweep_backs_off_and_retries_an_alias_kms_throttles() {
     assert_eq!(report.failed(), 0, "{report:?}");
     assert_eq!(throttled.num_calls(), 1, "the first attempt was throttled");
     assert_eq!(report.aliases.len(), 1);
+    let outcome = &report.aliases[0];
     assert!(
-        report.aliases[0]
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("nothing due")
+        outcome.actions.is_empty() && outcome.reason.is_none(),
+        "{outcome:?}"
     );
+    assert!(outcome.compliance.as_ref().unwrap().ok(), "{outcome:?}");
 }

@@ -24,7 +24,7 @@ pub use key_ref::{
     Partition, RESERVED_ALIAS_PREFIX,
 };
 pub use report::{
-    Action, AliasOutcome, AliasStatus, Compliance, GuardMode, GuardVerdict, KeyChange, KeyStatus,
-    SweepReport,
+    Action, AliasOutcome, AliasStatus, Compliance, GuardVerdict, KeyChange, KeyStatus, SweepReport,
+    Undone,
 };
-pub use rotation::{Bound, Mode, Policy, PolicyError, Stage, tags};
+pub use rotation::{Bound, GuardMode, Mode, Policy, PolicyError, Stage, tags};

@@ -62,7 +62,7 @@ pub struct AliasStatus {
     /// KMS's automatic rotation of the current key.
     pub rotation: RotationStatus,
     /// When the key (or its material) is next due for rotation, RFC 3339.
-    pub next_rotation: Option<String>,
+    pub next_rotation: String,
     /// The key the current one replaced, while kmsrot still tracks it.
     pub previous: Option<KeyStatus>,
     /// The rotation under way, when one was interrupted or is running.
@@ -88,13 +88,16 @@ pub enum Action {
     RotateOnDemand {
         /// Why.
         reason: String,
+        /// In a dry run: the on-demand rotations KMS allows still, counted from
+        /// ListKeyRotations against the documented cap.
+        remaining: Option<u32>,
     },
     /// Automatic rotation switched on, or its period corrected.
     EnableRotation {
         /// The period set.
         period_days: u32,
         /// What KMS had.
-        was: String,
+        was: RotationStatus,
     },
     /// A previous key disabled after its grace period.
     Retire {
@@ -134,44 +137,14 @@ pub enum KeyChange {
     Disabled,
 }
 
-/// What the deletion guard does about a key a managed alias still needs.
+/// One change the deletion guard (or a rollback) undid on a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum GuardMode {
-    /// Undo the change (cancel the deletion, enable the key). The default: deleting a key an
-    /// alias still names breaks the applications behind that alias.
-    Enforce,
-    /// Only report.
-    Observe,
-}
-
-impl GuardMode {
-    /// The name used in flags, configuration and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enforce => "enforce",
-            Self::Observe => "observe",
-        }
-    }
-}
-
-impl std::str::FromStr for GuardMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "enforce" => Ok(Self::Enforce),
-            "observe" => Ok(Self::Observe),
-            _ => Err(format!(
-                "unknown guard mode `{s}`; expected enforce or observe"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for GuardMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+pub enum Undone {
+    /// `CancelKeyDeletion`.
+    DeletionCancelled,
+    /// `EnableKey`.
+    Enabled,
 }
 
 /// The deletion guard's verdict on one key.
@@ -220,7 +193,7 @@ pub enum GuardVerdict {
         /// Why the alias needs it.
         needed_as: String,
         /// What was undone, in order.
-        undone: Vec<String>,
+        undone: Vec<Undone>,
     },
 }
 
@@ -231,7 +204,7 @@ pub struct AliasOutcome {
     pub alias: AliasName,
     /// What was done (or, in a dry run, what would be).
     pub actions: Vec<Action>,
-    /// Why nothing was done, when nothing was.
+    /// Why something due was left undone (for example, another alias still names a key).
     pub reason: Option<String>,
     /// The alias's compliance after the sweep (before it, in a dry run).
     pub compliance: Option<Compliance>,

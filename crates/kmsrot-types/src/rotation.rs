@@ -21,6 +21,11 @@ pub mod tags {
     pub const ROTATING: &str = "kmsrot:rotating";
     /// On the current key while a rotation runs, once its new key exists: that key's ID.
     pub const PENDING_KEY: &str = "kmsrot:pending-key";
+    /// On the key a rollback is restoring, until it is current: the key the alias leaves.
+    pub const ROLLBACK_FROM: &str = "kmsrot:rollback-from";
+    /// On a key a rollback made current again: the key it replaced (kept, so that a retried
+    /// `rollback --from` can tell it is done).
+    pub const ROLLED_BACK_FROM: &str = "kmsrot:rolled-back-from";
     /// The key this one replaced (its key ID), which the rotation lifecycle walks.
     pub const PREVIOUS_KEY: &str = "kmsrot:previous-key";
     /// When the key was created (or adopted), RFC 3339.
@@ -54,6 +59,17 @@ pub enum Mode {
     Automatic,
     /// kmsrot creates a new key and moves the alias to it, in idempotent steps.
     Manual,
+}
+
+/// What the deletion guard does about a key a managed alias still needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardMode {
+    /// Undo the change (cancel the deletion, enable the key). The default: deleting a key an
+    /// alias still names breaks the applications behind that alias.
+    Enforce,
+    /// Only report.
+    Observe,
 }
 
 /// Where a managed key is in its life.
@@ -100,6 +116,7 @@ macro_rules! keyword_enum {
 }
 
 keyword_enum!(Mode, "mode", Automatic => "automatic", Manual => "manual");
+keyword_enum!(GuardMode, "guard mode", Enforce => "enforce", Observe => "observe");
 keyword_enum!(
     Stage, "stage",
     Pending => "pending", Current => "current", Previous => "previous", Retired => "retired",

@@ -68,20 +68,23 @@ pub(crate) struct StatusArgs {
 
 pub(crate) async fn status(global: &Global, args: StatusArgs) -> Result<()> {
     let engine = super::rotator(global).await?;
-    let aliases = if args.aliases.is_empty() {
-        engine.managed().await.context("listing managed aliases")?
+    let statuses = if args.aliases.is_empty() {
+        engine
+            .status_all()
+            .await
+            .context("reading the managed aliases")?
     } else {
-        args.aliases
+        let mut statuses = Vec::new();
+        for alias in &args.aliases {
+            statuses.push(
+                engine
+                    .status(alias)
+                    .await
+                    .with_context(|| format!("reading {alias}"))?,
+            );
+        }
+        statuses
     };
-    let mut statuses = Vec::new();
-    for alias in &aliases {
-        statuses.push(
-            engine
-                .status(alias)
-                .await
-                .with_context(|| format!("reading {alias}"))?,
-        );
-    }
     match global.output {
         Format::Json => print_json(&statuses),
         Format::Text => {

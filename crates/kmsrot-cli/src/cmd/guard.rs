@@ -26,12 +26,8 @@ pub(crate) struct Args {
     change: Change,
     /// enforce: undo the change when a managed alias still needs the key; observe: only
     /// report.
-    #[arg(long, default_value = "enforce", value_parser = parse_mode)]
+    #[arg(long, default_value = "enforce")]
     mode: GuardMode,
-}
-
-fn parse_mode(text: &str) -> Result<GuardMode, String> {
-    text.parse()
 }
 
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {

@@ -13,7 +13,7 @@ pub(crate) struct PolicyArgs {
     /// automatic: KMS rotates the key material (symmetric keys of origin AWS_KMS); manual:
     /// kmsrot moves the alias to a new key [default: automatic for SYMMETRIC_DEFAULT keys,
     /// manual for the others]
-    #[arg(long, value_parser = parse_mode)]
+    #[arg(long)]
     mode: Option<Mode>,
     /// Rotate a key older than this, in days [default: 365]
     #[arg(long, value_name = "DAYS")]
@@ -31,11 +31,6 @@ pub(crate) struct PolicyArgs {
     /// The deletion window, 7 to 30 days [default: 30]
     #[arg(long, value_name = "DAYS")]
     deletion_window_days: Option<u32>,
-}
-
-fn parse_mode(text: &str) -> Result<Mode, String> {
-    text.parse()
-        .map_err(|e: kmsrot_types::PolicyError| e.to_string())
 }
 
 impl PolicyArgs {
@@ -122,8 +117,8 @@ pub(crate) struct AdoptArgs {
 pub(crate) async fn adopt(global: &Global, args: AdoptArgs) -> Result<()> {
     let engine = super::rotator(global).await?;
     // Unset flags keep the alias's policy when it has one; otherwise the defaults for its key.
-    let base = match engine.status(&args.alias).await {
-        Ok(status) => status.policy,
+    let base = match engine.policy(&args.alias).await {
+        Ok(policy) => policy,
         // A policy in the tags that cannot be read is replaced by what the flags say over
         // the defaults; every other failure stops here.
         Err(RotationError::Unmanaged { .. } | RotationError::PolicyTags { .. }) => {

@@ -8,7 +8,7 @@ use kmsrot_types::{AliasRef, Signature};
 
 use crate::Global;
 use crate::io::{Sink, read_input};
-use crate::output::{Format, print_json};
+use crate::output::{Format, print_json, render_json};
 
 /// Arguments of `kmsrot sign`.
 #[derive(Debug, clap::Args)]
@@ -32,15 +32,7 @@ pub(crate) async fn sign(global: &Global, args: SignArgs) -> Result<()> {
         .sign(&message)
         .await
         .with_context(|| format!("signing {} bytes", message.len()))?;
-    let sink = Sink::new(args.out);
-    match sink {
-        Sink::Stdout => print_json(&signature),
-        Sink::File(_) => {
-            let mut text = serde_json::to_vec_pretty(&signature).context("rendering JSON")?;
-            text.push(b'\n');
-            sink.write(&text)
-        }
-    }
+    Sink::new(args.out).write(&render_json(&signature)?)
 }
 
 /// Arguments of `kmsrot verify`.

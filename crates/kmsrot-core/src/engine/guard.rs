@@ -6,10 +6,8 @@
 use kmsrot_types::{AliasName, GuardMode, GuardVerdict, KeyChange, Stage, tags};
 
 use super::keys::KeyView;
-use super::{RotationError, Rotator, rfc3339};
+use super::{RotationError, Rotator, plan, rfc3339};
 use crate::KmsError;
-
-const DAY: i64 = 86_400;
 
 impl Rotator {
     /// Judges one key after `change`, and in [`GuardMode::Enforce`] restores it when a managed
@@ -83,10 +81,10 @@ impl Rotator {
         if current.arn == key.arn {
             return Ok(Ok(format!("the current key of `{alias}`")));
         }
-        if key.tag(super::manual::ROLLBACK_FROM) == Some(current.id.as_str()) {
+        if key.tag(tags::ROLLBACK_FROM) == Some(current.id.as_str()) {
             return Ok(Ok(format!("the key a rollback of `{alias}` is restoring")));
         }
-        if current.tag(super::manual::ROLLBACK_FROM) == Some(key.id.as_str()) {
+        if current.tag(tags::ROLLBACK_FROM) == Some(key.id.as_str()) {
             return Ok(Ok(format!(
                 "the key `{alias}` names until a rollback under way finishes"
             )));
@@ -98,48 +96,31 @@ impl Rotator {
             )));
         };
         let now = self.now().secs();
-        let mut next = current.tag(tags::PREVIOUS_KEY).map(str::to_owned);
-        let mut hops = 0;
-        while let Some(id) = next.take() {
-            hops += 1;
-            if hops > 5 {
-                break;
-            }
-            let link = if id == key.id {
-                key.clone()
-            } else {
-                match self.key(&id).await {
-                    Ok(link) => link,
-                    Err(KmsError::NotFound { .. }) => break,
-                    Err(err) => return Err(err.into()),
-                }
-            };
-            if link.id == key.id {
-                return Ok(match key.stage() {
-                    Some(Stage::Previous) => {
-                        // No `demoted-at` (an interrupted re-tag): the grace period counts from now.
-                        let demoted = key.time(tags::DEMOTED_AT).map_or(now, |t| t.secs());
-                        let until = demoted + i64::from(policy.grace_days) * DAY;
-                        if now < until {
-                            Ok(format!(
-                                "a previous key of `{alias}` within its grace period (until {})",
-                                rfc3339(aws_smithy_types::DateTime::from_secs(until))
-                            ))
-                        } else {
-                            Err(format!(
-                                "a previous key of `{alias}`, past its grace period"
-                            ))
-                        }
+        let behind = self.behind(alias, &current).await?;
+        if behind.iter().any(|link| link.id == key.id) {
+            return Ok(match key.stage() {
+                Some(Stage::Previous) => {
+                    // No `demoted-at` (an interrupted re-tag): the grace period counts from now.
+                    let demoted = key.time(tags::DEMOTED_AT).map_or(now, |t| t.secs());
+                    let until = plan::grace_until(&policy, demoted);
+                    if now < until {
+                        Ok(format!(
+                            "a previous key of `{alias}` within its grace period (until {})",
+                            rfc3339(aws_smithy_types::DateTime::from_secs(until))
+                        ))
+                    } else {
+                        Err(format!(
+                            "a previous key of `{alias}`, past its grace period"
+                        ))
                     }
-                    Some(Stage::Retired) => Err(format!("retired for `{alias}`")),
-                    // Still tagged current (or untagged): a rotation moved the alias and has
-                    // not re-tagged it yet, so its grace period has not even begun.
-                    _ => Ok(format!(
-                        "the key `{alias}` named until a rotation that is still finishing"
-                    )),
-                });
-            }
-            next = link.tag(tags::PREVIOUS_KEY).map(str::to_owned);
+                }
+                Some(Stage::Retired) => Err(format!("retired for `{alias}`")),
+                // Still tagged current (or untagged): a rotation moved the alias and has not
+                // re-tagged it yet, so its grace period has not even begun.
+                _ => Ok(format!(
+                    "the key `{alias}` named until a rotation that is still finishing"
+                )),
+            });
         }
         Ok(Err(format!(
             "`{alias}` names {} and no longer tracks this key",

@@ -47,6 +47,20 @@ impl KeyView {
         DateTime::from_str(self.tag(name)?, Format::DateTime).ok()
     }
 
+    /// Whether this is the pending key of that rotation of that alias, still usable (not
+    /// scheduled for deletion).
+    pub(crate) fn is_pending_for(&self, alias: &AliasName, rotation_id: &str) -> bool {
+        self.serves(alias)
+            && self.stage() == Some(Stage::Pending)
+            && self.tag(tags::ROTATION_ID) == Some(rotation_id)
+            && !self.is_pending_deletion()
+    }
+
+    /// Whether KMS can rotate this key's material itself.
+    pub(crate) fn rotates_itself(&self) -> bool {
+        crate::kms::rotates_itself(&self.spec, &self.origin, self.custom_key_store)
+    }
+
     pub(crate) fn is_enabled(&self) -> bool {
         self.state == "Enabled"
     }
@@ -170,11 +184,37 @@ impl Rotator {
 
     /// The key an alias names, with its tags.
     pub(crate) async fn target(&self, alias: &AliasName) -> Result<KeyView, KmsError> {
+        self.target_known(alias, None).await
+    }
+
+    /// The key an alias names, reusing tags already read for key `known.0` when the alias
+    /// still names that key.
+    pub(crate) async fn target_known(
+        &self,
+        alias: &AliasName,
+        known: Option<(&str, BTreeMap<String, String>)>,
+    ) -> Result<KeyView, KmsError> {
         let mut view = self
             .describe_view(alias.as_str(), &alias_subject(alias))
             .await?;
-        view.tags = self.tags_of(&view.arn).await?;
+        view.tags = match known {
+            Some((id, tags)) if id == view.id => tags,
+            _ => self.tags_of(&view.arn).await?,
+        };
         Ok(view)
+    }
+
+    /// Tags for a request.
+    pub(crate) fn tag_list(
+        &self,
+        operation: &'static str,
+        pairs: &[(&str, String)],
+    ) -> Result<Vec<Tag>, KmsError> {
+        pairs
+            .iter()
+            .map(|(k, v)| Tag::builder().tag_key(*k).tag_value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.kms.unexpected(operation, e.to_string()))
     }
 
     /// Adds or overwrites tags on a key.
@@ -182,11 +222,7 @@ impl Rotator {
         if pairs.is_empty() {
             return Ok(());
         }
-        let tags = pairs
-            .iter()
-            .map(|(k, v)| Tag::builder().tag_key(*k).tag_value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.kms.unexpected("TagResource", e.to_string()))?;
+        let tags = self.tag_list("TagResource", pairs)?;
         self.pace.tick().await;
         let out = self
             .kms
@@ -289,14 +325,15 @@ impl Rotator {
                     Err(err) => return Err(err),
                 };
                 let ours = tags.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
-                    && tags.get(tags::ROTATION_ID).map(String::as_str) == Some(rotation_id)
-                    && tags.get(tags::STAGE).map(String::as_str) == Some("pending");
+                    && tags.get(tags::ROTATION_ID).map(String::as_str) == Some(rotation_id);
                 if ours {
                     let mut view = self
                         .describe_view(&arn.to_string(), &Subject::Key(arn.clone()))
                         .await?;
                     view.tags = tags;
-                    return Ok(Some(view));
+                    if view.is_pending_for(alias, rotation_id) {
+                        return Ok(Some(view));
+                    }
                 }
             }
         }

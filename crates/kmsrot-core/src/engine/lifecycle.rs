@@ -4,14 +4,13 @@
 
 use aws_sdk_kms::types::RotationType;
 use aws_smithy_types::DateTime;
-use aws_smithy_types::date_time::Format;
 use kmsrot_types::{
     Action, AliasName, AliasOutcome, AliasStatus, KeyArn, Mode, RotationStatus, Stage, tags,
 };
 
 use super::keys::KeyView;
-use super::manual::{ROLLBACK_FROM, RotateOptions, settling};
-use super::plan::{self, AutoRotation, Behind, Due, Facts};
+use super::manual::{RotateOptions, settling};
+use super::plan::{self, Behind, Due, Facts};
 use super::{ON_DEMAND_CAP, RotationError, Rotator, rfc3339};
 use crate::{KmsError, Subject};
 
@@ -38,7 +37,7 @@ impl Rotator {
 
     /// The keys behind the current one, newest first, until one is pending deletion, gone,
     /// or not this alias's.
-    async fn behind(
+    pub(crate) async fn behind(
         &self,
         alias: &AliasName,
         current: &KeyView,
@@ -68,47 +67,16 @@ impl Rotator {
     }
 
     /// KMS's automatic rotation status of a key, by ARN.
-    async fn auto_rotation(
-        &self,
-        key: &KeyView,
-    ) -> Result<(RotationStatus, AutoRotation), RotationError> {
+    async fn auto_rotation(&self, key: &KeyView) -> Result<RotationStatus, RotationError> {
         self.pace.tick().await;
-        let out = self
+        Ok(self
             .kms
-            .client
-            .get_key_rotation_status()
-            .key_id(key.arn.to_string())
-            .send()
-            .await;
-        match out {
-            Ok(out) => {
-                let period_days = out
-                    .rotation_period_in_days
-                    .and_then(|d| u32::try_from(d).ok());
-                let status = if out.key_rotation_enabled {
-                    RotationStatus::Enabled {
-                        period_days,
-                        next_rotation: out
-                            .next_rotation_date
-                            .and_then(|d| d.fmt(Format::DateTime).ok()),
-                    }
-                } else {
-                    RotationStatus::Disabled
-                };
-                Ok((
-                    status,
-                    AutoRotation {
-                        enabled: out.key_rotation_enabled,
-                        period_days,
-                    },
-                ))
-            }
-            Err(err) => Err(self
-                .kms
-                .fail("GetKeyRotationStatus", &Subject::Key(key.arn.clone()), err)
-                .await
-                .into()),
-        }
+            .rotation_status_of(
+                &key.arn.to_string(),
+                key.rotates_itself(),
+                &Subject::Key(key.arn.clone()),
+            )
+            .await?)
     }
 
     /// On-demand rotations done, and the date of the newest rotation of any kind
@@ -158,15 +126,7 @@ impl Rotator {
     ) -> Result<Assessment, RotationError> {
         let policy = self.managed_policy(alias, current)?;
         let behind = self.behind(alias, current).await?;
-        let symmetric = current.spec == "SYMMETRIC_DEFAULT"
-            && current.origin == "AWS_KMS"
-            && !current.custom_key_store;
-        let (rotation, auto) = if symmetric {
-            let (status, auto) = self.auto_rotation(current).await?;
-            (status, Some(auto))
-        } else {
-            (RotationStatus::Unsupported, None)
-        };
+        let rotation = self.auto_rotation(current).await?;
         let creation = secs(current.creation).unwrap_or_else(|| self.now().secs());
         let (age_base, on_demand_remaining) = match policy.mode {
             Mode::Automatic => {
@@ -185,23 +145,19 @@ impl Rotator {
         } else if settling(current) {
             Some(format!(
                 "rollback from {}",
-                current.tag(ROLLBACK_FROM).unwrap_or("?")
+                current.tag(tags::ROLLBACK_FROM).unwrap_or("?")
             ))
         } else {
             current.tag(tags::ROTATING).map(str::to_owned)
         };
         let rollback_stopped = behind
             .first()
-            .filter(|k| k.tag(ROLLBACK_FROM) == Some(current.id.as_str()))
+            .filter(|k| k.tag(tags::ROLLBACK_FROM) == Some(current.id.as_str()))
             .map(|k| k.arn.clone());
         let facts = Facts {
             policy,
             age_base,
-            auto: if policy.mode == Mode::Automatic {
-                auto
-            } else {
-                None
-            },
+            auto: (policy.mode == Mode::Automatic).then(|| rotation.clone()),
             in_progress: in_progress.clone(),
             rollback_stopped: rollback_stopped.clone(),
             behind: behind
@@ -211,7 +167,7 @@ impl Rotator {
                     stage: k.stage(),
                     enabled: k.is_enabled(),
                     pending_deletion: k.is_pending_deletion(),
-                    rolling_back_to: k.tag(ROLLBACK_FROM) == Some(current.id.as_str()),
+                    rolling_back_to: k.tag(tags::ROLLBACK_FROM) == Some(current.id.as_str()),
                     demoted_at: secs(k.time(tags::DEMOTED_AT)),
                     retired_at: secs(k.time(tags::RETIRED_AT)),
                 })
@@ -222,8 +178,8 @@ impl Rotator {
             RotationStatus::Enabled {
                 next_rotation: Some(next),
                 ..
-            } if policy.mode == Mode::Automatic => Some(next.clone()),
-            _ => Some(rfc3339(DateTime::from_secs(plan::next_rotation(&facts)))),
+            } if policy.mode == Mode::Automatic => next.clone(),
+            _ => rfc3339(DateTime::from_secs(plan::next_rotation(&facts))),
         };
         let status = AliasStatus {
             alias: alias.clone(),
@@ -251,33 +207,51 @@ impl Rotator {
         dry_run: bool,
     ) -> Result<AliasOutcome, RotationError> {
         let current = self.target(alias).await?;
-        let policy = self.managed_policy(alias, &current)?;
+        self.advance_from(alias, current, dry_run).await
+    }
+
+    /// [`Rotator::advance`] from the key the alias names, already read.
+    pub(crate) async fn advance_from(
+        &self,
+        alias: &AliasName,
+        current: KeyView,
+        dry_run: bool,
+    ) -> Result<AliasOutcome, RotationError> {
+        self.managed_policy(alias, &current)?;
         let (current, mut actions) = self.settle(alias, current, dry_run).await?;
-        let assessment = self.assess(alias, &current).await?;
+        let Assessment { mut facts, status } = self.assess(alias, &current).await?;
+        let policy = facts.policy;
+        let now = self.now().secs();
         let mut notes = Vec::new();
-        for due in plan::plan(&assessment.facts, self.now().secs()) {
+        let mut rotated = false;
+        for due in plan::plan(&facts, now) {
             match due {
-                Due::Rotate(reason) => actions.extend(
-                    self.rotate_as(
-                        alias,
-                        current.clone(),
-                        &policy,
-                        reason,
-                        RotateOptions {
-                            dry_run,
-                            rotation_id: None,
-                        },
-                    )
-                    .await?,
-                ),
-                Due::RotateOnDemand(reason) => actions.extend(
-                    self.rotate_on_demand(alias, &current, reason, dry_run)
-                        .await?,
-                ),
+                Due::Rotate(reason) => {
+                    rotated = true;
+                    let options = RotateOptions {
+                        dry_run,
+                        rotation_id: None,
+                    };
+                    actions.extend(
+                        self.rotate_as(alias, current.clone(), &policy, reason, options)
+                            .await?,
+                    );
+                }
+                Due::RotateOnDemand(reason) => {
+                    rotated = true;
+                    actions.extend(
+                        self.rotate_on_demand(alias, &current, reason, dry_run)
+                            .await?,
+                    );
+                }
                 Due::EnableRotation { was } => {
                     if !dry_run {
                         self.enable_rotation(&current.arn, policy.period_days)
                             .await?;
+                        facts.auto = Some(RotationStatus::Enabled {
+                            period_days: Some(policy.period_days),
+                            next_rotation: None,
+                        });
                     }
                     actions.push(Action::EnableRotation {
                         period_days: policy.period_days,
@@ -291,12 +265,18 @@ impl Rotator {
                     if !dry_run {
                         // Read again right before acting: a rollback may have claimed it.
                         let key = self.key(&arn.to_string()).await?;
-                        if key.stage() != Some(Stage::Previous) || key.tag(ROLLBACK_FROM).is_some()
+                        if key.stage() != Some(Stage::Previous)
+                            || key.tag(tags::ROLLBACK_FROM).is_some()
                         {
                             notes.push(format!("left {arn} alone: it changed during the sweep"));
                             continue;
                         }
                         self.retire(&key).await?;
+                        if let Some(b) = facts.behind.iter_mut().find(|b| b.arn == arn) {
+                            b.stage = Some(Stage::Retired);
+                            b.enabled = false;
+                            b.retired_at = Some(now);
+                        }
                     }
                     actions.push(Action::Retire { key: arn });
                 }
@@ -306,13 +286,16 @@ impl Rotator {
                         if key.stage() != Some(Stage::Retired)
                             || key.is_enabled()
                             || key.is_pending_deletion()
-                            || key.tag(ROLLBACK_FROM).is_some()
+                            || key.tag(tags::ROLLBACK_FROM).is_some()
                         {
                             notes.push(format!("left {arn} alone: it changed during the sweep"));
                             continue;
                         }
                         self.schedule_deletion(&arn, policy.deletion_window_days)
                             .await?;
+                        if let Some(b) = facts.behind.iter_mut().find(|b| b.arn == arn) {
+                            b.pending_deletion = true;
+                        }
                     }
                     actions.push(Action::ScheduleDeletion {
                         key: arn,
@@ -321,26 +304,20 @@ impl Rotator {
                 }
             }
         }
-        let compliance = if actions.is_empty() || dry_run {
-            assessment.status.compliance
-        } else {
+        // After a rotation the keys changed: read them again. Otherwise what was done is
+        // known, and the compliance follows from the facts as updated.
+        let compliance = if dry_run {
+            status.compliance
+        } else if rotated {
             let current = self.target(alias).await?;
             self.assess(alias, &current).await?.status.compliance
-        };
-        let reason = if !notes.is_empty() {
-            Some(notes.join("; "))
-        } else if actions.is_empty() {
-            Some(format!(
-                "nothing due: the key is {} days old of {} allowed",
-                compliance.age_days, compliance.max_age_days
-            ))
         } else {
-            None
+            plan::compliance(&facts, now)
         };
         Ok(AliasOutcome {
             alias: alias.clone(),
             actions,
-            reason,
+            reason: (!notes.is_empty()).then(|| notes.join("; ")),
             compliance: Some(compliance),
             error: None,
         })
@@ -389,13 +366,11 @@ impl Rotator {
         dry_run: bool,
     ) -> Result<Vec<Action>, RotationError> {
         self.check_manageable(alias, current, Mode::Automatic)?;
-        let (used, _) = self.rotations(&current.arn).await?;
         if dry_run {
+            let (used, _) = self.rotations(&current.arn).await?;
             return Ok(vec![Action::RotateOnDemand {
-                reason: format!(
-                    "{reason}; {used} on-demand rotations done, about {} left",
-                    ON_DEMAND_CAP.saturating_sub(used)
-                ),
+                reason,
+                remaining: Some(ON_DEMAND_CAP.saturating_sub(used)),
             }]);
         }
         self.pace.tick().await;
@@ -409,7 +384,10 @@ impl Rotator {
         match out {
             Ok(_) => {
                 tracing::info!(%alias, key = %current.arn, "on-demand rotation started");
-                Ok(vec![Action::RotateOnDemand { reason }])
+                Ok(vec![Action::RotateOnDemand {
+                    reason,
+                    remaining: None,
+                }])
             }
             Err(err) => match self
                 .kms
@@ -420,7 +398,7 @@ impl Rotator {
                     alias: alias.clone(),
                     region: self.region(),
                     key: current.arn.clone(),
-                    used,
+                    used: self.rotations(&current.arn).await?.0,
                 }),
                 other => Err(other.into()),
             },

@@ -12,19 +12,16 @@
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     EncryptionAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType,
-    SigningAlgorithmSpec, Tag,
+    SigningAlgorithmSpec,
 };
-use kmsrot_types::{Action, AliasName, AliasStatus, KeyArn, Mode, Policy, Stage, tags};
+use kmsrot_types::{
+    Action, AliasName, AliasStatus, AsymmetricCiphertext, EncryptionContext, KeyArn, Mac, Mode,
+    Policy, Signature, Stage, Undone, tags,
+};
 
 use super::keys::{KeyView, alias_subject};
 use super::{RotationError, Rotator, new_rotation_id, rfc3339};
 use crate::{KmsError, Subject, algorithms};
-
-/// Marks a key the alias is being rolled back to with the key it leaves.
-pub(crate) const ROLLBACK_FROM: &str = "kmsrot:rollback-from";
-/// On a key a rollback made current again: the key it replaced (kept, so that a retried
-/// `rollback --from` can tell it is done).
-pub(crate) const ROLLED_BACK_FROM: &str = "kmsrot:rolled-back-from";
 
 /// How to run [`Rotator::rotate`].
 #[derive(Debug, Clone, Default)]
@@ -85,6 +82,12 @@ impl Rotator {
         })
     }
 
+    /// The rotation policy of a managed alias.
+    pub async fn policy(&self, alias: &AliasName) -> Result<Policy, RotationError> {
+        let current = self.target(alias).await?;
+        self.managed_policy(alias, &current)
+    }
+
     /// Refuses keys kmsrot cannot rotate by making a new key like them.
     pub(crate) fn check_manageable(
         &self,
@@ -113,18 +116,28 @@ impl Rotator {
                 ),
             ));
         }
-        if Check::for_key(&key.spec, &key.usage).is_none() {
-            return Err(self.unsupported(
-                alias,
-                format!("{arn} is {} for {}; {SUPPORTED}", key.spec, key.usage),
-            ));
+        self.check_kind(alias, &arn.to_string(), &key.spec, &key.usage, mode)
+    }
+
+    /// Refuses a key spec and usage kmsrot cannot rotate in this mode. `what` names the key.
+    fn check_kind(
+        &self,
+        alias: &AliasName,
+        what: &str,
+        spec: &str,
+        usage: &str,
+        mode: Mode,
+    ) -> Result<(), RotationError> {
+        if Check::for_key(spec, usage).is_none() {
+            return Err(
+                self.unsupported(alias, format!("{what} is {spec} for {usage}; {SUPPORTED}"))
+            );
         }
-        if mode == Mode::Automatic && key.spec != "SYMMETRIC_DEFAULT" {
+        if mode == Mode::Automatic && spec != "SYMMETRIC_DEFAULT" {
             return Err(self.unsupported(
                 alias,
                 format!(
-                    "{arn} is {}, and KMS rotates key material automatically only for SYMMETRIC_DEFAULT keys; use --mode manual",
-                    key.spec
+                    "{what} is {spec}, and KMS rotates key material automatically only for SYMMETRIC_DEFAULT keys; use --mode manual"
                 ),
             ));
         }
@@ -144,17 +157,7 @@ impl Rotator {
             alias: alias.clone(),
             source,
         })?;
-        if Check::for_key(key_spec, key_usage).is_none() {
-            return Err(self.unsupported(alias, format!("{key_spec} for {key_usage}: {SUPPORTED}")));
-        }
-        if policy.mode == Mode::Automatic && key_spec != "SYMMETRIC_DEFAULT" {
-            return Err(self.unsupported(
-                alias,
-                format!(
-                    "{key_spec}: KMS rotates key material automatically only for SYMMETRIC_DEFAULT keys; use --mode manual"
-                ),
-            ));
-        }
+        self.check_kind(alias, "the new key", key_spec, key_usage, policy.mode)?;
         match self.target(alias).await {
             Ok(_) => {
                 return Err(RotationError::AliasExists {
@@ -432,12 +435,7 @@ impl Rotator {
                 (id, true)
             }
         };
-        let usable = |key: &KeyView| {
-            key.serves(alias)
-                && key.tag(tags::ROTATION_ID) == Some(rotation_id.as_str())
-                && key.stage() == Some(Stage::Pending)
-                && !key.is_pending_deletion()
-        };
+        let usable = |key: &KeyView| key.is_pending_for(alias, &rotation_id);
         if let Some(pending) = current.tag(tags::PENDING_KEY) {
             match self.key(pending).await {
                 Ok(key) if usable(&key) && key.is_enabled() => return Ok(key),
@@ -447,10 +445,7 @@ impl Rotator {
                 Ok(_) | Err(KmsError::NotFound { .. }) => {}
                 Err(err) => return Err(err.into()),
             }
-        } else if !fresh
-            && let Some(key) = self.find_pending(alias, &rotation_id).await?
-            && usable(&key)
-        {
+        } else if !fresh && let Some(key) = self.find_pending(alias, &rotation_id).await? {
             if key.is_enabled() {
                 // The run that created this key stopped before recording it.
                 self.tag(&current.arn, &[(tags::PENDING_KEY, key.id.clone())])
@@ -528,8 +523,8 @@ impl Rotator {
                     Err(KmsError::NotFound { .. }) => return Ok(vec![]),
                     Err(err) => return Err(err.into()),
                 };
-                if previous.tag(ROLLBACK_FROM) == Some(current.id.as_str()) {
-                    self.untag(&previous, &[ROLLBACK_FROM]).await?;
+                if previous.tag(tags::ROLLBACK_FROM) == Some(current.id.as_str()) {
+                    self.untag(&previous, &[tags::ROLLBACK_FROM]).await?;
                     return Ok(vec![Action::Abort {
                         rotation_id: format!("rollback to {}", previous.arn),
                         abandoned: None,
@@ -546,12 +541,7 @@ impl Rotator {
             },
             None => self.find_pending(alias, &rotation_id).await?,
         };
-        let pending = pending.filter(|key| {
-            key.serves(alias)
-                && key.stage() == Some(Stage::Pending)
-                && key.tag(tags::ROTATION_ID) == Some(rotation_id.as_str())
-                && !key.is_pending_deletion()
-        });
+        let pending = pending.filter(|key| key.is_pending_for(alias, &rotation_id));
         if let Some(key) = &pending {
             self.abandon(key, &policy).await?;
         }
@@ -596,11 +586,7 @@ impl Rotator {
         description: &str,
         key_tags: &[(&str, String)],
     ) -> Result<KeyView, RotationError> {
-        let tag_list = key_tags
-            .iter()
-            .map(|(k, v)| Tag::builder().tag_key(*k).tag_value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.kms.unexpected("CreateKey", e.to_string()))?;
+        let tag_list = self.tag_list("CreateKey", key_tags)?;
         self.pace.tick().await;
         let out = self
             .kms
@@ -696,20 +682,36 @@ impl Rotator {
                     .send()
                     .await;
                 let sealed = match sealed {
-                    Ok(out) => out.ciphertext_blob.unwrap_or_else(|| Blob::new(vec![])),
+                    Ok(out) => out
+                        .ciphertext_blob
+                        .map(Blob::into_inner)
+                        .unwrap_or_default(),
                     Err(err) => return Err(fail(self.kms.fail("Encrypt", &subject, err).await)),
                 };
+                // The other half through kmsrot's own decryption, the way data is read later.
                 self.pace.tick().await;
-                match client
-                    .decrypt()
-                    .key_id(&arn)
-                    .encryption_algorithm(algorithm)
-                    .ciphertext_blob(sealed)
-                    .send()
-                    .await
-                {
-                    Ok(out) => out.plaintext.map(Blob::into_inner).as_deref() == Some(&probe[..]),
-                    Err(err) => return Err(fail(self.kms.fail("Decrypt", &subject, err).await)),
+                match check {
+                    Check::Asymmetric(algorithm) => {
+                        let ciphertext = AsymmetricCiphertext {
+                            key_arn: new.arn.clone(),
+                            encryption_algorithm: algorithm.to_owned(),
+                            ciphertext: sealed.into(),
+                        };
+                        let plaintext = self
+                            .kms
+                            .decrypt_asymmetric(&ciphertext)
+                            .await
+                            .map_err(fail)?;
+                        plaintext.expose() == probe.as_slice()
+                    }
+                    _ => {
+                        let out = self
+                            .kms
+                            .decrypt(&sealed, &EncryptionContext::default())
+                            .await
+                            .map_err(fail)?;
+                        out.key_arn == new.arn && out.plaintext.expose() == probe.as_slice()
+                    }
                 }
             }
             Check::Sign(algorithm) => {
@@ -722,23 +724,17 @@ impl Rotator {
                     .send()
                     .await;
                 let signature = match signed {
-                    Ok(out) => out.signature.unwrap_or_else(|| Blob::new(vec![])),
+                    Ok(out) => out.signature.map(Blob::into_inner).unwrap_or_default(),
                     Err(err) => return Err(fail(self.kms.fail("Sign", &subject, err).await)),
                 };
                 self.pace.tick().await;
-                match client
-                    .verify()
-                    .key_id(&arn)
-                    .message(Blob::new(probe.clone()))
-                    .message_type(MessageType::Raw)
-                    .signature(signature)
-                    .signing_algorithm(SigningAlgorithmSpec::from(algorithm))
-                    .send()
-                    .await
-                {
-                    Ok(out) => out.signature_valid,
-                    Err(err) => return Err(fail(self.kms.fail("Verify", &subject, err).await)),
-                }
+                let signature = Signature {
+                    key_arn: new.arn.clone(),
+                    signing_algorithm: algorithm.to_owned(),
+                    signature: signature.into(),
+                };
+                self.kms.verify(&probe, &signature).await.map_err(fail)?;
+                true
             }
             Check::Mac(algorithm) => {
                 let made = client
@@ -749,24 +745,19 @@ impl Rotator {
                     .send()
                     .await;
                 let mac = match made {
-                    Ok(out) => out.mac.unwrap_or_else(|| Blob::new(vec![])),
+                    Ok(out) => out.mac.map(Blob::into_inner).unwrap_or_default(),
                     Err(err) => {
                         return Err(fail(self.kms.fail("GenerateMac", &subject, err).await));
                     }
                 };
                 self.pace.tick().await;
-                match client
-                    .verify_mac()
-                    .key_id(&arn)
-                    .message(Blob::new(probe.clone()))
-                    .mac(mac)
-                    .mac_algorithm(MacAlgorithmSpec::from(algorithm))
-                    .send()
-                    .await
-                {
-                    Ok(out) => out.mac_valid,
-                    Err(err) => return Err(fail(self.kms.fail("VerifyMac", &subject, err).await)),
-                }
+                let mac = Mac {
+                    key_arn: new.arn.clone(),
+                    mac_algorithm: algorithm.to_owned(),
+                    mac: mac.into(),
+                };
+                self.kms.verify_mac(&probe, &mac).await.map_err(fail)?;
+                true
             }
         };
         if ok {
@@ -868,8 +859,11 @@ impl Rotator {
             )
             .await?;
         }
-        self.untag(old, &[tags::ROTATING, tags::PENDING_KEY, ROLLBACK_FROM])
-            .await?;
+        self.untag(
+            old,
+            &[tags::ROTATING, tags::PENDING_KEY, tags::ROLLBACK_FROM],
+        )
+        .await?;
         self.tag(
             &new.arn,
             &[
@@ -902,7 +896,7 @@ impl Rotator {
         }
         if let Some(from) = from.filter(|from| **from != current.arn) {
             if current.stage() == Some(Stage::Current)
-                && current.tag(ROLLED_BACK_FROM) == Some(from.key_id().as_str())
+                && current.tag(tags::ROLLED_BACK_FROM) == Some(from.key_id().as_str())
             {
                 tracing::info!(%alias, %from, "rollback already done");
                 return Ok(Action::Rollback {
@@ -957,11 +951,11 @@ impl Rotator {
             ));
         }
         self.mismatch(alias, &current, &previous)?;
-        self.tag(&previous.arn, &[(ROLLBACK_FROM, current.id.clone())])
+        self.tag(&previous.arn, &[(tags::ROLLBACK_FROM, current.id.clone())])
             .await?;
         previous
             .tags
-            .insert(ROLLBACK_FROM.to_owned(), current.id.clone());
+            .insert(tags::ROLLBACK_FROM.to_owned(), current.id.clone());
         self.restore(&previous).await?;
         self.update_alias(alias, &previous).await?;
         self.finish_rollback(alias, &previous, Some(&current))
@@ -973,7 +967,7 @@ impl Rotator {
     }
 
     /// Cancels a key's deletion and enables it, as needed. Returns what was undone.
-    pub(crate) async fn restore(&self, key: &KeyView) -> Result<Vec<String>, RotationError> {
+    pub(crate) async fn restore(&self, key: &KeyView) -> Result<Vec<Undone>, RotationError> {
         let mut undone = Vec::new();
         let subject = Subject::Key(key.arn.clone());
         let mut enabled = key.is_enabled();
@@ -995,7 +989,7 @@ impl Rotator {
             }
             // A key whose deletion is cancelled is disabled.
             enabled = false;
-            undone.push("deletion cancelled".to_owned());
+            undone.push(Undone::DeletionCancelled);
         }
         if !enabled {
             self.pace.tick().await;
@@ -1009,7 +1003,7 @@ impl Rotator {
             if let Err(err) = out {
                 return Err(self.kms.fail("EnableKey", &subject, err).await.into());
             }
-            undone.push("enabled".to_owned());
+            undone.push(Undone::Enabled);
         }
         if !undone.is_empty() {
             tracing::warn!(key = %key.arn, undone = ?undone, "key restored");
@@ -1030,7 +1024,7 @@ impl Rotator {
         let left = match left {
             Some(left) => left,
             None => {
-                let id = restored.tag(ROLLBACK_FROM).ok_or_else(|| {
+                let id = restored.tag(tags::ROLLBACK_FROM).ok_or_else(|| {
                     self.inconsistent(
                         alias,
                         format!("{} is not current and no rollback names it", restored.arn),
@@ -1045,7 +1039,7 @@ impl Rotator {
             // Only the clean-up of the restored key was left; the chain is already re-linked.
             self.untag(
                 restored,
-                &[ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],
+                &[tags::ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],
             )
             .await?;
             return Ok(left.arn.clone());
@@ -1065,7 +1059,7 @@ impl Rotator {
             (tags::STAGE, Stage::Current.to_string()),
             (tags::PROMOTED_AT, now),
             (tags::PREVIOUS_KEY, left.id.clone()),
-            (ROLLED_BACK_FROM, left.id.clone()),
+            (tags::ROLLED_BACK_FROM, left.id.clone()),
         ];
         // The policy belongs to the alias: the restored key takes the one in force.
         if let Ok(policy) = Policy::from_tags(|name| left.tag(name)) {
@@ -1074,7 +1068,7 @@ impl Rotator {
         self.tag(&restored.arn, &restored_tags).await?;
         self.untag(
             restored,
-            &[ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],
+            &[tags::ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],
         )
         .await?;
         Ok(left.arn.clone())
@@ -1086,7 +1080,7 @@ pub(crate) fn settling(current: &KeyView) -> bool {
     match current.stage() {
         Some(Stage::Pending) => true,
         Some(Stage::Previous | Stage::Retired | Stage::Current) => {
-            current.tag(ROLLBACK_FROM).is_some()
+            current.tag(tags::ROLLBACK_FROM).is_some()
         }
         None => false,
     }

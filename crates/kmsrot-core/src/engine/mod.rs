@@ -176,15 +176,6 @@ impl RotationError {
             _ => false,
         }
     }
-
-    /// The KMS error underneath, when there is one.
-    pub fn kms(&self) -> Option<&KmsError> {
-        match self {
-            Self::Kms(err) => Some(err),
-            Self::SelfTest { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 /// Spaces out KMS calls: management calls share a quota of a few per second per account.

@@ -1,16 +1,10 @@
 //! The planner: from the facts about one managed alias and the time, what is due. Pure logic,
 //! no I/O, so every decision is unit-tested here.
 
-use kmsrot_types::{Compliance, KeyArn, Mode, Policy, Stage};
+use kmsrot_types::{Compliance, KeyArn, Mode, Policy, RotationStatus, Stage};
 
-const DAY: i64 = 86_400;
-
-/// What KMS says about automatic rotation of the current key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AutoRotation {
-    pub(crate) enabled: bool,
-    pub(crate) period_days: Option<u32>,
-}
+/// Seconds in a day.
+pub(crate) const DAY: i64 = 86_400;
 
 /// A key behind the current one, as far as the lifecycle needs it.
 #[derive(Debug, Clone)]
@@ -33,8 +27,8 @@ pub(crate) struct Facts {
     pub(crate) policy: Policy,
     /// When the current key (automatic mode: its key material) was made.
     pub(crate) age_base: i64,
-    /// Automatic mode only: what KMS reports.
-    pub(crate) auto: Option<AutoRotation>,
+    /// Automatic mode only: what KMS reports about its own rotation of the key.
+    pub(crate) auto: Option<RotationStatus>,
     /// A rotation interrupted half-way.
     pub(crate) in_progress: Option<String>,
     /// A rollback to this key stopped before the alias moved (the key is left alone).
@@ -51,7 +45,7 @@ pub(crate) enum Due {
     /// An on-demand rotation of the key material.
     RotateOnDemand(String),
     /// Automatic rotation must be switched on or its period corrected.
-    EnableRotation { was: String },
+    EnableRotation { was: RotationStatus },
     /// Disable a previous key whose grace period is over.
     Retire(KeyArn),
     /// Schedule the deletion of a retired key whose delay is over.
@@ -65,6 +59,11 @@ pub(crate) fn days_between(from: i64, now: i64) -> u64 {
 
 fn days(n: u32) -> i64 {
     i64::from(n) * DAY
+}
+
+/// When the grace period of a key demoted at `demoted_at` ends.
+pub(crate) fn grace_until(policy: &Policy, demoted_at: i64) -> i64 {
+    demoted_at + days(policy.grace_days)
 }
 
 /// What is due for this alias now, in the order to do it: rotation drift first, then the
@@ -86,7 +85,7 @@ pub(crate) fn plan(facts: &Facts, now: i64) -> Vec<Due> {
             }
         }
         Mode::Automatic => {
-            if let Some(was) = drift(facts.auto, policy) {
+            if let Some(was) = drift(facts.auto.as_ref(), policy) {
                 due.push(Due::EnableRotation { was });
             }
             if overdue {
@@ -102,17 +101,14 @@ pub(crate) fn plan(facts: &Facts, now: i64) -> Vec<Due> {
             continue;
         }
         match key.stage {
-            Some(Stage::Previous) => {
-                let start = key.demoted_at.unwrap_or(now);
-                if now >= start + days(policy.grace_days) {
-                    due.push(Due::Retire(key.arn.clone()));
-                }
+            Some(Stage::Previous) if now >= grace_until(policy, key.demoted_at.unwrap_or(now)) => {
+                due.push(Due::Retire(key.arn.clone()));
             }
-            Some(Stage::Retired) if !key.enabled => {
-                let start = key.retired_at.unwrap_or(now);
-                if now >= start + days(policy.delete_after_days) {
-                    due.push(Due::ScheduleDeletion(key.arn.clone()));
-                }
+            Some(Stage::Retired)
+                if !key.enabled
+                    && now >= key.retired_at.unwrap_or(now) + days(policy.delete_after_days) =>
+            {
+                due.push(Due::ScheduleDeletion(key.arn.clone()));
             }
             _ => {}
         }
@@ -120,19 +116,31 @@ pub(crate) fn plan(facts: &Facts, now: i64) -> Vec<Due> {
     due
 }
 
-/// How automatic rotation differs from the policy, in words; `None` when it matches.
-fn drift(auto: Option<AutoRotation>, policy: &Policy) -> Option<String> {
+/// What KMS has when its automatic rotation differs from the policy; `None` when it matches.
+fn drift(auto: Option<&RotationStatus>, policy: &Policy) -> Option<RotationStatus> {
     match auto {
-        None => Some("unknown".into()),
-        Some(AutoRotation { enabled: false, .. }) => Some("disabled".into()),
-        Some(AutoRotation {
+        Some(RotationStatus::Enabled {
             period_days: Some(p),
             ..
-        }) if p != policy.period_days => Some(format!("enabled every {p} days")),
-        Some(AutoRotation {
+        }) if *p == policy.period_days => None,
+        Some(other) => Some(other.clone()),
+        None => Some(RotationStatus::Unknown),
+    }
+}
+
+/// KMS's rotation status in the words of a finding.
+fn rotation_words(status: &RotationStatus) -> String {
+    match status {
+        RotationStatus::Enabled {
+            period_days: Some(p),
+            ..
+        } => format!("enabled every {p} days"),
+        RotationStatus::Enabled {
             period_days: None, ..
-        }) => Some("enabled, period not reported".into()),
-        Some(_) => None,
+        } => "enabled, with no period reported".into(),
+        RotationStatus::Disabled => "disabled".into(),
+        RotationStatus::Unknown => "unknown (no permission to read it)".into(),
+        RotationStatus::Unsupported => "not supported for this key".into(),
     }
 }
 
@@ -142,10 +150,11 @@ pub(crate) fn compliance(facts: &Facts, now: i64) -> Compliance {
     let age_days = days_between(facts.age_base, now);
     let mut findings = Vec::new();
     if policy.mode == Mode::Automatic
-        && let Some(was) = drift(facts.auto, policy)
+        && let Some(was) = drift(facts.auto.as_ref(), policy)
     {
         findings.push(format!(
-            "automatic rotation is {was}; the policy says every {} days",
+            "automatic rotation is {}; the policy says every {} days",
+            rotation_words(&was),
             policy.period_days
         ));
     }
@@ -200,9 +209,9 @@ mod tests {
                 ..Policy::new(mode)
             },
             age_base: NOW - age_days * DAY,
-            auto: (mode == Mode::Automatic).then_some(AutoRotation {
-                enabled: true,
+            auto: (mode == Mode::Automatic).then_some(RotationStatus::Enabled {
                 period_days: Some(365),
+                next_rotation: None,
             }),
             in_progress: None,
             rollback_stopped: None,
@@ -261,15 +270,12 @@ mod tests {
     fn automatic_mode_repairs_drift_and_rotates_overdue_material_on_demand() {
         assert_eq!(plan(&facts(Mode::Automatic, 30), NOW), vec![]);
         let mut f = facts(Mode::Automatic, 400);
-        f.auto = Some(AutoRotation {
-            enabled: false,
-            period_days: None,
-        });
+        f.auto = Some(RotationStatus::Disabled);
         assert_eq!(
             plan(&f, NOW),
             vec![
                 Due::EnableRotation {
-                    was: "disabled".into()
+                    was: RotationStatus::Disabled
                 },
                 Due::RotateOnDemand(
                     "the key material is 400 days old and the policy allows 365".into()
@@ -277,16 +283,12 @@ mod tests {
             ]
         );
         f.age_base = NOW;
-        f.auto = Some(AutoRotation {
-            enabled: true,
+        let every_180 = RotationStatus::Enabled {
             period_days: Some(180),
-        });
-        assert_eq!(
-            plan(&f, NOW),
-            vec![Due::EnableRotation {
-                was: "enabled every 180 days".into()
-            }]
-        );
+            next_rotation: None,
+        };
+        f.auto = Some(every_180.clone());
+        assert_eq!(plan(&f, NOW), vec![Due::EnableRotation { was: every_180 }]);
         let c = compliance(&f, NOW);
         assert!(!c.overdue);
         assert_eq!(

@@ -2,10 +2,11 @@
 //! engine's call rate, with backoff when KMS throttles. One alias failing never stops the
 //! others.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use kmsrot_types::{AliasName, AliasOutcome, SweepReport};
+use kmsrot_types::{AliasName, AliasOutcome, AliasStatus, SweepReport};
 
 use super::{RotationError, Rotator};
 
@@ -55,31 +56,35 @@ impl Rotator {
         })
     }
 
-    /// Every managed alias in the region, sorted: aliases whose key carries the
-    /// `kmsrot:alias` tag for them.
-    pub async fn managed(&self) -> Result<Vec<AliasName>, RotationError> {
-        let aliases = self.aliases(None).await?;
-        let mut managed = Vec::new();
-        for (alias, target) in aliases {
+    /// The status of every managed alias in the region, sorted by alias.
+    pub async fn status_all(&self) -> Result<Vec<AliasStatus>, RotationError> {
+        let mut statuses = Vec::new();
+        for (alias, target) in self.aliases(None).await? {
             let Some(target) = target else { continue };
-            if self.manages(&alias, &target).await? {
-                managed.push(alias);
-            }
+            let Some(tags) = self.manages(&alias, &target).await? else {
+                continue;
+            };
+            let current = self.target_known(&alias, Some((&target, tags))).await?;
+            statuses.push(self.assess(&alias, &current).await?.status);
         }
-        managed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        Ok(managed)
+        statuses.sort_by(|a, b| a.alias.as_str().cmp(b.alias.as_str()));
+        Ok(statuses)
     }
 
-    /// Whether the alias's key carries kmsrot's tag for it. A key whose tags this caller may
-    /// not read, or that is gone, is not one it manages.
-    async fn manages(&self, alias: &AliasName, target: &str) -> Result<bool, crate::KmsError> {
+    /// The tags of the alias's key (`target`) when they mark it as kmsrot's for this alias.
+    /// A key whose tags this caller may not read, or that is gone, is not one it manages.
+    async fn manages(
+        &self,
+        alias: &AliasName,
+        target: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, crate::KmsError> {
         match self.tags_of_id(target).await {
-            Ok(tags) => {
-                Ok(tags.get(kmsrot_types::tags::ALIAS).map(String::as_str) == Some(alias.as_str()))
-            }
+            Ok(tags) => Ok((tags.get(kmsrot_types::tags::ALIAS).map(String::as_str)
+                == Some(alias.as_str()))
+            .then_some(tags)),
             Err(crate::KmsError::AccessDenied { .. } | crate::KmsError::NotFound { .. }) => {
                 tracing::warn!(%alias, "its key's tags cannot be read: not managed by this caller");
-                Ok(false)
+                Ok(None)
             }
             Err(err) => Err(err),
         }
@@ -93,13 +98,23 @@ impl Rotator {
     ) -> Option<AliasOutcome> {
         // Whether the alias is managed at all: its key's tags say. A key whose tags this
         // caller may not read is not one it manages.
-        // A failure to tell (throttling too) is left to the attempts below.
-        if let Ok(false) = self.manages(&alias, &target).await {
-            return None;
-        }
+        // The tags read here serve the first attempt; a failure to read them (throttling too)
+        // is left to the attempts below.
+        let mut known = match self.manages(&alias, &target).await {
+            Ok(None) => return None,
+            Ok(Some(tags)) => Some(tags),
+            Err(_) => None,
+        };
         let mut attempt = 1;
         loop {
-            match self.advance(&alias, options.dry_run).await {
+            let outcome = match self
+                .target_known(&alias, known.take().map(|tags| (target.as_str(), tags)))
+                .await
+            {
+                Ok(current) => self.advance_from(&alias, current, options.dry_run).await,
+                Err(err) => Err(err.into()),
+            };
+            match outcome {
                 Ok(outcome) => return Some(outcome),
                 Err(RotationError::Unmanaged { .. }) => return None,
                 Err(err) if err.is_retryable() && attempt < options.attempts => {

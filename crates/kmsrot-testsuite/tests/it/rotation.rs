@@ -11,7 +11,7 @@ use kmsrot_core::{Kms, RotateOptions, Rotator};
 use kmsrot_testsuite::{FaultInjector, Strike, TestEnv};
 use kmsrot_types::{
     Action, AliasName, AliasRef, EncryptionContext, GuardMode, GuardVerdict, KeyArn, KeyChange,
-    Mode, Policy, Stage, tags,
+    Mode, Policy, Stage, Undone, tags,
 };
 
 use crate::env;
@@ -369,7 +369,7 @@ async fn rollback_restores_the_previous_key_even_when_it_was_disabled_or_schedul
         assert_eq!(previous.key_state, "Enabled");
         let first_tags = env.tags(&first.to_string()).await.unwrap();
         assert!(
-            !first_tags.contains_key("kmsrot:rollback-from"),
+            !first_tags.contains_key(tags::ROLLBACK_FROM),
             "{label}: {first_tags:?}"
         );
         assert!(
@@ -472,7 +472,7 @@ async fn the_guard_restores_keys_an_alias_needs_and_never_touches_others() {
     else {
         panic!("{verdict:?}");
     };
-    assert_eq!(undone, &["deletion cancelled", "enabled"]);
+    assert_eq!(undone, &[Undone::DeletionCancelled, Undone::Enabled]);
     assert!(needed_as.contains("current key"), "{needed_as}");
     assert_eq!(env.alias_target(&alias).await.unwrap().1, "Enabled");
     let again = engine
@@ -577,13 +577,13 @@ async fn automatic_mode_keeps_kms_rotation_on_and_rotates_on_demand() {
         status.rotation,
         kmsrot_types::RotationStatus::Enabled {
             period_days: Some(180),
-            next_rotation: status.next_rotation.clone(),
+            next_rotation: Some(status.next_rotation.clone()),
         }
     );
     assert!(status.compliance.ok(), "{:?}", status.compliance);
     assert_eq!(status.on_demand_remaining, Some(10));
     let next = aws_smithy_types::DateTime::from_str(
-        status.next_rotation.as_deref().unwrap(),
+        &status.next_rotation,
         aws_smithy_types::date_time::Format::DateTime,
     )
     .unwrap();
@@ -626,7 +626,7 @@ async fn automatic_mode_keeps_kms_rotation_on_and_rotates_on_demand() {
         outcome.actions,
         vec![Action::EnableRotation {
             period_days: 180,
-            was: "disabled".into()
+            was: kmsrot_types::RotationStatus::Disabled
         }]
     );
     assert!(outcome.compliance.unwrap().ok());
@@ -915,10 +915,7 @@ async fn a_rollback_failing_at_any_call_converges_when_retried() {
                 "{what}"
             );
             let tags = env.tags(&first.to_string()).await.unwrap();
-            assert!(
-                !tags.contains_key("kmsrot:rollback-from"),
-                "{what}: {tags:?}"
-            );
+            assert!(!tags.contains_key(tags::ROLLBACK_FROM), "{what}: {tags:?}");
         }
     }
 }
@@ -1151,7 +1148,7 @@ async fn a_rollback_stopped_before_the_alias_moved_is_protected_and_can_be_given
     env.set_tags(
         &first,
         &[
-            ("kmsrot:rollback-from", second.key_id().as_str()),
+            (tags::ROLLBACK_FROM, second.key_id().as_str()),
             (tags::DEMOTED_AT, "2020-01-01T00:00:00Z"),
         ],
     )
