@@ -7,7 +7,7 @@
 
 #![warn(missing_docs)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,8 +24,10 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use futures_util::StreamExt;
 use kmsrot_core::config::AwsOptions;
 use kmsrot_core::{Kms, Rotator};
+use kmsrot_types::tags;
 use kmsrot_types::{AliasName, KeyArn};
 
 /// A connection to the test endpoint, with helpers that arrange keys and aliases directly
@@ -101,43 +103,61 @@ impl TestEnv {
     /// Every key in the region whose `kmsrot:alias` tag names this alias, with its tags and
     /// state: the whole truth about an alias's keys, found without kmsrot's own bookkeeping.
     pub async fn keys_tagged_for(&self, alias: &AliasName) -> Result<Vec<TaggedKey>> {
-        let mut found = Vec::new();
-        let mut marker = None;
-        loop {
-            let out = self
-                .client
-                .list_keys()
-                .set_marker(marker)
-                .send()
-                .await
-                .context("ListKeys")?;
-            for entry in out.keys() {
-                let id = entry.key_id().unwrap_or_default();
-                let tags = self.tags(id).await?;
-                if tags.get("kmsrot:alias").map(String::as_str) == Some(alias.as_str()) {
-                    let state = self
-                        .client
-                        .describe_key()
-                        .key_id(id)
-                        .send()
-                        .await
-                        .context("DescribeKey")?
-                        .key_metadata
-                        .and_then(|m| m.key_state)
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default();
-                    found.push(TaggedKey {
-                        arn: entry.key_arn().unwrap_or_default().parse()?,
-                        state,
-                        tags,
-                    });
-                }
-            }
-            match out.next_marker {
-                Some(next) if out.truncated => marker = Some(next),
-                _ => return Ok(found),
-            }
+        self.keys_tagged_for_except(alias, &BTreeSet::new()).await
+    }
+
+    /// The IDs of every key in the region.
+    pub async fn key_ids(&self) -> Result<BTreeSet<String>> {
+        let mut ids = BTreeSet::new();
+        let mut pages = self.client.list_keys().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.context("ListKeys")?;
+            ids.extend(
+                page.keys()
+                    .iter()
+                    .filter_map(|k| k.key_id().map(str::to_owned)),
+            );
         }
+        Ok(ids)
+    }
+
+    /// Like [`TestEnv::keys_tagged_for`], looking only at keys not in `known` (for example,
+    /// keys that existed before a fresh alias was created).
+    pub async fn keys_tagged_for_except(
+        &self,
+        alias: &AliasName,
+        known: &BTreeSet<String>,
+    ) -> Result<Vec<TaggedKey>> {
+        let ids: Vec<String> = self.key_ids().await?.difference(known).cloned().collect();
+        // Read the tags a few keys at a time: the region may hold many keys.
+        let tagged: Vec<Result<Option<TaggedKey>>> = futures_util::stream::iter(ids)
+            .map(|id| async move {
+                let tags = self.tags(&id).await?;
+                if tags.get(tags::ALIAS).map(String::as_str) != Some(alias.as_str()) {
+                    return Ok(None);
+                }
+                let metadata = self
+                    .client
+                    .describe_key()
+                    .key_id(&id)
+                    .send()
+                    .await
+                    .context("DescribeKey")?
+                    .key_metadata
+                    .context("no metadata")?;
+                Ok(Some(TaggedKey {
+                    arn: metadata.arn().unwrap_or_default().parse()?,
+                    state: metadata
+                        .key_state()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    tags,
+                }))
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        tagged.into_iter().filter_map(Result::transpose).collect()
     }
 
     /// A key's tags.
