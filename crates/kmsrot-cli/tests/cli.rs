@@ -561,3 +561,67 @@ async fn refusals_exit_with_their_codes_and_change_nothing() {
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
     assert_eq!(env.alias_target(&plain).await.unwrap().0, key);
 }
+
+#[tokio::test]
+async fn sweep_reports_every_alias_and_exits_8_when_one_fails() {
+    // A region of its own, so that the sweep sees only these aliases.
+    const REGION: &str = "eu-west-2";
+    let env = TestEnv::in_region(REGION).await.unwrap();
+    let good = env.unique_alias("cli-sweep-good");
+    let overdue = env.unique_alias("cli-sweep-overdue");
+    let broken = env.unique_alias("cli-sweep-broken");
+    for alias in [&good, &overdue, &broken] {
+        let out = kmsrot(
+            &[
+                "--region",
+                REGION,
+                "init",
+                alias.as_str(),
+                "--mode",
+                "manual",
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let key = |alias: &kmsrot_types::AliasName| {
+        let env = env.clone();
+        let alias = alias.clone();
+        async move { env.alias_target(&alias).await.unwrap().0 }
+    };
+    let old = key(&overdue).await;
+    env.set_tags(&old, &[("kmsrot:created-at", "2020-01-01T00:00:00Z")])
+        .await
+        .unwrap();
+    env.set_tags(&key(&broken).await, &[("kmsrot:mode", "sometimes")])
+        .await
+        .unwrap();
+
+    let out = kmsrot(
+        &[
+            "--region", REGION, "sweep", "--rate", "100", "--output", "json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_alias = |alias: &kmsrot_types::AliasName| {
+        report["aliases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alias"] == alias.as_str())
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_alias(&good)["actions"], serde_json::json!([]));
+    assert_eq!(by_alias(&overdue)["actions"][0]["action"], "rotate");
+    let error = by_alias(&broken)["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("unknown mode `sometimes`"), "{error}");
+    assert_ne!(key(&overdue).await, old, "the overdue alias was rotated");
+
+    let out = kmsrot(&["--region", REGION, "sweep", "--dry-run"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("{good}: nothing due")), "{text}");
+    assert!(text.contains(&format!("{broken}: FAILED")), "{text}");
+}
