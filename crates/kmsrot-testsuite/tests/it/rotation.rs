@@ -20,6 +20,25 @@ fn manual() -> Policy {
     Policy::new(Mode::Manual)
 }
 
+/// Creates a managed alias under the default manual policy; returns its key.
+async fn init_manual(engine: &Rotator, alias: &AliasName, spec: &str, usage: &str) -> KeyArn {
+    engine
+        .init(alias, spec, usage, None, manual())
+        .await
+        .unwrap_or_else(|e| panic!("init {alias} ({spec} {usage}): {e}"))
+        .current
+        .key_arn
+}
+
+/// Rotates an alias once; returns the key it names afterwards.
+async fn rotate_once(env: &TestEnv, engine: &Rotator, alias: &AliasName) -> KeyArn {
+    engine
+        .rotate(alias, RotateOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("rotate {alias}: {e}"));
+    env.alias_target(alias).await.unwrap().0
+}
+
 /// A result made through the alias before a rotation, to be checked after it.
 enum OldResult {
     Symmetric(Vec<u8>),
@@ -199,16 +218,7 @@ async fn a_rotation_failing_at_any_call_converges_when_run_again() {
 
     // Count the calls of one clean rotation.
     let alias = env.unique_alias("count");
-    engine
-        .init(
-            &alias,
-            "SYMMETRIC_DEFAULT",
-            "ENCRYPT_DECRYPT",
-            None,
-            manual(),
-        )
-        .await
-        .unwrap();
+    init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
     faults.reset();
     faulty
         .rotate(&alias, RotateOptions::default())
@@ -228,17 +238,8 @@ async fn a_rotation_failing_at_any_call_converges_when_run_again() {
             // Keys from earlier iterations cannot carry this fresh alias's tag: skip them.
             let earlier = env.key_ids().await.unwrap();
             let alias = env.unique_alias("crash");
-            let status = engine
-                .init(
-                    &alias,
-                    "SYMMETRIC_DEFAULT",
-                    "ENCRYPT_DECRYPT",
-                    None,
-                    manual(),
-                )
-                .await
-                .unwrap();
-            let first_key = status.current.key_arn;
+            let first_key =
+                init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
             let ciphertext = env
                 .kms
                 .alias(AliasRef::Name(alias.clone()))
@@ -328,17 +329,8 @@ async fn rollback_restores_the_previous_key_even_when_it_was_disabled_or_schedul
     let engine = env.rotator();
     for (label, spoil) in [("plain", 0), ("disabled", 1), ("deleting", 2)] {
         let alias = env.unique_alias(&format!("rollback-{label}"));
-        let first = engine
-            .init(&alias, "ECC_NIST_P256", "SIGN_VERIFY", None, manual())
-            .await
-            .unwrap()
-            .current
-            .key_arn;
-        engine
-            .rotate(&alias, RotateOptions::default())
-            .await
-            .unwrap();
-        let (second, _) = env.alias_target(&alias).await.unwrap();
+        let first = init_manual(&engine, &alias, "ECC_NIST_P256", "SIGN_VERIFY").await;
+        let second = rotate_once(&env, &engine, &alias).await;
         match spoil {
             1 => env.disable_key(&first).await.unwrap(),
             2 => env.schedule_deletion(&first).await.unwrap(),
@@ -380,11 +372,7 @@ async fn rollback_restores_the_previous_key_even_when_it_was_disabled_or_schedul
         );
 
         // The alias can rotate again afterwards.
-        engine
-            .rotate(&alias, RotateOptions::default())
-            .await
-            .unwrap();
-        let (third, _) = env.alias_target(&alias).await.unwrap();
+        let third = rotate_once(&env, &engine, &alias).await;
         assert!(third != first && third != second, "{label}: a third key");
     }
 }
@@ -394,21 +382,8 @@ async fn rollback_waits_for_an_unfinished_rotation() {
     let env = env().await;
     let engine = env.rotator();
     let alias = env.unique_alias("rollback-busy");
-    engine
-        .init(
-            &alias,
-            "SYMMETRIC_DEFAULT",
-            "ENCRYPT_DECRYPT",
-            None,
-            manual(),
-        )
-        .await
-        .unwrap();
-    engine
-        .rotate(&alias, RotateOptions::default())
-        .await
-        .unwrap();
-    let (current, _) = env.alias_target(&alias).await.unwrap();
+    init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
+    let current = rotate_once(&env, &engine, &alias).await;
     // A rotation that stopped right after it began.
     env.set_tags(&current, &[(tags::ROTATING, "stopped-early")])
         .await
@@ -430,18 +405,7 @@ async fn the_guard_restores_keys_an_alias_needs_and_never_touches_others() {
     let env = env().await;
     let engine = env.rotator();
     let alias = env.unique_alias("guard");
-    let first = engine
-        .init(
-            &alias,
-            "SYMMETRIC_DEFAULT",
-            "ENCRYPT_DECRYPT",
-            None,
-            manual(),
-        )
-        .await
-        .unwrap()
-        .current
-        .key_arn;
+    let first = init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
 
     // The current key, scheduled for deletion: observe mode only reports.
     env.schedule_deletion(&first).await.unwrap();
@@ -798,12 +762,7 @@ async fn a_dry_run_changes_nothing() {
     let env = TestEnv::in_region("ca-central-1").await.unwrap();
     let engine = env.rotator();
     let alias = env.unique_alias("dry");
-    let key = engine
-        .init(&alias, "HMAC_256", "GENERATE_VERIFY_MAC", None, manual())
-        .await
-        .unwrap()
-        .current
-        .key_arn;
+    let key = init_manual(&engine, &alias, "HMAC_256", "GENERATE_VERIFY_MAC").await;
     let before = env.tags(&key.to_string()).await.unwrap();
     let plan = engine
         .rotate(
@@ -852,18 +811,7 @@ async fn a_rollback_failing_at_any_call_converges_when_retried() {
         let engine = engine.clone();
         async move {
             let alias = env.unique_alias(label);
-            let first = engine
-                .init(
-                    &alias,
-                    "SYMMETRIC_DEFAULT",
-                    "ENCRYPT_DECRYPT",
-                    None,
-                    manual(),
-                )
-                .await
-                .unwrap()
-                .current
-                .key_arn;
+            let first = init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
             engine
                 .rotate(&alias, RotateOptions::default())
                 .await
@@ -927,23 +875,8 @@ async fn the_guard_protects_the_old_key_while_a_promotion_is_unfinished() {
     let env = env().await;
     let engine = env.rotator();
     let alias = env.unique_alias("guard-unfinished");
-    let old = engine
-        .init(
-            &alias,
-            "SYMMETRIC_DEFAULT",
-            "ENCRYPT_DECRYPT",
-            None,
-            manual(),
-        )
-        .await
-        .unwrap()
-        .current
-        .key_arn;
-    engine
-        .rotate(&alias, RotateOptions::default())
-        .await
-        .unwrap();
-    let (new, _) = env.alias_target(&alias).await.unwrap();
+    let old = init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
+    let new = rotate_once(&env, &engine, &alias).await;
     // The state a crash right after UpdateAlias leaves: the tags still say the old key is
     // current and the new one pending.
     env.set_tags(&old, &[(tags::STAGE, "current")])
@@ -998,10 +931,7 @@ async fn an_unfinished_rotation_can_be_given_up_and_a_disabled_pending_key_is_re
     // Learn the calls of one rotation, to stop the next one right after it created and
     // recorded its new key (at the self-test's first call).
     let probe = env.unique_alias("abort-probe");
-    engine
-        .init(&probe, "HMAC_256", "GENERATE_VERIFY_MAC", None, manual())
-        .await
-        .unwrap();
+    init_manual(&engine, &probe, "HMAC_256", "GENERATE_VERIFY_MAC").await;
     faults.reset();
     faulty
         .rotate(&probe, RotateOptions::default())
@@ -1014,12 +944,7 @@ async fn an_unfinished_rotation_can_be_given_up_and_a_disabled_pending_key_is_re
     let stop_at = created + 2; // 1-based: the GenerateMac call
 
     let alias = env.unique_alias("abort");
-    let first = engine
-        .init(&alias, "HMAC_256", "GENERATE_VERIFY_MAC", None, manual())
-        .await
-        .unwrap()
-        .current
-        .key_arn;
+    let first = init_manual(&engine, &alias, "HMAC_256", "GENERATE_VERIFY_MAC").await;
     faults.fail_call(stop_at, Strike::BeforeSend);
     faulty
         .rotate(&alias, RotateOptions::default())
@@ -1128,23 +1053,8 @@ async fn a_rollback_stopped_before_the_alias_moved_is_protected_and_can_be_given
     let env = env().await;
     let engine = env.rotator();
     let alias = env.unique_alias("rollback-stopped");
-    let first = engine
-        .init(
-            &alias,
-            "SYMMETRIC_DEFAULT",
-            "ENCRYPT_DECRYPT",
-            None,
-            manual(),
-        )
-        .await
-        .unwrap()
-        .current
-        .key_arn;
-    engine
-        .rotate(&alias, RotateOptions::default())
-        .await
-        .unwrap();
-    let (second, _) = env.alias_target(&alias).await.unwrap();
+    let first = init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
+    let second = rotate_once(&env, &engine, &alias).await;
     // The state a rollback leaves when it stops after marking the key it restores: and the
     // key is still disabled, past its grace period.
     env.set_tags(
