@@ -1,5 +1,6 @@
 //! Shared vocabulary of kmsrot: key references, encryption contexts, the results that carry
-//! the key ARN they were made with, and the rotation model (policy, stages, tag names, reports).
+//! the key ARN they were made with, the rotation model (policy, stages, tag names, reports),
+//! and the rotation Lambda's events, requests, outcomes, notifications and metric names.
 //!
 //! This crate is pure data. It does no I/O and does not depend on the AWS SDK, so every other
 //! crate (and anything that stores kmsrot's results) can use it. Every type round-trips through
@@ -10,19 +11,24 @@
 mod bytes;
 mod context;
 mod crypto;
+pub mod event;
 mod key_info;
 mod key_ref;
+pub mod metrics;
+mod outcome;
 mod report;
 mod rotation;
 
 pub use bytes::Base64Bytes;
 pub use context::{ContextError, EncryptionContext};
 pub use crypto::{AsymmetricCiphertext, Ciphertext, Mac, Signature};
+pub use event::{Event, EventError, Invocation, Request};
 pub use key_info::{KeyInfo, RotationStatus};
 pub use key_ref::{
     ALIAS_PREFIX, AliasArn, AliasName, AliasRef, KeyArn, KeyId, KeyRef, MAX_ALIAS_LEN, ParseError,
     Partition, RESERVED_ALIAS_PREFIX,
 };
+pub use outcome::{AliasCheck, Deletion, Drift, Expiry, Notice, Notification, Outcome};
 pub use report::{
     Action, AliasOutcome, AliasStatus, Compliance, GuardVerdict, KeyChange, KeyStatus, SweepReport,
     Undone,

@@ -28,6 +28,11 @@ pub mod tags {
     pub const ROLLED_BACK_FROM: &str = "kmsrot:rolled-back-from";
     /// The key this one replaced (its key ID), which the rotation lifecycle walks.
     pub const PREVIOUS_KEY: &str = "kmsrot:previous-key";
+    /// On a key whose previous key KMS has deleted: that key's ID. It replaces
+    /// `kmsrot:previous-key`, and records the deletion once however often the event comes.
+    pub const DELETED_PREVIOUS_KEY: &str = "kmsrot:deleted-previous-key";
+    /// On a key whose imported key material expired: when (the event's time, RFC 3339).
+    pub const MATERIAL_EXPIRED_AT: &str = "kmsrot:material-expired-at";
     /// When the key was created (or adopted), RFC 3339.
     pub const CREATED_AT: &str = "kmsrot:created-at";
     /// When the key became the alias's current key.
