@@ -331,7 +331,7 @@ impl Call<'_> {
                 region,
                 operation,
                 code: "SdkError".into(),
-                message: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+                message: error_text(&err),
             };
         }
         let code = err.code().unwrap_or("Unknown").to_owned();
@@ -415,6 +415,22 @@ pub(crate) fn key_in_message(message: &str) -> Option<KeyArn> {
         .split(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | '`' | ','))
         .map(|word| word.trim_end_matches('.'))
         .find_map(|word| word.parse().ok())
+}
+
+/// An error and its sources, each by its `Display`, joined with `: `. Never `Debug`: the SDK's
+/// `Debug` of a failed call includes the raw response, body and all.
+pub(crate) fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

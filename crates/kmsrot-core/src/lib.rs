@@ -9,6 +9,10 @@
 //! - [`engine::Rotator`] is the rotation engine: managed aliases, manual and automatic
 //!   rotation, rollback, the deletion guard and the fleet sweep, with all state in key tags.
 //!
+//! - [`metrics`] publishes kmsrot's metrics (Embedded Metric Format or `PutMetricData`), and
+//!   [`notify`] its SNS notifications; neither ever fails its caller.
+//! - [`identity`] reads the caller's account.
+//!
 //! Functions take a built client or an `&SdkConfig`; none loads configuration itself.
 
 #![warn(missing_docs)]
@@ -17,12 +21,17 @@ mod algorithms;
 pub mod config;
 pub mod engine;
 mod error;
+pub mod identity;
 mod kms;
+pub mod metrics;
+pub mod notify;
 mod secret;
 
-pub use engine::{RotateOptions, RotationError, Rotator, SweepOptions};
+pub use engine::{AliasChange, RotateOptions, RotationError, Rotator, SweepOptions};
 pub use error::{KmsError, Subject};
 pub use kms::{AliasKms, DataKey, Decrypted, Kms, ReEncrypted};
+pub use metrics::Metrics;
+pub use notify::Notifier;
 pub use secret::SecretBytes;
 
 /// KMS's limit on the plaintext of `Encrypt` and on a raw message to `Sign` or `GenerateMac`.

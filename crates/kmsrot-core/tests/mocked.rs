@@ -378,3 +378,90 @@ async fn the_sweep_backs_off_and_retries_an_alias_kms_throttles() {
     );
     assert!(outcome.compliance.as_ref().unwrap().ok(), "{outcome:?}");
 }
+
+/// moto 5.2 does not speak the Smithy RPC v2 CBOR protocol of the current CloudWatch SDK
+/// (getmoto/moto#9195), so `PutMetricData` is checked here, through the real SDK's
+/// serializer.
+mod metrics {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_cloudwatch::Client;
+    use aws_sdk_cloudwatch::operation::put_metric_data::{
+        PutMetricDataError, PutMetricDataInput, PutMetricDataOutput,
+    };
+    use aws_sdk_cloudwatch::types::StandardUnit;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use kmsrot_core::Metrics;
+    use kmsrot_types::metrics::{Datum, MetricName};
+
+    fn data(n: usize) -> Vec<Datum> {
+        let alias = "alias/app".parse().unwrap();
+        (0..n)
+            .map(|i| match i % 3 {
+                0 => Datum::alias(MetricName::KeyAgeDays, &alias, i as f64),
+                1 => Datum::alias(MetricName::StepLatency, &alias, 12.5),
+                _ => Datum::fleet(MetricName::RejectedEvents, 1.0),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn put_metric_data_sends_batches_of_at_most_1000() {
+        let seen: Arc<Mutex<Vec<PutMetricDataInput>>> = Arc::default();
+        let record = seen.clone();
+        let put = mock!(Client::put_metric_data)
+            .match_requests(move |input| {
+                record.lock().unwrap().push(input.clone());
+                true
+            })
+            .sequence()
+            .output(|| PutMetricDataOutput::builder().build())
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&put]);
+        Metrics::CloudWatch(client)
+            .publish(&data(2345), 1_700_000_000_000)
+            .await;
+        let seen = seen.lock().unwrap();
+        let sizes: Vec<usize> = seen.iter().map(|i| i.metric_data().len()).collect();
+        assert_eq!(sizes, [1000, 1000, 345]);
+        for input in seen.iter() {
+            assert_eq!(input.namespace(), Some("KMSRotation"));
+        }
+        let first = &seen[0].metric_data()[0];
+        assert_eq!(first.metric_name(), Some("KeyAgeDays"));
+        assert_eq!(first.unit(), Some(&StandardUnit::None));
+        assert_eq!(first.dimensions()[0].name(), Some("Alias"));
+        assert_eq!(first.dimensions()[0].value(), Some("alias/app"));
+        assert_eq!(
+            first.timestamp().map(|t| t.to_millis().unwrap()),
+            Some(1_700_000_000_000)
+        );
+        let latency = &seen[0].metric_data()[1];
+        assert_eq!(latency.unit(), Some(&StandardUnit::Milliseconds));
+        assert_eq!(latency.value(), Some(12.5));
+        let fleet = &seen[0].metric_data()[2];
+        assert_eq!(fleet.metric_name(), Some("RejectedEvents"));
+        assert!(fleet.dimensions().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_put_is_logged_and_never_fails_the_caller() {
+        let put = mock!(Client::put_metric_data)
+            .sequence()
+            .error(|| {
+                PutMetricDataError::InternalServiceFault(
+                    aws_sdk_cloudwatch::types::error::InternalServiceFault::builder()
+                        .message("boom")
+                        .build(),
+                )
+            })
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&put], |c| c
+            .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled()));
+        // Returns (), whatever happens; both batches are attempted.
+        Metrics::CloudWatch(client).publish(&data(1500), 0).await;
+        assert_eq!(put.num_calls(), 2);
+    }
+}

@@ -97,7 +97,7 @@ impl KeyView {
 }
 
 /// How errors name a key given as an ID or ARN.
-fn subject_for(key_id: &str) -> Subject {
+pub(crate) fn subject_for(key_id: &str) -> Subject {
     match key_id.parse::<KeyArn>() {
         Ok(arn) => Subject::Key(arn),
         Err(_) => match key_id.parse() {
@@ -304,15 +304,40 @@ impl Rotator {
         alias: &AliasName,
         rotation_id: &str,
     ) -> Result<Option<KeyView>, KmsError> {
+        let found = self
+            .scan(&alias_subject(alias), |tags| {
+                tags.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
+                    && tags.get(tags::ROTATION_ID).map(String::as_str) == Some(rotation_id)
+            })
+            .await?;
+        for (arn, tags) in found {
+            let mut view = self
+                .describe_view(&arn.to_string(), &Subject::Key(arn.clone()))
+                .await?;
+            view.tags = tags;
+            if view.is_pending_for(alias, rotation_id) {
+                return Ok(Some(view));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every key in the region whose tags satisfy `keep`, with those tags (ListKeys, every
+    /// page, then ListResourceTags per key). A full scan, for the rare cases where no alias
+    /// or tag leads to the key: a resumed rotation without a record, a deleted key.
+    pub(crate) async fn scan(
+        &self,
+        subject: &Subject,
+        keep: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) -> Result<Vec<(KeyArn, BTreeMap<String, String>)>, KmsError> {
+        let mut found = Vec::new();
         let mut pages = self.kms.client.list_keys().into_paginator().send();
         loop {
             self.pace.tick().await;
             let out = match pages.next().await {
-                None => return Ok(None),
+                None => return Ok(found),
                 Some(Ok(out)) => out,
-                Some(Err(err)) => {
-                    return Err(self.kms.fail("ListKeys", &alias_subject(alias), err).await);
-                }
+                Some(Err(err)) => return Err(self.kms.fail("ListKeys", subject, err).await),
             };
             for entry in out.keys() {
                 let Some(arn) = entry.key_arn().and_then(|a| a.parse::<KeyArn>().ok()) else {
@@ -324,16 +349,8 @@ impl Rotator {
                     Err(KmsError::AccessDenied { .. } | KmsError::NotFound { .. }) => continue,
                     Err(err) => return Err(err),
                 };
-                let ours = tags.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
-                    && tags.get(tags::ROTATION_ID).map(String::as_str) == Some(rotation_id);
-                if ours {
-                    let mut view = self
-                        .describe_view(&arn.to_string(), &Subject::Key(arn.clone()))
-                        .await?;
-                    view.tags = tags;
-                    if view.is_pending_for(alias, rotation_id) {
-                        return Ok(Some(view));
-                    }
+                if keep(&tags) {
+                    found.push((arn, tags));
                 }
             }
         }

@@ -12,6 +12,7 @@
 //! Every step reads the state first and returns when its work is already done, so running an
 //! operation again after a crash at any point converges.
 
+mod events;
 mod guard;
 mod keys;
 mod lifecycle;
@@ -27,6 +28,7 @@ use kmsrot_types::{AliasName, KeyArn, PolicyError};
 
 use crate::{Kms, KmsError};
 
+pub use events::AliasChange;
 pub use manual::RotateOptions;
 pub use sweep::SweepOptions;
 

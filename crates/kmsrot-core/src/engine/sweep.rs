@@ -56,6 +56,21 @@ impl Rotator {
         })
     }
 
+    /// Sweeps one managed alias, as the fleet sweep would.
+    pub async fn sweep_alias(
+        &self,
+        alias: &AliasName,
+        options: SweepOptions,
+    ) -> Result<SweepReport, RotationError> {
+        let current = self.target(alias).await?;
+        self.managed_policy(alias, &current)?;
+        let outcome = self.sweep_one(alias.clone(), current.id, options).await;
+        Ok(SweepReport {
+            dry_run: options.dry_run,
+            aliases: outcome.into_iter().collect(),
+        })
+    }
+
     /// The status of every managed alias in the region, sorted by alias.
     pub async fn status_all(&self) -> Result<Vec<AliasStatus>, RotationError> {
         let mut statuses = Vec::new();

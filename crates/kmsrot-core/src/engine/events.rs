@@ -1,0 +1,234 @@
+//! What the engine does for the KMS events the Lambda routes (the deletion guard is in
+//! `guard.rs`): check the aliases of a key whose material rotated, record a deleted key and
+//! expired key material once however often the event comes, and tell a managed alias changed
+//! by someone else (drift) from kmsrot's own changes.
+//!
+//! Drift is judged by state, not by who called: CloudTrail does not reliably say that a call
+//! came from kmsrot, and what matters is whether the alias still names the key kmsrot's tags
+//! say it should. kmsrot's own alias changes leave the tags consistent, or mark an operation
+//! under way.
+
+use std::collections::BTreeSet;
+
+use aws_smithy_types::DateTime;
+use kmsrot_types::{AliasCheck, AliasName, Deletion, Expiry, KeyArn, Stage, tags};
+
+use super::keys::subject_for;
+use super::{RotationError, Rotator, rfc3339};
+use crate::KmsError;
+
+/// What a change to an alias by someone else left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AliasChange {
+    /// The alias names the key kmsrot expects (or a kmsrot operation on it is under way).
+    Consistent(KeyArn),
+    /// The alias is managed, and no longer names the key its tags say.
+    Drifted {
+        /// What the alias names now; none when it no longer exists.
+        names: Option<KeyArn>,
+        /// What is wrong, in words.
+        what: String,
+    },
+    /// Nothing shows that kmsrot manages the alias.
+    Unmanaged,
+}
+
+/// A key ID from a key ID or key ARN.
+fn bare_id(key: &str) -> &str {
+    key.rsplit_once(":key/").map_or(key, |(_, id)| id)
+}
+
+impl Rotator {
+    /// After KMS rotated a key's material: every managed alias of the key (the aliases that
+    /// name it, and the one its tags name), each checked to name an enabled key. Empty when
+    /// kmsrot manages none of them.
+    pub async fn material_rotated(
+        &self,
+        key_id: &str,
+    ) -> Result<(KeyArn, Vec<AliasCheck>), RotationError> {
+        let key = self.key(key_id).await?;
+        let mut names: BTreeSet<AliasName> = self
+            .aliases(Some(&key.arn))
+            .await?
+            .into_iter()
+            .map(|(alias, _)| alias)
+            .collect();
+        let tagged = key
+            .tag(tags::ALIAS)
+            .and_then(|a| a.parse::<AliasName>().ok());
+        names.extend(tagged.clone());
+        let mut checks = Vec::new();
+        for alias in names {
+            match self.target(&alias).await {
+                Ok(target) if target.serves(&alias) => checks.push(AliasCheck {
+                    ok: target.is_enabled(),
+                    key: Some(target.arn),
+                    key_state: Some(target.state),
+                    alias,
+                }),
+                // Named by an alias kmsrot does not manage (or that moved to such a key).
+                Ok(_) => {}
+                // The alias the key's tags name is gone: a managed alias that names nothing.
+                Err(KmsError::NotFound { .. }) if tagged.as_ref() == Some(&alias) => {
+                    checks.push(AliasCheck {
+                        alias,
+                        key: None,
+                        key_state: None,
+                        ok: false,
+                    });
+                }
+                Err(KmsError::NotFound { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok((key.arn, checks))
+    }
+
+    /// After KMS deleted a key: records it on the managed key whose previous key it was, by
+    /// replacing that key's `kmsrot:previous-key` with `kmsrot:deleted-previous-key`. The
+    /// same event handled again finds the record and reports a duplicate. `None` when no
+    /// managed key refers to the deleted key.
+    ///
+    /// The deleted key's tags are gone with it, so this scans the region's keys (ListKeys and
+    /// ListResourceTags per key); deletions are rare.
+    pub async fn key_deleted(&self, key_id: &str) -> Result<Option<Deletion>, RotationError> {
+        let id = bare_id(key_id);
+        let found = self
+            .scan(&subject_for(key_id), |t| {
+                t.get(tags::PREVIOUS_KEY).map(String::as_str) == Some(id)
+                    || t.get(tags::DELETED_PREVIOUS_KEY).map(String::as_str) == Some(id)
+            })
+            .await?;
+        let Some((arn, found_tags)) = found.into_iter().next() else {
+            return Ok(None);
+        };
+        let Some(alias) = found_tags
+            .get(tags::ALIAS)
+            .and_then(|a| a.parse::<AliasName>().ok())
+        else {
+            return Ok(None);
+        };
+        let duplicate = found_tags.get(tags::PREVIOUS_KEY).map(String::as_str) != Some(id);
+        if !duplicate {
+            // Record first, then drop the pointer: a crash between the two leaves both tags,
+            // and the next delivery finishes the job.
+            self.tag(&arn, &[(tags::DELETED_PREVIOUS_KEY, id.to_owned())])
+                .await?;
+            let successor = self.key(&arn.to_string()).await?;
+            self.untag(&successor, &[tags::PREVIOUS_KEY]).await?;
+            tracing::info!(key_id = id, %alias, successor = %arn, "recorded a deleted previous key");
+        }
+        Ok(Some(Deletion {
+            key_id: id.to_owned(),
+            alias,
+            successor: arn,
+            duplicate,
+        }))
+    }
+
+    /// After the imported key material of a managed key expired at `at`: records the time in
+    /// `kmsrot:material-expired-at`. The same event handled again finds the same time and
+    /// reports a duplicate. `None` for a key kmsrot does not manage, which it never tags.
+    pub async fn material_expired(
+        &self,
+        key_id: &str,
+        at: DateTime,
+    ) -> Result<Option<Expiry>, RotationError> {
+        let key = self.key(key_id).await?;
+        let Some(alias) = key
+            .tag(tags::ALIAS)
+            .and_then(|a| a.parse::<AliasName>().ok())
+        else {
+            return Ok(None);
+        };
+        let named_by = self
+            .aliases(Some(&key.arn))
+            .await?
+            .into_iter()
+            .map(|(alias, _)| alias)
+            .collect();
+        let stamp = rfc3339(at);
+        let duplicate = key.tag(tags::MATERIAL_EXPIRED_AT) == Some(stamp.as_str());
+        if !duplicate {
+            self.tag(&key.arn, &[(tags::MATERIAL_EXPIRED_AT, stamp)])
+                .await?;
+        }
+        Ok(Some(Expiry {
+            key: key.arn,
+            alias,
+            named_by,
+            duplicate,
+        }))
+    }
+
+    /// After someone called UpdateAlias or DeleteAlias on `alias`: whether it still names
+    /// the key kmsrot expects. `keys` are the keys the call named (its target, the key it
+    /// left); they and, failing them, a scan for keys tagged for the alias show whether
+    /// kmsrot manages it.
+    pub async fn alias_changed(
+        &self,
+        alias: &AliasName,
+        keys: &[String],
+    ) -> Result<AliasChange, RotationError> {
+        let now = match self.target(alias).await {
+            Ok(key) => Some(key),
+            Err(KmsError::NotFound { .. }) => None,
+            Err(err) => return Err(err.into()),
+        };
+        if let Some(key) = now.as_ref().filter(|key| key.serves(alias)) {
+            let rollback = key.tag(tags::ROLLBACK_FROM).is_some();
+            return Ok(match key.stage() {
+                Some(Stage::Current) => AliasChange::Consistent(key.arn.clone()),
+                // A rotation promoting its new key, or a rollback, not yet re-tagged.
+                Some(Stage::Pending) => AliasChange::Consistent(key.arn.clone()),
+                Some(_) if rollback => AliasChange::Consistent(key.arn.clone()),
+                stage => AliasChange::Drifted {
+                    names: Some(key.arn.clone()),
+                    what: format!(
+                        "`{alias}` names {}, a key kmsrot tags as {} for it, not its current key; roll forward with `kmsrot rotate {alias}` or point it back with `kmsrot rollback {alias}`",
+                        key.arn,
+                        stage.map_or("untagged", Stage::as_str)
+                    ),
+                },
+            });
+        }
+        let mut managed = false;
+        for key in keys {
+            match self.tags_of_id(key).await {
+                Ok(t) if t.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str()) => {
+                    managed = true;
+                    break;
+                }
+                Ok(_) | Err(KmsError::NotFound { .. } | KmsError::AccessDenied { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        if !managed {
+            managed = !self
+                .scan(&super::keys::alias_subject(alias), |t| {
+                    t.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
+                        && t.get(tags::STAGE).map(String::as_str) == Some(Stage::Current.as_str())
+                })
+                .await?
+                .is_empty();
+        }
+        if !managed {
+            return Ok(AliasChange::Unmanaged);
+        }
+        Ok(match now {
+            Some(key) => AliasChange::Drifted {
+                what: format!(
+                    "`{alias}` names {}, which kmsrot does not manage for it; point it back at its current key, or run `kmsrot adopt {alias}` to manage the new key",
+                    key.arn
+                ),
+                names: Some(key.arn),
+            },
+            None => AliasChange::Drifted {
+                names: None,
+                what: format!(
+                    "`{alias}` was deleted while kmsrot manages it; applications that use it fail until it is created again for its current key"
+                ),
+            },
+        })
+    }
+}
