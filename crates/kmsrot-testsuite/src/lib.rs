@@ -7,6 +7,10 @@
 
 #![warn(missing_docs)]
 
+pub mod events;
+pub mod inbox;
+pub mod runtime_api;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -229,6 +233,38 @@ impl TestEnv {
         )
         .parse()
         .expect("generated alias names are valid")
+    }
+
+    /// Puts a fresh symmetric alias under kmsrot's default policy for `mode`, through the
+    /// engine; returns the alias and its key.
+    pub async fn managed_alias(
+        &self,
+        label: &str,
+        mode: kmsrot_types::Mode,
+    ) -> Result<(AliasName, KeyArn)> {
+        let alias = self.unique_alias(label);
+        let status = self
+            .rotator()
+            .init(
+                &alias,
+                "SYMMETRIC_DEFAULT",
+                "ENCRYPT_DECRYPT",
+                None,
+                kmsrot_types::Policy::new(mode),
+            )
+            .await
+            .with_context(|| format!("init {alias}"))?;
+        Ok((alias, status.current.key_arn))
+    }
+
+    /// A symmetric encryption key with an alias kmsrot does not manage.
+    pub async fn plain_alias(&self, label: &str) -> Result<(AliasName, KeyArn)> {
+        self.key_with_alias(
+            label,
+            KeySpec::SymmetricDefault,
+            KeyUsageType::EncryptDecrypt,
+        )
+        .await
     }
 
     /// Creates a key of the given spec and usage; returns its ARN.

@@ -1,0 +1,289 @@
+//! What an outcome is worth telling: its metrics and its notifications. Pure, so that which
+//! outcome counts as what is tested without AWS.
+
+use kmsrot_types::metrics::{Datum, MetricName};
+use kmsrot_types::{Action, AliasOutcome, GuardVerdict, Notice, Outcome};
+
+fn rotations(actions: &[Action]) -> usize {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Rotate { .. } | Action::RotateOnDemand { .. }))
+        .count()
+}
+
+fn rollback(actions: &[Action]) -> Option<&Action> {
+    actions
+        .iter()
+        .find(|a| matches!(a, Action::Rollback { .. }))
+}
+
+/// The metrics of an outcome.
+pub fn data_of(outcome: &Outcome) -> Vec<Datum> {
+    use MetricName as M;
+    let mut data = Vec::new();
+    match outcome {
+        Outcome::MaterialRotated { aliases, .. } => {
+            for check in aliases {
+                data.push(Datum::alias(M::MaterialRotations, &check.alias, 1.0));
+            }
+        }
+        Outcome::Swept { report } => {
+            for alias in &report.aliases {
+                data.extend(sweep_data(alias, report.dry_run));
+            }
+        }
+        Outcome::KeyDeleted(d) if !d.duplicate => {
+            data.push(Datum::alias(M::KeysDeleted, &d.alias, 1.0));
+        }
+        Outcome::MaterialExpired(e) if !e.duplicate => {
+            data.push(Datum::alias(M::MaterialExpirations, &e.alias, 1.0));
+        }
+        Outcome::Guarded {
+            verdict: GuardVerdict::Restored { alias, .. } | GuardVerdict::Alert { alias, .. },
+            ..
+        } => data.push(Datum::alias(M::GuardActions, alias, 1.0)),
+        Outcome::Drifted(drift) => data.push(Datum::alias(M::DriftAlerts, &drift.alias, 1.0)),
+        Outcome::Rotated {
+            alias,
+            dry_run: false,
+            actions,
+        } => {
+            let n = rotations(actions);
+            if n > 0 {
+                data.push(Datum::alias(M::RotationsSucceeded, alias, n as f64));
+            }
+        }
+        Outcome::RolledBack { alias, .. } => data.push(Datum::alias(M::Rollbacks, alias, 1.0)),
+        _ => {}
+    }
+    data
+}
+
+fn sweep_data(outcome: &AliasOutcome, dry_run: bool) -> Vec<Datum> {
+    use MetricName as M;
+    let alias = &outcome.alias;
+    let mut data = Vec::new();
+    if outcome.error.is_some() {
+        data.push(Datum::alias(M::RotationsFailed, alias, 1.0));
+    }
+    if !dry_run {
+        let n = rotations(&outcome.actions);
+        if n > 0 {
+            data.push(Datum::alias(M::RotationsSucceeded, alias, n as f64));
+        }
+        if rollback(&outcome.actions).is_some() {
+            data.push(Datum::alias(M::Rollbacks, alias, 1.0));
+        }
+    }
+    if let Some(c) = &outcome.compliance {
+        data.push(Datum::alias(M::KeyAgeDays, alias, c.age_days as f64));
+        data.push(Datum::alias(
+            M::OverdueKeys,
+            alias,
+            if c.overdue { 1.0 } else { 0.0 },
+        ));
+    }
+    data
+}
+
+/// The notifications of an outcome.
+pub fn notices_of(outcome: &Outcome) -> Vec<Notice> {
+    match outcome {
+        Outcome::MaterialRotated { key, aliases, .. } if !aliases.is_empty() => {
+            vec![Notice::MaterialRotated {
+                key: key.clone(),
+                aliases: aliases.clone(),
+            }]
+        }
+        Outcome::Swept { report } if !report.dry_run => report
+            .aliases
+            .iter()
+            .flat_map(|a| {
+                let mut notices = Vec::new();
+                if let Some(error) = &a.error {
+                    notices.push(Notice::RotationFailed {
+                        alias: a.alias.clone(),
+                        error: error.clone(),
+                    });
+                }
+                if rotations(&a.actions) > 0 {
+                    notices.push(Notice::RotationDone {
+                        alias: a.alias.clone(),
+                        actions: a.actions.clone(),
+                    });
+                }
+                if let Some(action) = rollback(&a.actions) {
+                    notices.push(Notice::Rollback {
+                        alias: a.alias.clone(),
+                        action: action.clone(),
+                    });
+                }
+                notices
+            })
+            .collect(),
+        Outcome::KeyDeleted(d) if !d.duplicate => vec![Notice::KeyDeleted(d.clone())],
+        Outcome::MaterialExpired(e) if !e.duplicate => vec![Notice::MaterialExpired(e.clone())],
+        Outcome::Guarded { verdict, .. }
+            if matches!(
+                verdict,
+                GuardVerdict::Restored { .. } | GuardVerdict::Alert { .. }
+            ) =>
+        {
+            vec![Notice::GuardAction {
+                verdict: verdict.clone(),
+            }]
+        }
+        Outcome::Drifted(drift) => vec![Notice::Drift(drift.clone())],
+        Outcome::Rotated {
+            alias,
+            dry_run: false,
+            actions,
+        } if rotations(actions) > 0 => vec![Notice::RotationDone {
+            alias: alias.clone(),
+            actions: actions.clone(),
+        }],
+        Outcome::RolledBack { alias, action } => vec![Notice::Rollback {
+            alias: alias.clone(),
+            action: action.clone(),
+        }],
+        _ => vec![],
+    }
+}
+
+/// The alias an outcome is about, when it is about exactly one.
+pub fn alias_of(outcome: &Outcome) -> Option<&kmsrot_types::AliasName> {
+    match outcome {
+        Outcome::KeyDeleted(d) => Some(&d.alias),
+        Outcome::MaterialExpired(e) => Some(&e.alias),
+        Outcome::Drifted(d) => Some(&d.alias),
+        Outcome::Consistent { alias, .. }
+        | Outcome::Rotated { alias, .. }
+        | Outcome::RolledBack { alias, .. } => Some(alias),
+        Outcome::Guarded { verdict, .. } => match verdict {
+            GuardVerdict::Unmanaged { .. } => None,
+            GuardVerdict::NotNeeded { alias, .. }
+            | GuardVerdict::Intact { alias, .. }
+            | GuardVerdict::Alert { alias, .. }
+            | GuardVerdict::Restored { alias, .. } => Some(alias),
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kmsrot_types::{AliasName, Compliance, Deletion, KeyArn, SweepReport};
+
+    use super::*;
+
+    fn alias(name: &str) -> AliasName {
+        name.parse().unwrap()
+    }
+
+    fn key() -> KeyArn {
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            .parse()
+            .unwrap()
+    }
+
+    fn swept(dry_run: bool) -> Outcome {
+        let compliance = Compliance {
+            age_days: 400,
+            max_age_days: 365,
+            overdue: true,
+            findings: vec![],
+        };
+        Outcome::Swept {
+            report: SweepReport {
+                dry_run,
+                aliases: vec![
+                    AliasOutcome {
+                        alias: alias("alias/a"),
+                        actions: vec![Action::Rotate {
+                            reason: "past its maximum age".into(),
+                            new_key: Some(key()),
+                        }],
+                        reason: None,
+                        compliance: Some(compliance),
+                        error: None,
+                    },
+                    AliasOutcome {
+                        alias: alias("alias/b"),
+                        actions: vec![],
+                        reason: None,
+                        compliance: None,
+                        error: Some("throttled".into()),
+                    },
+                ],
+            },
+        }
+    }
+
+    fn names(data: &[Datum]) -> Vec<(String, Option<String>, f64)> {
+        data.iter()
+            .map(|d| {
+                (
+                    d.name.to_string(),
+                    d.alias.as_ref().map(|a| a.to_string()),
+                    d.value,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_sweep_counts_rotations_failures_age_and_overdue_per_alias() {
+        let a = Some("alias/a".to_owned());
+        assert_eq!(
+            names(&data_of(&swept(false))),
+            [
+                ("RotationsSucceeded".into(), a.clone(), 1.0),
+                ("KeyAgeDays".into(), a.clone(), 400.0),
+                ("OverdueKeys".into(), a, 1.0),
+                ("RotationsFailed".into(), Some("alias/b".into()), 1.0),
+            ]
+        );
+        let kinds: Vec<&str> = notices_of(&swept(false))
+            .iter()
+            .map(|n| match n {
+                Notice::RotationDone { .. } => "done",
+                Notice::RotationFailed { .. } => "failed",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["done", "failed"]);
+    }
+
+    #[test]
+    fn a_dry_run_counts_no_rotation_and_notifies_nobody() {
+        let data = names(&data_of(&swept(true)));
+        assert!(data.iter().all(|(name, ..)| name != "RotationsSucceeded"));
+        assert!(notices_of(&swept(true)).is_empty());
+    }
+
+    #[test]
+    fn duplicates_and_quiet_verdicts_are_worth_nothing() {
+        let duplicate = Outcome::KeyDeleted(Deletion {
+            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            alias: alias("alias/a"),
+            successor: key(),
+            duplicate: true,
+        });
+        assert!(data_of(&duplicate).is_empty());
+        assert!(notices_of(&duplicate).is_empty());
+        let intact = Outcome::Guarded {
+            event_name: "DisableKey".into(),
+            verdict: GuardVerdict::Intact {
+                key: key(),
+                alias: alias("alias/a"),
+            },
+        };
+        assert!(data_of(&intact).is_empty());
+        assert!(notices_of(&intact).is_empty());
+        assert_eq!(alias_of(&intact), Some(&alias("alias/a")));
+        let ignored = Outcome::Ignored {
+            reason: "not managed".into(),
+        };
+        assert!(data_of(&ignored).is_empty() && notices_of(&ignored).is_empty());
+    }
+}
