@@ -24,8 +24,9 @@ pub(crate) const ACCESS: u8 = 6;
 pub(crate) const THROTTLED: u8 = 7;
 /// kmsrot refused an unsafe or unsupported change: unmanaged alias, alias exists, unsupported
 /// key, spec or usage mismatch, nothing to roll back, a rotation still unfinished, on-demand
-/// rotations used up, an invalid policy in a key's tags, a failed self-test of a new key, or a
-/// sweep in which some alias failed.
+/// rotations used up, an invalid policy in a key's tags, a failed self-test of a new key, a
+/// sweep in which some alias failed, or (`kmsrot event`) an event refused as malformed,
+/// forged or foreign, or whose outcome reports a failure.
 pub(crate) const REFUSED: u8 = 8;
 
 fn kms_code(kms: &KmsError) -> u8 {
@@ -66,7 +67,7 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
                 _ => REFUSED,
             };
         }
-        if cause.is::<SweepFailed>() {
+        if cause.is::<SweepFailed>() || cause.is::<EventRefused>() || cause.is::<OutcomeFailed>() {
             return REFUSED;
         }
         if cause.is::<ParseError>() || cause.is::<ContextError>() {
@@ -83,6 +84,17 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
 #[derive(Debug, thiserror::Error)]
 #[error("{0} of the swept aliases failed; see the report")]
 pub(crate) struct SweepFailed(pub(crate) usize);
+
+/// `kmsrot event`: the event was refused (malformed, forged, or from another account or
+/// region) and nothing was done.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct EventRefused(pub(crate) String);
+
+/// `kmsrot event`: the event was handled, and its outcome reports a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}; see the outcome")]
+pub(crate) struct OutcomeFailed(pub(crate) String);
 
 /// Whether the error is a closed stdout (`kmsrot … | head`), which is not a failure.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -263,6 +275,14 @@ mod tests {
             "a throttled self-test can be retried"
         );
         assert_eq!(code(&anyhow::Error::new(SweepFailed(2))), REFUSED);
+        assert_eq!(
+            code(&anyhow::Error::new(EventRefused("forged".into()))),
+            REFUSED
+        );
+        assert_eq!(
+            code(&anyhow::Error::new(OutcomeFailed("x".into()))),
+            REFUSED
+        );
         let config = anyhow::Error::new(ConfigError::NoRegion).context("loading AWS config");
         assert_eq!(code(&config), ACCESS);
         let parse = "alias/aws/s3"

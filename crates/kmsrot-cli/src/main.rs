@@ -65,6 +65,8 @@ enum Command {
     Status(cmd::fleet::StatusArgs),
     /// Undo the disabling or scheduled deletion of a key a managed alias still needs.
     Guard(cmd::guard::Args),
+    /// Run one Lambda event or request (for example from its dead-letter queue) locally.
+    Event(cmd::event::Args),
 }
 
 /// What every command receives: the output format and the AWS options.
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
             Command::Sweep(args) => cmd::fleet::sweep(&global, args).await,
             Command::Status(args) => cmd::fleet::status(&global, args).await,
             Command::Guard(args) => cmd::guard::run(&global, args).await,
+            Command::Event(args) => cmd::event::run(&global, args).await,
         }
     });
     match result {
@@ -131,7 +134,7 @@ fn init_tracing(verbose: u8) {
         _ => ("trace", "debug"),
     };
     let filter = tracing_subscriber::EnvFilter::new(format!(
-        "{theirs},kmsrot={ours},kmsrot_core={ours},kmsrot_cli={ours}"
+        "{theirs},kmsrot={ours},kmsrot_core={ours},kmsrot_cli={ours},kmsrot_lambda={ours}"
     ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

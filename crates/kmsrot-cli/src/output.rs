@@ -5,7 +5,8 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use kmsrot_types::{
-    Action, AliasOutcome, AliasStatus, GuardVerdict, KeyInfo, KeyStatus, RotationStatus, Undone,
+    Action, AliasOutcome, AliasStatus, GuardVerdict, KeyInfo, KeyStatus, Outcome, RotationStatus,
+    Undone,
 };
 use serde::Serialize;
 
@@ -285,6 +286,109 @@ fn rotation_text(rotation: &RotationStatus) -> String {
             "manual only (this key type cannot rotate its material)".to_owned()
         }
     }
+}
+
+/// What `kmsrot event` did, in words.
+pub(crate) fn outcome_text(outcome: &Outcome) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    match outcome {
+        Outcome::MaterialRotated {
+            key,
+            rotation_type,
+            aliases,
+        } => {
+            lines.push(format!(
+                "key material of {key} rotated ({})",
+                rotation_type.as_deref().unwrap_or("type not given")
+            ));
+            for check in aliases {
+                lines.push(match (&check.key, &check.key_state) {
+                    (Some(k), Some(state)) if check.ok => {
+                        format!("{}: names {k} ({state}): ok", check.alias)
+                    }
+                    (Some(k), Some(state)) => {
+                        format!("{}: names {k}, which is {state}: FAILED", check.alias)
+                    }
+                    _ => format!("{}: the alias no longer exists: FAILED", check.alias),
+                });
+            }
+        }
+        Outcome::Swept { report } => {
+            if report.aliases.is_empty() {
+                lines.push("no managed aliases in this region".into());
+            }
+            for alias in &report.aliases {
+                lines.extend(outcome_lines(alias, report.dry_run));
+            }
+        }
+        Outcome::KeyDeleted(d) => lines.push(if d.duplicate {
+            format!(
+                "deleted key {} of `{}` was already recorded on {}: nothing to do",
+                d.key_id, d.alias, d.successor
+            )
+        } else {
+            format!(
+                "recorded the deletion of key {} (a former key of `{}`) on {}",
+                d.key_id, d.alias, d.successor
+            )
+        }),
+        Outcome::MaterialExpired(e) => lines.push(format!(
+            "{} the expiry of the key material of {} (`{}`); aliases that name it: {}",
+            if e.duplicate {
+                "already recorded"
+            } else {
+                "recorded"
+            },
+            e.key,
+            e.alias,
+            e.named_by
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Outcome::Guarded {
+            event_name,
+            verdict,
+        } => {
+            lines.push(format!("{event_name}: {}", verdict_text(verdict)));
+        }
+        Outcome::Drifted(d) => lines.push(format!(
+            "DRIFT: {} by {}: {}",
+            d.event_name,
+            d.by.as_deref().unwrap_or("an unknown principal"),
+            d.what
+        )),
+        Outcome::Consistent { alias, key } => {
+            lines.push(format!("`{alias}` names {key}, its current key: no drift"));
+        }
+        Outcome::Ignored { reason } => lines.push(format!("ignored: {reason}")),
+        Outcome::Rotated {
+            alias,
+            dry_run,
+            actions,
+        } => {
+            if actions.is_empty() {
+                lines.push(format!("{alias}: nothing to do"));
+            }
+            let verb = if *dry_run { "would do" } else { "did" };
+            for action in actions {
+                lines.push(format!("{alias}: {verb}: {}", action_text(action)));
+            }
+        }
+        Outcome::RolledBack { alias, action } => {
+            lines.push(format!("{alias}: {}", action_text(action)));
+        }
+        Outcome::Status { aliases } => {
+            for status in aliases {
+                lines.push(format!(
+                    "{}: {} (next rotation {})",
+                    status.alias, status.current.key_arn, status.next_rotation
+                ));
+            }
+        }
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 #[cfg(test)]

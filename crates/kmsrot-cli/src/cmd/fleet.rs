@@ -21,13 +21,28 @@ pub(crate) struct SweepArgs {
     /// second per account, shared with everything else in it.
     #[arg(long, value_name = "R", default_value_t = 5.0)]
     rate: f64,
+    /// Where the sweep's metrics go (namespace KMSRotation, dimension Alias): nowhere, or
+    /// CloudWatch with PutMetricData. A failure to publish them is reported on stderr and
+    /// never fails the sweep.
+    #[arg(long, value_enum, default_value_t = MetricsTarget::None)]
+    metrics: MetricsTarget,
+}
+
+/// Where `kmsrot sweep` sends its metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MetricsTarget {
+    /// Nowhere.
+    None,
+    /// CloudWatch PutMetricData, in batches.
+    Cloudwatch,
 }
 
 pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
     if !(args.rate.is_finite() && args.rate > 0.0) {
         anyhow::bail!("--rate must be a positive number of calls per second");
     }
-    let engine = super::rotator(global).await?.with_rate(args.rate);
+    let config = global.aws.load().await?;
+    let engine = kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config)).with_rate(args.rate);
     let options = SweepOptions {
         dry_run: args.dry_run,
         concurrency: usize::from(args.concurrency),
@@ -52,6 +67,18 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
             }
             crate::io::Sink::Stdout.write(out.as_bytes())?;
         }
+    }
+    if args.metrics == MetricsTarget::Cloudwatch && !report.dry_run {
+        let outcome = kmsrot_types::Outcome::Swept {
+            report: report.clone(),
+        };
+        let data = kmsrot_lambda::observe::data_of(&outcome);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        kmsrot_core::Metrics::cloudwatch(&config)
+            .publish(&data, now)
+            .await;
     }
     match report.failed() {
         0 => Ok(()),

@@ -3,6 +3,7 @@
 pub(crate) mod decrypt;
 pub(crate) mod describe;
 pub(crate) mod encrypt;
+pub(crate) mod event;
 pub(crate) mod fleet;
 pub(crate) mod guard;
 pub(crate) mod manage;
