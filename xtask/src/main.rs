@@ -8,6 +8,7 @@
     reason = "xtask reports progress to the person or CI running it"
 )]
 
+mod bench;
 mod demo;
 mod emulator;
 mod lint;
@@ -41,6 +42,8 @@ enum Task {
     Lint,
     /// What CI runs: lint, then test.
     Ci,
+    /// Measure what the issues name: the release Lambda's size and its start-up time.
+    Bench,
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Task::Test(args) => test::run(&args),
         Task::Lint => lint::run(),
         Task::Ci => lint::run().and_then(|()| test::run(&test::TestArgs::default())),
+        Task::Bench => bench::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

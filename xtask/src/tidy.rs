@@ -138,3 +138,47 @@ fn every_emulator_patch_is_documented_and_tested() {
     }
     assert!(patches >= 4);
 }
+
+/// The string constants `pub const NAME: &str = "value";` of a source file.
+fn string_consts(path: &str) -> Vec<String> {
+    read(path)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const "))
+        .filter(|l| l.contains(": &str = \""))
+        .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn lambda_docs_cover_every_setting_event_and_metric() {
+    let docs = read("docs/LAMBDA.md");
+    let settings = string_consts("crates/kmsrot-lambda/src/settings.rs");
+    assert!(settings.len() >= 7, "{settings:?}");
+    let events = string_consts("crates/kmsrot-types/src/event.rs");
+    assert!(events.len() >= 8, "{events:?}");
+    // Metric names: `Variant => "Name", Unit, "doc";` lines of the metric_names! table.
+    let metrics: Vec<String> = read("crates/kmsrot-types/src/metrics.rs")
+        .lines()
+        .filter(|l| l.contains(" => \"") && l.trim_end().ends_with(';'))
+        .filter_map(|l| l.split('"').nth(1).map(str::to_owned))
+        .collect();
+    assert!(metrics.len() >= 12, "{metrics:?}");
+    for name in settings.iter().chain(&events).chain(&metrics) {
+        assert!(
+            docs.contains(&format!("`{name}`")) || docs.contains(name.as_str()),
+            "docs/LAMBDA.md does not mention {name}"
+        );
+    }
+    for name in &settings {
+        assert!(
+            docs.contains(&format!("| `{name}` |")),
+            "docs/LAMBDA.md's settings table lacks `{name}`"
+        );
+    }
+    for name in &metrics {
+        assert!(
+            docs.contains(&format!("| `{name}` |")),
+            "docs/LAMBDA.md's metrics table lacks `{name}`"
+        );
+    }
+}

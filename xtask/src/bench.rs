@@ -1,0 +1,104 @@
+//! `cargo xtask bench`: the figures the issues name, printed as a table and written to
+//! `target/dist/bench.md`.
+//!
+//! - the release `bootstrap` (the rotation Lambda): its size, and the time from process start
+//!   to its first poll of the Lambda Runtime API (`GET …/runtime/invocation/next`), served by
+//!   a listener on 127.0.0.1. Start-up needs no AWS call, so no emulator is involved.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Start-ups measured; the table shows the fastest, the median and the slowest.
+const RUNS: usize = 15;
+
+pub(crate) fn run() -> Result<()> {
+    let root = crate::project_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("xtask: building the release bootstrap (LTO; this takes a while)");
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "kmsrot-lambda",
+            "--bin",
+            "bootstrap",
+        ])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release exited with {status}");
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let binary = target.join("release").join("bootstrap");
+    let size = std::fs::metadata(&binary)
+        .with_context(|| format!("reading {}", binary.display()))?
+        .len();
+
+    let mut startups = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        startups.push(first_poll(&binary)?);
+    }
+    startups.sort();
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    let table = format!(
+        "| figure | value |\n|---|---|\n\
+         | release `bootstrap` size | {size} bytes ({:.1} MiB) |\n\
+         | start to first Runtime API poll, fastest of {RUNS} | {} |\n\
+         | start to first Runtime API poll, median of {RUNS} | {} |\n\
+         | start to first Runtime API poll, slowest of {RUNS} | {} |\n",
+        size as f64 / (1024.0 * 1024.0),
+        ms(startups[0]),
+        ms(startups[RUNS / 2]),
+        ms(startups[RUNS - 1]),
+    );
+    println!("\n{table}");
+    let dist = target.join("dist");
+    std::fs::create_dir_all(&dist)?;
+    std::fs::write(dist.join("bench.md"), &table)?;
+    println!("xtask: written to {}", dist.join("bench.md").display());
+    Ok(())
+}
+
+/// Starts `bootstrap` against a listener and returns the time until its first request for
+/// the next event arrives.
+fn first_poll(binary: &PathBuf) -> Result<Duration> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?.to_string();
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "kmsrot-bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let (stream, _) = listener.accept().context("waiting for the first poll")?;
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line)?;
+    let elapsed = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = (&stream).write_all(b"");
+    if !line.starts_with("GET /2018-06-01/runtime/invocation/next") {
+        bail!("the first request was not a poll for the next event: {line:?}");
+    }
+    Ok(elapsed)
+}
