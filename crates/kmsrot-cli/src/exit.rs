@@ -70,7 +70,7 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
         if cause.is::<SweepFailed>() || cause.is::<EventRefused>() || cause.is::<OutcomeFailed>() {
             return REFUSED;
         }
-        if cause.is::<ParseError>() || cause.is::<ContextError>() {
+        if cause.is::<ParseError>() || cause.is::<ContextError>() || cause.is::<UsageError>() {
             return USAGE;
         }
         if cause.is::<ConfigError>() {
@@ -84,6 +84,11 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
 #[derive(Debug, thiserror::Error)]
 #[error("{0} of the swept aliases failed; see the report")]
 pub(crate) struct SweepFailed(pub(crate) usize);
+
+/// A flag's value is invalid (beyond what clap checks).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub(crate) String);
 
 /// `kmsrot event`: the event was refused (malformed, forged, or from another account or
 /// region) and nothing was done.

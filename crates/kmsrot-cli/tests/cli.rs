@@ -728,6 +728,23 @@ async fn event_replays_a_cloudtrail_event_through_the_lambda_handler() {
     );
     let out = kmsrot(&["event", "-", "--region", REGION], Some(b"{not json"));
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    let out = kmsrot(
+        &[
+            "event",
+            path(&file),
+            "--region",
+            REGION,
+            "--account",
+            "12345",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an AWS account ID"),
+        "{}",
+        stderr(&out)
+    );
     // The wrong region (the CLI's, not the event's) is refused too.
     let out = kmsrot(&["event", path(&file), "--region", "eu-west-1"], None);
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));

@@ -231,8 +231,8 @@ async fn act(task: Task, state: &State) -> Result<Outcome, HandlerError> {
                 reason: format!("no key kmsrot manages refers to the deleted key {key_id}"),
             },
         },
-        Task::RecordExpiration { key_id, at } => {
-            match rotator.material_expired(&key_id, at).await? {
+        Task::RecordExpiration { key_id, record } => {
+            match rotator.material_expired(&key_id, &record).await? {
                 Some(expiry) => Outcome::MaterialExpired(expiry),
                 None => Outcome::Ignored {
                     reason: format!("key {key_id} is not managed by kmsrot"),
@@ -243,11 +243,22 @@ async fn act(task: Task, state: &State) -> Result<Outcome, HandlerError> {
             key_id,
             change,
             event_name,
-        } => Outcome::Guarded {
-            verdict: rotator
-                .guard(&key_id, change, state.settings.guard_mode)
-                .await?,
-            event_name,
+        } => match rotator
+            .guard(&key_id, change, state.settings.guard_mode)
+            .await
+        {
+            Ok(verdict) => Outcome::Guarded {
+                verdict,
+                event_name,
+            },
+            Err(err) => {
+                let notice = Notice::GuardFailed {
+                    key: key_id,
+                    error: err.to_string(),
+                };
+                failed(state, &err, None, notice).await;
+                return Err(err.into());
+            }
         },
         Task::AliasChanged {
             alias,
@@ -298,16 +309,29 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
                     dry_run,
                     actions,
                 },
+                Err(err) if dry_run => return Err(err.into()),
                 Err(err) => {
-                    failed_rotation(state, &alias, &err).await;
+                    let datum = Datum::alias(MetricName::RotationsFailed, &alias, 1.0);
+                    let notice = Notice::RotationFailed {
+                        alias,
+                        error: err.to_string(),
+                    };
+                    failed(state, &err, Some(datum), notice).await;
                     return Err(err.into());
                 }
             }
         }
-        Request::Rollback { alias, from } => {
-            let action = rotator.rollback(&alias, from.as_ref()).await?;
-            Outcome::RolledBack { alias, action }
-        }
+        Request::Rollback { alias, from } => match rotator.rollback(&alias, from.as_ref()).await {
+            Ok(action) => Outcome::RolledBack { alias, action },
+            Err(err) => {
+                let notice = Notice::RollbackFailed {
+                    alias,
+                    error: err.to_string(),
+                };
+                failed(state, &err, None, notice).await;
+                return Err(err.into());
+            }
+        },
         Request::Status { alias: Some(alias) } => Outcome::Status {
             aliases: vec![rotator.status(&alias).await?],
         },
@@ -326,18 +350,19 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
     })
 }
 
-/// A requested rotation failed: counted and notified here, because no outcome carries it.
-async fn failed_rotation(state: &State, alias: &kmsrot_types::AliasName, err: &RotationError) {
-    let data = [Datum::alias(MetricName::RotationsFailed, alias, 1.0)];
-    state.metrics.publish(&data, now_millis()).await;
+/// An action failed: counted and notified here, because no outcome carries it. A failure
+/// that a retry may fix (throttling, a transient fault, a busy alias) is left to the retry,
+/// so that one request does not alert once per attempt.
+async fn failed(state: &State, err: &RotationError, datum: Option<Datum>, notice: Notice) {
+    if err.is_retryable() || matches!(err, RotationError::Busy { .. }) {
+        return;
+    }
+    state.metrics.publish(datum.as_slice(), now_millis()).await;
     if let Some(notifier) = &state.notifier {
         notifier
             .publish(&Notification {
                 region: state.settings.region.clone(),
-                notice: Notice::RotationFailed {
-                    alias: alias.clone(),
-                    error: err.to_string(),
-                },
+                notice,
             })
             .await;
     }

@@ -2,19 +2,17 @@
 //! logs, the settings and the clients once; [`kmsrot_lambda::handler`] does the work.
 
 use kmsrot_core::config::AwsOptions;
+use kmsrot_lambda::settings::log_filter;
 use kmsrot_lambda::{Settings, State, handler};
 use lambda_runtime::{Error, service_fn};
 use tracing_subscriber::EnvFilter;
 
-/// Log filter when neither `RUST_LOG` nor `AWS_LAMBDA_LOG_LEVEL` is set: kmsrot at info, the
-/// SDK's chatter at warn.
-const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk_kms=warn";
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
-        .unwrap_or_else(|_| DEFAULT_FILTER.to_owned());
+    let filter = log_filter(
+        std::env::var("RUST_LOG").ok().as_deref(),
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+    );
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(EnvFilter::new(filter))

@@ -63,10 +63,10 @@ fn sweep_data(outcome: &AliasOutcome, dry_run: bool) -> Vec<Datum> {
     use MetricName as M;
     let alias = &outcome.alias;
     let mut data = Vec::new();
-    if outcome.error.is_some() {
-        data.push(Datum::alias(M::RotationsFailed, alias, 1.0));
-    }
     if !dry_run {
+        if outcome.error.is_some() {
+            data.push(Datum::alias(M::RotationsFailed, alias, 1.0));
+        }
         let n = rotations(&outcome.actions);
         if n > 0 {
             data.push(Datum::alias(M::RotationsSucceeded, alias, n as f64));

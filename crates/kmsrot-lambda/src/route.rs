@@ -37,8 +37,9 @@ pub enum Task {
     RecordExpiration {
         /// The key.
         key_id: String,
-        /// When it expired (the event's time).
-        at: DateTime,
+        /// What identifies this expiry: the key material's ID when the event names it,
+        /// otherwise the event's time (RFC 3339).
+        record: String,
     },
     /// Run the deletion guard on a key.
     Guard {
@@ -135,10 +136,18 @@ pub fn route(invocation: &Invocation, expected: Expected<'_>) -> Result<Task, Re
         },
         Event::MaterialExpiration(e) => Task::RecordExpiration {
             key_id: e.detail.key_id.clone(),
-            at: e
-                .time
-                .map(|t| DateTime::from_millis(t.timestamp_millis()))
-                .ok_or_else(|| malformed(&envelope, "it has no `time`"))?,
+            record: match (&e.detail.key_material_id, e.time) {
+                (Some(material), _) => material.clone(),
+                (None, Some(time)) => DateTime::from_millis(time.timestamp_millis())
+                    .fmt(aws_smithy_types::date_time::Format::DateTime)
+                    .map_err(|err| malformed(&envelope, err.to_string()))?,
+                (None, None) => {
+                    return Err(malformed(
+                        &envelope,
+                        "it has neither `key-material-id` nor `time`",
+                    ));
+                }
+            },
         },
         Event::ApiCall(e) => api_call(&envelope, &e.detail, expected)?,
     })
@@ -303,7 +312,7 @@ mod tests {
         );
         assert!(matches!(
             check("kms-imported-key-material-expiration"),
-            Ok(Task::RecordExpiration { key_id, .. }) if key_id == "e27b6c40-9d1f-4a3e-b5c8-71f0a2d4c9e6"
+            Ok(Task::RecordExpiration { key_id, record }) if key_id == "e27b6c40-9d1f-4a3e-b5c8-71f0a2d4c9e6" && record.ends_with('Z')
         ));
         assert_eq!(
             check("cloudtrail-schedule-key-deletion"),
@@ -350,7 +359,44 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicated_deletion_event_routes_to_the_same_record() {
+        // EventBridge delivers at least once; the engine's record makes the second delivery
+        // a no-op (tested against the emulator in tests/it/handler.rs).
+        let first = check("kms-cmk-deletion");
+        assert_eq!(first, check("kms-cmk-deletion"));
+        assert!(matches!(first, Ok(Task::RecordDeletion { .. })));
+    }
+
+    #[test]
+    fn an_expiry_is_recorded_by_its_key_material_when_the_event_names_it() {
+        let path = format!(
+            "{}/../kmsrot-types/tests/fixtures/events/kms-imported-key-material-expiration.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        doc["detail"]["key-material-id"] = "ab12".into();
+        let task = route(&Invocation::parse(doc.clone()).unwrap(), EXPECTED);
+        assert!(matches!(task, Ok(Task::RecordExpiration { record, .. }) if record == "ab12"));
+        // A redelivery at another time is the same expiry.
+        doc["time"] = "2030-01-01T00:00:00Z".into();
+        let again = route(&Invocation::parse(doc).unwrap(), EXPECTED);
+        assert!(matches!(again, Ok(Task::RecordExpiration { record, .. }) if record == "ab12"));
+    }
+
+    #[test]
     fn requests_route_as_they_are() {
+        assert!(matches!(
+            check("request-rotate"),
+            Ok(Task::Request(Request::Rotate {
+                rotation_id: Some(_),
+                ..
+            }))
+        ));
+        assert!(matches!(
+            check("request-rollback"),
+            Ok(Task::Request(Request::Rollback { from: Some(_), .. }))
+        ));
         assert_eq!(
             check("request-status-all"),
             Ok(Task::Request(Request::Status { alias: None }))

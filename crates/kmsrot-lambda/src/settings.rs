@@ -164,6 +164,27 @@ impl Settings {
     }
 }
 
+/// The log filter. An explicit `RUST_LOG` is used as given. Otherwise Lambda's log level
+/// (`AWS_LAMBDA_LOG_LEVEL`: TRACE, DEBUG, INFO, WARN, ERROR or FATAL; INFO when unset)
+/// applies to kmsrot's own crates only, and everything else (the AWS SDK, whose debug and
+/// trace output can include request bodies, and the HTTP stack) stays at `warn`.
+pub fn log_filter(rust_log: Option<&str>, lambda_level: Option<&str>) -> String {
+    if let Some(filter) = rust_log.filter(|f| !f.trim().is_empty()) {
+        return filter.to_owned();
+    }
+    let level = match lambda_level
+        .map(|l| l.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        Some("TRACE") => "trace",
+        Some("DEBUG") => "debug",
+        Some("WARN") => "warn",
+        Some("ERROR" | "FATAL") => "error",
+        _ => "info",
+    };
+    format!("warn,kmsrot_lambda={level},kmsrot_core={level}")
+}
+
 fn invalid(name: &'static str, value: &str, expected: impl fmt::Display) -> SettingsError {
     SettingsError {
         name,
@@ -182,6 +203,23 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| (*v).to_owned())
         })
+    }
+
+    #[test]
+    fn lambda_log_levels_never_uncap_the_sdk() {
+        assert_eq!(
+            log_filter(None, None),
+            "warn,kmsrot_lambda=info,kmsrot_core=info"
+        );
+        assert_eq!(
+            log_filter(None, Some("TRACE")),
+            "warn,kmsrot_lambda=trace,kmsrot_core=trace"
+        );
+        assert_eq!(
+            log_filter(Some(""), Some("fatal")),
+            "warn,kmsrot_lambda=error,kmsrot_core=error"
+        );
+        assert_eq!(log_filter(Some("debug"), Some("ERROR")), "debug");
     }
 
     #[test]

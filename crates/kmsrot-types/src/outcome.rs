@@ -157,6 +157,21 @@ pub enum Notice {
         /// The error.
         error: String,
     },
+    /// A requested rollback failed.
+    RollbackFailed {
+        /// The alias.
+        alias: AliasName,
+        /// The error.
+        error: String,
+    },
+    /// The deletion guard could not judge or restore a key; it may be left disabled or
+    /// scheduled for deletion.
+    GuardFailed {
+        /// The key, as the event named it.
+        key: String,
+        /// The error.
+        error: String,
+    },
     /// KMS rotated a key's material; its aliases were checked.
     MaterialRotated {
         /// The key.
@@ -204,6 +219,12 @@ impl Notification {
                 ),
             },
             Notice::Rollback { alias, .. } => format!("kmsrot: rolled back {alias} in {region}"),
+            Notice::RollbackFailed { alias, .. } => {
+                format!("kmsrot: rollback FAILED for {alias} in {region}")
+            }
+            Notice::GuardFailed { .. } => {
+                format!("kmsrot: deletion guard FAILED in {region}; check the key")
+            }
             Notice::GuardAction { verdict } => match verdict {
                 GuardVerdict::Restored { alias, .. } => {
                     format!("kmsrot: guard restored a key of {alias} in {region}")

@@ -31,8 +31,10 @@ pub mod tags {
     /// On a key whose previous key KMS has deleted: that key's ID. It replaces
     /// `kmsrot:previous-key`, and records the deletion once however often the event comes.
     pub const DELETED_PREVIOUS_KEY: &str = "kmsrot:deleted-previous-key";
-    /// On a key whose imported key material expired: when (the event's time, RFC 3339).
-    pub const MATERIAL_EXPIRED_AT: &str = "kmsrot:material-expired-at";
+    /// On a key whose imported key material expired: the expired material's ID when the event
+    /// names it, otherwise the event's time (RFC 3339). The record that makes the event's
+    /// handling happen once.
+    pub const MATERIAL_EXPIRED: &str = "kmsrot:material-expired";
     /// When the key was created (or adopted), RFC 3339.
     pub const CREATED_AT: &str = "kmsrot:created-at";
     /// When the key became the alias's current key.

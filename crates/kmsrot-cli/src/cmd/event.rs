@@ -8,7 +8,7 @@ use kmsrot_lambda::{HandlerError, MetricsMode, Settings, State};
 use kmsrot_types::{GuardMode, Outcome};
 
 use crate::Global;
-use crate::exit::{EventRefused, OutcomeFailed};
+use crate::exit::{EventRefused, OutcomeFailed, UsageError};
 use crate::output::{Format, outcome_text, print_json};
 
 /// Arguments of `kmsrot event`.
@@ -34,7 +34,14 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         .map_err(|err| EventRefused(format!("{err:#}")))?;
     let config = global.aws.load().await?;
     let account = match args.account {
-        Some(account) => account,
+        Some(account) if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) => {
+            account
+        }
+        Some(account) => {
+            return Err(anyhow::Error::new(UsageError(format!(
+                "--account {account:?} is not an AWS account ID (12 digits)"
+            ))));
+        }
         None => kmsrot_core::identity::caller_account(&config).await?,
     };
     let region = config

@@ -10,11 +10,10 @@
 
 use std::collections::BTreeSet;
 
-use aws_smithy_types::DateTime;
 use kmsrot_types::{AliasCheck, AliasName, Deletion, Expiry, KeyArn, Stage, tags};
 
 use super::keys::subject_for;
-use super::{RotationError, Rotator, rfc3339};
+use super::{RotationError, Rotator};
 use crate::KmsError;
 
 /// What a change to an alias by someone else left behind.
@@ -126,13 +125,14 @@ impl Rotator {
         }))
     }
 
-    /// After the imported key material of a managed key expired at `at`: records the time in
-    /// `kmsrot:material-expired-at`. The same event handled again finds the same time and
+    /// After the imported key material of a managed key expired: records `record` (the
+    /// expired key material's ID when the event names it, otherwise the event's time) in
+    /// `kmsrot:material-expired`. The same event handled again finds the same record and
     /// reports a duplicate. `None` for a key kmsrot does not manage, which it never tags.
     pub async fn material_expired(
         &self,
         key_id: &str,
-        at: DateTime,
+        record: &str,
     ) -> Result<Option<Expiry>, RotationError> {
         let key = self.key(key_id).await?;
         let Some(alias) = key
@@ -147,10 +147,9 @@ impl Rotator {
             .into_iter()
             .map(|(alias, _)| alias)
             .collect();
-        let stamp = rfc3339(at);
-        let duplicate = key.tag(tags::MATERIAL_EXPIRED_AT) == Some(stamp.as_str());
+        let duplicate = key.tag(tags::MATERIAL_EXPIRED) == Some(record);
         if !duplicate {
-            self.tag(&key.arn, &[(tags::MATERIAL_EXPIRED_AT, stamp)])
+            self.tag(&key.arn, &[(tags::MATERIAL_EXPIRED, record.to_owned())])
                 .await?;
         }
         Ok(Some(Expiry {
@@ -176,20 +175,28 @@ impl Rotator {
             Err(err) => return Err(err.into()),
         };
         if let Some(key) = now.as_ref().filter(|key| key.serves(alias)) {
-            let rollback = key.tag(tags::ROLLBACK_FROM).is_some();
-            return Ok(match key.stage() {
-                Some(Stage::Current) => AliasChange::Consistent(key.arn.clone()),
-                // A rotation promoting its new key, or a rollback, not yet re-tagged.
-                Some(Stage::Pending) => AliasChange::Consistent(key.arn.clone()),
-                Some(_) if rollback => AliasChange::Consistent(key.arn.clone()),
-                stage => AliasChange::Drifted {
-                    names: Some(key.arn.clone()),
-                    what: format!(
-                        "`{alias}` names {}, a key kmsrot tags as {} for it, not its current key; roll forward with `kmsrot rotate {alias}` or point it back with `kmsrot rollback {alias}`",
-                        key.arn,
-                        stage.map_or("untagged", Stage::as_str)
-                    ),
-                },
+            let stage = key.stage();
+            let consistent = match stage {
+                Some(Stage::Current) => true,
+                // A rotation promoting its new key: the key it replaces names it as pending.
+                Some(Stage::Pending) => self.promoting(alias, key).await?,
+                // A rollback restoring this key, not yet re-tagged: the key it leaves is real.
+                _ if key.tag(tags::ROLLBACK_FROM).is_some() => {
+                    self.rolling_back(alias, key).await?
+                }
+                _ => false,
+            };
+            if consistent && key.is_enabled() {
+                return Ok(AliasChange::Consistent(key.arn.clone()));
+            }
+            return Ok(AliasChange::Drifted {
+                names: Some(key.arn.clone()),
+                what: format!(
+                    "`{alias}` names {}, a {} key kmsrot tags as {} for it, not its current key; roll forward with `kmsrot rotate {alias}` or point it back with `kmsrot rollback {alias}`",
+                    key.arn,
+                    key.state,
+                    stage.map_or("untagged", Stage::as_str)
+                ),
             });
         }
         let mut managed = false;
@@ -230,5 +237,41 @@ impl Rotator {
                 ),
             },
         })
+    }
+
+    /// Whether `key`, a pending key the alias names, is being promoted by a rotation: the key
+    /// it replaces is still marked as rotating to it.
+    async fn promoting(
+        &self,
+        alias: &AliasName,
+        key: &super::keys::KeyView,
+    ) -> Result<bool, RotationError> {
+        let Some(previous) = key.tag(tags::PREVIOUS_KEY) else {
+            return Ok(false);
+        };
+        match self.key(previous).await {
+            Ok(old) => Ok(old.serves(alias)
+                && old.tag(tags::PENDING_KEY) == Some(key.id.as_str())
+                && old.tag(tags::ROTATING).is_some()),
+            Err(KmsError::NotFound { .. }) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Whether `key` is being restored by a rollback: the key it names as the one the alias
+    /// leaves exists and serves the alias.
+    async fn rolling_back(
+        &self,
+        alias: &AliasName,
+        key: &super::keys::KeyView,
+    ) -> Result<bool, RotationError> {
+        let Some(left) = key.tag(tags::ROLLBACK_FROM) else {
+            return Ok(false);
+        };
+        match self.key(left).await {
+            Ok(left) => Ok(left.serves(alias)),
+            Err(KmsError::NotFound { .. }) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
     }
 }

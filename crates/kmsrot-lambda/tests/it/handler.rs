@@ -160,7 +160,7 @@ async fn expired_key_material_is_recorded_once() {
             .tags(key.key_id().as_str())
             .await
             .unwrap()
-            .get(tags::MATERIAL_EXPIRED_AT)
+            .get(tags::MATERIAL_EXPIRED)
             .map(String::as_str),
         Some("2026-11-29T12:00:00Z")
     );
@@ -172,6 +172,21 @@ async fn expired_key_material_is_recorded_once() {
     let notes = f.notifications(1).await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0]["kind"], "material_expired");
+
+    // The newer event names the key material: a redelivery at another time is a duplicate.
+    let (_, other) = f.managed("expired-material", Mode::Manual).await;
+    let mut event = key_event("KMS Imported Key Material Expiration", &other);
+    event["detail"]["key-material-id"] = "c0ffee".into();
+    let Outcome::MaterialExpired(first) = f.handle(event.clone()).await.unwrap() else {
+        panic!("not recorded")
+    };
+    assert!(!first.duplicate);
+    event["time"] = "2026-11-29T12:05:00Z".into();
+    let Outcome::MaterialExpired(again) = f.handle(event).await.unwrap() else {
+        panic!("not recognised")
+    };
+    assert!(again.duplicate);
+    assert_eq!(f.metric("MaterialExpirations"), 2.0);
 
     // A key kmsrot does not manage is never tagged.
     let plain = f
@@ -260,6 +275,25 @@ async fn alias_changes_by_others_raise_drift_and_kmsrot_s_own_do_not() {
     assert!(drift.what.contains("previous"), "{}", drift.what);
     assert!(drift.by.unwrap().contains("assumed-role/Operator"));
 
+    // ... then at a key tagged pending for it that no rotation is promoting.
+    let (_, loose) = f.env.plain_alias("loose").await.unwrap();
+    f.env
+        .set_tags(
+            &loose,
+            &[
+                (tags::ALIAS, alias.as_str()),
+                (tags::STAGE, "pending"),
+                (tags::PREVIOUS_KEY, rotated.key_id().as_str()),
+            ],
+        )
+        .await
+        .unwrap();
+    f.env.move_alias(&alias, &loose).await.unwrap();
+    let Outcome::Drifted(drift) = f.handle(update(&loose)).await.unwrap() else {
+        panic!("no drift")
+    };
+    assert!(drift.what.contains("pending"), "{}", drift.what);
+
     // ... then at a key kmsrot knows nothing about (its tags do not mention the alias).
     let stranger = f
         .env
@@ -294,9 +328,9 @@ async fn alias_changes_by_others_raise_drift_and_kmsrot_s_own_do_not() {
         panic!("no drift")
     };
     assert_eq!(drift.names, None);
-    assert_eq!(f.metric("DriftAlerts"), 3.0);
-    let notes = f.notifications(3).await;
-    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert_eq!(f.metric("DriftAlerts"), 4.0);
+    let notes = f.notifications(4).await;
+    assert_eq!(notes.len(), 4, "{notes:?}");
     assert!(notes.iter().all(|n| n["kind"] == "drift"));
 
     // An alias kmsrot does not manage is ignored.
@@ -323,6 +357,19 @@ async fn the_guard_in_observe_mode_alerts_and_leaves_the_key_alone() {
     let notes = f.notifications(1).await;
     assert_eq!(notes[0]["kind"], "guard_action");
     assert_eq!(notes[0]["verdict"]["verdict"], "alert");
+
+    // A guard that cannot do its job (here: the key does not exist) says so.
+    let missing: kmsrot_types::KeyArn =
+        format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/0b8e5a4c-1d2f-4e3a-9b8c-7d6e5f4a3b2c")
+            .parse()
+            .unwrap();
+    let err = f
+        .handle(events::key_call(REGION, "DisableKey", &missing))
+        .await
+        .unwrap_err();
+    assert_eq!(Diagnostic::from(err).error_type, "NonRetryable");
+    let notes = f.notifications(1).await;
+    assert_eq!(notes[0]["kind"], "guard_failed", "{notes:?}");
 }
 
 #[tokio::test]
