@@ -44,6 +44,8 @@ async fn the_bootstrap_binary_handles_events_from_the_runtime_api() {
         .env("KMSROT_TOPIC_ARN", &inbox.topic_arn)
         // The emulator has no quota to protect.
         .env("KMSROT_SWEEP_RATE", "1000")
+        // Lambda's most verbose level: kmsrot logs everything it logs, and still nothing secret.
+        .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
         .env_remove("RUST_LOG")
         .env_remove("KMSROT_EXPECTED_ACCOUNT")
         .stdout(Stdio::piped())
