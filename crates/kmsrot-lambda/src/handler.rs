@@ -367,3 +367,43 @@ async fn failed(state: &State, err: &RotationError, datum: Option<Datum>, notice
             .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_comes_from_the_function_arn() {
+        assert_eq!(
+            account_of_function_arn("arn:aws:lambda:eu-west-1:111122223333:function:kmsrot"),
+            Some("111122223333")
+        );
+        assert_eq!(
+            account_of_function_arn("arn:aws:lambda:eu-west-1:111122223333:function:kmsrot:live"),
+            Some("111122223333")
+        );
+        assert_eq!(account_of_function_arn(""), None);
+        assert_eq!(
+            account_of_function_arn("arn:aws:lambda:eu-west-1:12:function:x"),
+            None
+        );
+    }
+
+    #[test]
+    fn only_transient_failures_are_retryable() {
+        let busy = HandlerError::Rotation(RotationError::Busy {
+            alias: "alias/a".parse().unwrap(),
+            region: "eu-west-1".into(),
+            what: "a rotation is under way".into(),
+        });
+        assert_eq!(Diagnostic::from(busy).error_type, "Retryable");
+        let rejected = HandlerError::Invalid(EventError::NotAnObject);
+        let diagnostic = Diagnostic::from(rejected);
+        assert_eq!(diagnostic.error_type, "NonRetryable");
+        assert!(diagnostic.error_message.contains("not a JSON object"));
+        assert_eq!(
+            Diagnostic::from(HandlerError::NoAccount).error_type,
+            "NonRetryable"
+        );
+    }
+}

@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kmsrot_core::{Metrics, RotateOptions};
-use kmsrot_lambda::{HandlerError, Settings, State, handle};
+use kmsrot_lambda::{HandlerError, Settings, State, handle, handler};
 use kmsrot_testsuite::TestEnv;
 use kmsrot_testsuite::events::{self, ACCOUNT};
 use kmsrot_testsuite::inbox::Inbox;
 use kmsrot_testsuite::runtime_api::check_emf;
 use kmsrot_types::{GuardMode, GuardVerdict, Mode, Outcome, tags};
-use lambda_runtime::Diagnostic;
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
 /// Events in this file come from this region; the deletion scan lists its keys.
@@ -489,4 +489,51 @@ async fn forged_foreign_and_malformed_events_are_refused_counted_and_never_acted
     };
     assert!(matches!(verdict, GuardVerdict::Restored { .. }));
     assert_eq!(f.env.alias_target(&alias).await.unwrap().1, "Enabled");
+}
+
+#[tokio::test]
+async fn by_default_the_expected_account_is_the_function_s_own() {
+    let env = TestEnv::in_region(REGION).await.unwrap();
+    let (alias, _) = env
+        .managed_alias("own-account", Mode::Manual)
+        .await
+        .unwrap();
+    let mut settings = Settings::new(REGION);
+    settings.metrics = kmsrot_lambda::MetricsMode::Off;
+    settings.sweep_rate = 1000.0;
+    let state = State::new(&env.config, settings);
+    let invoked = |account: &str| {
+        let mut context = lambda_runtime::Context::default();
+        context.invoked_function_arn =
+            format!("arn:aws:lambda:{REGION}:{account}:function:kmsrot-rotation");
+        context
+    };
+    let event = events::kms(
+        REGION,
+        "KMS CMK Deletion",
+        json!({"key-id": "0b8e5a4c-1d2f-4e3a-9b8c-7d6e5f4a3b2c"}),
+    );
+    let run = |context| handler(LambdaEvent::new(event.clone(), context), &state);
+    assert!(matches!(
+        run(invoked(ACCOUNT)).await,
+        Ok(Outcome::Ignored { .. })
+    ));
+    let err = run(invoked("999999999999")).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("this function acts only on account 999999999999"),
+        "{err}"
+    );
+    let err = run(lambda_runtime::Context::default()).await.unwrap_err();
+    assert!(matches!(err, HandlerError::NoAccount), "{err}");
+    // A direct request needs no account.
+    let status = handler(
+        LambdaEvent::new(
+            json!({"action": "status", "alias": alias.as_str()}),
+            lambda_runtime::Context::default(),
+        ),
+        &state,
+    )
+    .await;
+    assert!(matches!(status, Ok(Outcome::Status { .. })), "{status:?}");
 }
