@@ -38,7 +38,9 @@ impl State {
             .topic_arn
             .as_ref()
             .map(|topic| Notifier::new(config, topic));
-        let rotator = Rotator::new(kmsrot_core::Kms::new(config)).with_rate(settings.sweep_rate);
+        let rotator = Rotator::new(kmsrot_core::Kms::new(config))
+            .with_rate(settings.sweep_rate)
+            .with_tagging(aws_sdk_resourcegroupstagging::Client::new(config));
         Self {
             settings,
             rotator,

@@ -88,15 +88,23 @@ impl Rotator {
     /// same event handled again finds the record and reports a duplicate. `None` when no
     /// managed key refers to the deleted key.
     ///
-    /// The deleted key's tags are gone with it, so this scans the region's keys (ListKeys and
-    /// ListResourceTags per key); deletions are rare.
+    /// The deleted key's tags are gone with it, so the record is found by its tags: through
+    /// the Resource Groups Tagging API when the engine has it (see
+    /// [`Rotator::with_tagging`]), otherwise by reading the tags of every key in the region.
     pub async fn key_deleted(&self, key_id: &str) -> Result<Option<Deletion>, RotationError> {
         let id = bare_id(key_id);
         let found = self
-            .scan(&subject_for(key_id), |t| {
-                t.get(tags::PREVIOUS_KEY).map(String::as_str) == Some(id)
-                    || t.get(tags::DELETED_PREVIOUS_KEY).map(String::as_str) == Some(id)
-            })
+            .lookup(
+                &subject_for(key_id),
+                &[
+                    &[(tags::PREVIOUS_KEY, id)],
+                    &[(tags::DELETED_PREVIOUS_KEY, id)],
+                ],
+                |t| {
+                    t.get(tags::PREVIOUS_KEY).map(String::as_str) == Some(id)
+                        || t.get(tags::DELETED_PREVIOUS_KEY).map(String::as_str) == Some(id)
+                },
+            )
             .await?;
         let Some((arn, found_tags)) = found.into_iter().next() else {
             return Ok(None);
@@ -162,8 +170,8 @@ impl Rotator {
 
     /// After someone called UpdateAlias or DeleteAlias on `alias`: whether it still names
     /// the key kmsrot expects. `keys` are the keys the call named (its target, the key it
-    /// left); they and, failing them, a scan for keys tagged for the alias show whether
-    /// kmsrot manages it.
+    /// left); they and, failing them, a lookup of keys tagged current for the alias show
+    /// whether kmsrot manages it.
     pub async fn alias_changed(
         &self,
         alias: &AliasName,
@@ -211,11 +219,16 @@ impl Rotator {
             }
         }
         if !managed {
+            let current = Stage::Current.as_str();
             managed = !self
-                .scan(&super::keys::alias_subject(alias), |t| {
-                    t.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
-                        && t.get(tags::STAGE).map(String::as_str) == Some(Stage::Current.as_str())
-                })
+                .lookup(
+                    &super::keys::alias_subject(alias),
+                    &[&[(tags::ALIAS, alias.as_str()), (tags::STAGE, current)]],
+                    |t| {
+                        t.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
+                            && t.get(tags::STAGE).map(String::as_str) == Some(current)
+                    },
+                )
                 .await?
                 .is_empty();
         }

@@ -355,4 +355,66 @@ impl Rotator {
             }
         }
     }
+
+    /// Keys in the region that carry the tags of any of `queries` (each a set of name and
+    /// value pairs, all of which must match), then filtered by `keep` on their tags as KMS
+    /// reports them now. Through the Resource Groups Tagging API when the engine has a client
+    /// for it (calls in proportion to the keys found); otherwise by a scan of every key.
+    pub(crate) async fn lookup(
+        &self,
+        subject: &Subject,
+        queries: &[&[(&str, &str)]],
+        keep: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) -> Result<Vec<(KeyArn, BTreeMap<String, String>)>, KmsError> {
+        let Some(tagging) = &self.tagging else {
+            return self.scan(subject, keep).await;
+        };
+        let mut arns: Vec<KeyArn> = Vec::new();
+        for query in queries {
+            let filters = query
+                .iter()
+                .map(|(name, value)| {
+                    aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+                        .key(*name)
+                        .values(*value)
+                        .build()
+                })
+                .collect();
+            let mut pages = tagging
+                .get_resources()
+                .resource_type_filters("kms:key")
+                .set_tag_filters(Some(filters))
+                .into_paginator()
+                .send();
+            loop {
+                self.pace.tick().await;
+                let out = match pages.next().await {
+                    None => break,
+                    Some(Ok(out)) => out,
+                    Some(Err(err)) => {
+                        return Err(self.kms.fail("GetResources", subject, err).await);
+                    }
+                };
+                for mapping in out.resource_tag_mapping_list() {
+                    if let Some(arn) = mapping
+                        .resource_arn()
+                        .and_then(|a| a.parse::<KeyArn>().ok())
+                        && !arns.contains(&arn)
+                    {
+                        arns.push(arn);
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for arn in arns {
+            // The tagging API lags behind tag changes: what KMS says now decides.
+            match self.tags_of(&arn).await {
+                Ok(tags) if keep(&tags) => found.push((arn, tags)),
+                Ok(_) | Err(KmsError::AccessDenied { .. } | KmsError::NotFound { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(found)
+    }
 }

@@ -219,6 +219,7 @@ pub struct Rotator {
     kms: Kms,
     pace: Arc<Pace>,
     now: Option<DateTime>,
+    tagging: Option<aws_sdk_resourcegroupstagging::Client>,
 }
 
 impl Rotator {
@@ -228,7 +229,18 @@ impl Rotator {
             kms,
             pace: Arc::new(Pace::new(None)),
             now: None,
+            tagging: None,
         }
+    }
+
+    /// Finds keys by their tags through the Resource Groups Tagging API (`tag:GetResources`)
+    /// instead of listing every key in the region and reading its tags. Only the Lambda's
+    /// rare lookups use it (the key a deleted key was replaced by; whether a changed alias is
+    /// managed), and they re-read the tags of what it finds from KMS, since the tagging API
+    /// is eventually consistent.
+    pub fn with_tagging(mut self, client: aws_sdk_resourcegroupstagging::Client) -> Self {
+        self.tagging = Some(client);
+        self
     }
 
     /// Limits this engine (and its clones) to `calls_per_second` KMS calls, spread evenly.

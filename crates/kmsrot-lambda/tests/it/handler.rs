@@ -537,3 +537,25 @@ async fn by_default_the_expected_account_is_the_function_s_own() {
     .await;
     assert!(matches!(status, Ok(Outcome::Status { .. })), "{status:?}");
 }
+
+#[tokio::test]
+async fn without_the_tagging_api_the_engine_finds_a_deletion_record_by_reading_every_key() {
+    let env = TestEnv::in_region(REGION).await.unwrap();
+    // No `with_tagging`: the engine lists the region's keys and reads their tags.
+    let engine = env.rotator();
+    let (alias, old) = env.managed_alias("scan", Mode::Manual).await.unwrap();
+    engine
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap();
+    let id = old.key_id();
+    let first = engine.key_deleted(id.as_str()).await.unwrap().unwrap();
+    assert!(!first.duplicate);
+    assert_eq!(first.alias, alias);
+    let again = engine
+        .key_deleted(old.to_string().as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.duplicate, "found by key ARN too, and recognised");
+}
