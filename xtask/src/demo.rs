@@ -1,6 +1,7 @@
 //! `cargo xtask demo`: the story of kmsrot, told through the `kmsrot` binary against a fresh
 //! local emulator: two managed aliases, data made through them, rotations, old data still
-//! readable, status, rollback, and the deletion guard undoing a deletion.
+//! readable, status, rollback, and the deletion guard undoing a deletion, through the rotation
+//! Lambda's own handler (`kmsrot event`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +49,36 @@ impl Stage {
             .current_dir(&self.dir)
             .envs(self.emulator.client_env());
         command
+    }
+
+    /// Writes the EventBridge event that carries CloudTrail's record of an operator's call on
+    /// `key`, as the rotation Lambda receives it; returns the file's name.
+    fn cloudtrail_record(&self, call: &str, key: &str) -> Result<String> {
+        let id = key.rsplit('/').next().unwrap_or(key);
+        let region = "us-east-1";
+        let account = key.split(':').nth(4).unwrap_or("123456789012");
+        let event = format!(
+            r#"{{
+  "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+  "detail-type": "AWS API Call via CloudTrail", "source": "aws.kms",
+  "account": "{account}", "time": "2026-11-29T12:00:00Z", "region": "{region}", "resources": [],
+  "detail": {{
+    "eventVersion": "1.11", "eventSource": "kms.amazonaws.com", "eventName": "{call}",
+    "awsRegion": "{region}", "recipientAccountId": "{account}",
+    "userIdentity": {{"type": "AssumedRole", "arn": "arn:aws:sts::{account}:assumed-role/Ops/careless-script"}},
+    "userAgent": "aws-cli/2.27.31",
+    "requestParameters": {{"keyId": "{id}", "pendingWindowInDays": 7}},
+    "responseElements": {{"keyId": "{key}", "keyState": "PendingDeletion"}},
+    "resources": [{{"accountId": "{account}", "type": "AWS::KMS::Key", "ARN": "{key}"}}],
+    "eventType": "AwsApiCall", "managementEvent": true, "eventCategory": "Management"
+  }}
+}}
+"#
+        );
+        let name = format!("cloudtrail-{}.json", call.to_lowercase());
+        std::fs::write(self.dir.join(&name), event).with_context(|| format!("writing {name}"))?;
+        println!("\n(the record, as EventBridge delivers it, is in {name})");
+        Ok(name)
     }
 
     /// Someone outside kmsrot schedules the deletion of the key behind `alias` (with boto3,
@@ -208,20 +239,18 @@ fn story(s: &Stage) -> Result<()> {
     )?;
     s.kmsrot("the signing alias after the rollback", &["status", SIGNING])?;
     let key = s.delete_behind_kmsrots_back(DATA)?;
+    let event = s.cloudtrail_record("ScheduleKeyDeletion", &key)?;
     s.kmsrot(
-        "the deletion guard in observe mode only reports",
-        &[
-            "guard",
-            &key,
-            "--change",
-            "scheduled-deletion",
-            "--mode",
-            "observe",
-        ],
+        "the rotation Lambda gets CloudTrail's record of that call; `kmsrot event` runs the Lambda's handler on it here. In observe mode the guard only reports",
+        &["event", &event, "--guard", "observe"],
     )?;
     s.kmsrot(
-        "in enforce mode (the default) it undoes the deletion: the alias still needs that key",
-        &["guard", &key, "--change", "scheduled-deletion"],
+        "in enforce mode (the Lambda's default) it undoes the deletion: the alias still needs that key",
+        &["event", &event],
+    )?;
+    s.kmsrot(
+        "the same record delivered again finds nothing left to undo",
+        &["event", &event],
     )?;
     s.kmsrot(
         "the data alias names an enabled key again",
