@@ -290,7 +290,12 @@ impl KmsError {
                 Self::Service { code, .. }
                     if matches!(
                         code.as_str(),
-                        "KMSInternalException" | "DependencyTimeoutException" | "KeyUnavailableException"
+                        "KMSInternalException"
+                            | "DependencyTimeoutException"
+                            | "KeyUnavailableException"
+                            // The Resource Groups Tagging API's transient faults.
+                            | "InternalServiceException"
+                            | "PaginationTokenExpiredException"
                     )
             )
     }

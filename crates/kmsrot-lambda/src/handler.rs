@@ -258,7 +258,7 @@ async fn act(task: Task, state: &State) -> Result<Outcome, HandlerError> {
                     key: key_id,
                     error: err.to_string(),
                 };
-                failed(state, &err, None, notice).await;
+                failed(state, None, notice).await;
                 return Err(err.into());
             }
         },
@@ -318,7 +318,7 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
                         alias,
                         error: err.to_string(),
                     };
-                    failed(state, &err, Some(datum), notice).await;
+                    failed(state, Some(datum), notice).await;
                     return Err(err.into());
                 }
             }
@@ -330,7 +330,7 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
                     alias,
                     error: err.to_string(),
                 };
-                failed(state, &err, None, notice).await;
+                failed(state, None, notice).await;
                 return Err(err.into());
             }
         },
@@ -352,13 +352,10 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
     })
 }
 
-/// An action failed: counted and notified here, because no outcome carries it. A failure
-/// that a retry may fix (throttling, a transient fault, a busy alias) is left to the retry,
-/// so that one request does not alert once per attempt.
-async fn failed(state: &State, err: &RotationError, datum: Option<Datum>, notice: Notice) {
-    if err.is_retryable() || matches!(err, RotationError::Busy { .. }) {
-        return;
-    }
+/// An action failed: counted and notified here, because no outcome carries it. Every
+/// failure is told, retryable or not: a guard that could not restore a key leaves it at risk
+/// until a retry succeeds. An asynchronous event that Lambda retries is told once per attempt.
+async fn failed(state: &State, datum: Option<Datum>, notice: Notice) {
     state.metrics.publish(datum.as_slice(), now_millis()).await;
     if let Some(notifier) = &state.notifier {
         notifier
@@ -367,45 +364,5 @@ async fn failed(state: &State, err: &RotationError, datum: Option<Datum>, notice
                 notice,
             })
             .await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_account_comes_from_the_function_arn() {
-        assert_eq!(
-            account_of_function_arn("arn:aws:lambda:eu-west-1:111122223333:function:kmsrot"),
-            Some("111122223333")
-        );
-        assert_eq!(
-            account_of_function_arn("arn:aws:lambda:eu-west-1:111122223333:function:kmsrot:live"),
-            Some("111122223333")
-        );
-        assert_eq!(account_of_function_arn(""), None);
-        assert_eq!(
-            account_of_function_arn("arn:aws:lambda:eu-west-1:12:function:x"),
-            None
-        );
-    }
-
-    #[test]
-    fn only_transient_failures_are_retryable() {
-        let busy = HandlerError::Rotation(RotationError::Busy {
-            alias: "alias/a".parse().unwrap(),
-            region: "eu-west-1".into(),
-            what: "a rotation is under way".into(),
-        });
-        assert_eq!(Diagnostic::from(busy).error_type, "Retryable");
-        let rejected = HandlerError::Invalid(EventError::NotAnObject);
-        let diagnostic = Diagnostic::from(rejected);
-        assert_eq!(diagnostic.error_type, "NonRetryable");
-        assert!(diagnostic.error_message.contains("not a JSON object"));
-        assert_eq!(
-            Diagnostic::from(HandlerError::NoAccount).error_type,
-            "NonRetryable"
-        );
     }
 }

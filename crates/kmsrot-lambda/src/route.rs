@@ -37,8 +37,8 @@ pub enum Task {
     RecordExpiration {
         /// The key.
         key_id: String,
-        /// What identifies this expiry: the key material's ID when the event names it,
-        /// otherwise the event's time (RFC 3339).
+        /// What identifies this expiry: the event's time (RFC 3339), after the key
+        /// material's ID and `@` when the event names it.
         record: String,
     },
     /// Run the deletion guard on a key.
@@ -136,16 +136,20 @@ pub fn route(invocation: &Invocation, expected: Expected<'_>) -> Result<Task, Re
         },
         Event::MaterialExpiration(e) => Task::RecordExpiration {
             key_id: e.detail.key_id.clone(),
-            record: match (&e.detail.key_material_id, e.time) {
-                (Some(material), _) => material.clone(),
-                (None, Some(time)) => DateTime::from_millis(time.timestamp_millis())
-                    .fmt(aws_smithy_types::date_time::Format::DateTime)
-                    .map_err(|err| malformed(&envelope, err.to_string()))?,
-                (None, None) => {
-                    return Err(malformed(
-                        &envelope,
-                        "it has neither `key-material-id` nor `time`",
-                    ));
+            // EventBridge redelivers an event with the same time; a later expiry of the same
+            // (reimported) material has another.
+            record: {
+                let time = e
+                    .time
+                    .ok_or_else(|| malformed(&envelope, "it has no `time`"))
+                    .and_then(|t| {
+                        DateTime::from_millis(t.timestamp_millis())
+                            .fmt(aws_smithy_types::date_time::Format::DateTime)
+                            .map_err(|err| malformed(&envelope, err.to_string()))
+                    })?;
+                match &e.detail.key_material_id {
+                    Some(material) => format!("{material}@{time}"),
+                    None => time,
                 }
             },
         },
@@ -359,29 +363,30 @@ mod tests {
     }
 
     #[test]
-    fn a_duplicated_deletion_event_routes_to_the_same_record() {
-        // EventBridge delivers at least once; the engine's record makes the second delivery
-        // a no-op (tested against the emulator in tests/it/handler.rs).
-        let first = check("kms-cmk-deletion");
-        assert_eq!(first, check("kms-cmk-deletion"));
-        assert!(matches!(first, Ok(Task::RecordDeletion { .. })));
-    }
-
-    #[test]
-    fn an_expiry_is_recorded_by_its_key_material_when_the_event_names_it() {
+    fn an_expiry_is_recorded_by_its_time_and_key_material() {
         let path = format!(
             "{}/../kmsrot-types/tests/fixtures/events/kms-imported-key-material-expiration.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let mut doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        doc["time"] = "2026-01-01T00:00:00Z".into();
+        let task = route(&Invocation::parse(doc.clone()).unwrap(), EXPECTED);
+        assert!(
+            matches!(&task, Ok(Task::RecordExpiration { record, .. }) if record == "2026-01-01T00:00:00Z"),
+            "{task:?}"
+        );
         doc["detail"]["key-material-id"] = "ab12".into();
         let task = route(&Invocation::parse(doc.clone()).unwrap(), EXPECTED);
-        assert!(matches!(task, Ok(Task::RecordExpiration { record, .. }) if record == "ab12"));
-        // A redelivery at another time is the same expiry.
-        doc["time"] = "2030-01-01T00:00:00Z".into();
-        let again = route(&Invocation::parse(doc).unwrap(), EXPECTED);
-        assert!(matches!(again, Ok(Task::RecordExpiration { record, .. }) if record == "ab12"));
+        assert!(
+            matches!(&task, Ok(Task::RecordExpiration { record, .. }) if record == "ab12@2026-01-01T00:00:00Z"),
+            "{task:?}"
+        );
+        doc.as_object_mut().unwrap().remove("time");
+        assert!(matches!(
+            route(&Invocation::parse(doc).unwrap(), EXPECTED),
+            Err(Rejection::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub mod tags {
     /// On a key whose previous key KMS has deleted: that key's ID. It replaces
     /// `kmsrot:previous-key`, and records the deletion once however often the event comes.
     pub const DELETED_PREVIOUS_KEY: &str = "kmsrot:deleted-previous-key";
-    /// On a key whose imported key material expired: the expired material's ID when the event
-    /// names it, otherwise the event's time (RFC 3339). The record that makes the event's
+    /// On a key whose imported key material expired: the event's time (RFC 3339), after the
+    /// material's ID and `@` when the event names it. The record that makes the event's
     /// handling happen once.
     pub const MATERIAL_EXPIRED: &str = "kmsrot:material-expired";
     /// When the key was created (or adopted), RFC 3339.

@@ -134,7 +134,7 @@ impl Rotator {
     }
 
     /// After the imported key material of a managed key expired: records `record` (the
-    /// expired key material's ID when the event names it, otherwise the event's time) in
+    /// event's time, with the key material's ID when the event names it) in
     /// `kmsrot:material-expired`. The same event handled again finds the same record and
     /// reports a duplicate. `None` for a key kmsrot does not manage, which it never tags.
     pub async fn material_expired(
@@ -170,8 +170,8 @@ impl Rotator {
 
     /// After someone called UpdateAlias or DeleteAlias on `alias`: whether it still names
     /// the key kmsrot expects. `keys` are the keys the call named (its target, the key it
-    /// left); they and, failing them, a lookup of keys tagged current for the alias show
-    /// whether kmsrot manages it.
+    /// left); they and, failing them, a lookup of keys tagged for the alias show whether
+    /// kmsrot manages it.
     pub async fn alias_changed(
         &self,
         alias: &AliasName,
@@ -197,6 +197,18 @@ impl Rotator {
             if consistent && key.is_enabled() {
                 return Ok(AliasChange::Consistent(key.arn.clone()));
             }
+            if consistent {
+                return Ok(AliasChange::Drifted {
+                    names: Some(key.arn.clone()),
+                    what: format!(
+                        "`{alias}` names {}, its {} key, which is {}; enable it (`kmsrot guard {} --change disabled`) or roll back",
+                        key.arn,
+                        stage.map_or("untagged", Stage::as_str),
+                        key.state,
+                        key.arn
+                    ),
+                });
+            }
             return Ok(AliasChange::Drifted {
                 names: Some(key.arn.clone()),
                 what: format!(
@@ -219,15 +231,13 @@ impl Rotator {
             }
         }
         if !managed {
-            let current = Stage::Current.as_str();
+            // Any key tagged for the alias (a previous key too, whose tags have long been in
+            // place) shows that kmsrot manages it.
             managed = !self
                 .lookup(
                     &super::keys::alias_subject(alias),
-                    &[&[(tags::ALIAS, alias.as_str()), (tags::STAGE, current)]],
-                    |t| {
-                        t.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
-                            && t.get(tags::STAGE).map(String::as_str) == Some(current)
-                    },
+                    &[&[(tags::ALIAS, alias.as_str())]],
+                    |t| t.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str()),
                 )
                 .await?
                 .is_empty();
@@ -263,16 +273,20 @@ impl Rotator {
             return Ok(false);
         };
         match self.key(previous).await {
+            // Either the old key still marks this rotation, or the re-tagging after the move
+            // stopped after demoting it (`settle` finishes both).
             Ok(old) => Ok(old.serves(alias)
-                && old.tag(tags::PENDING_KEY) == Some(key.id.as_str())
-                && old.tag(tags::ROTATING).is_some()),
+                && ((old.tag(tags::PENDING_KEY) == Some(key.id.as_str())
+                    && old.tag(tags::ROTATING).is_some()
+                    && old.tag(tags::ROTATING) == key.tag(tags::ROTATION_ID))
+                    || old.stage() == Some(Stage::Previous))),
             Err(KmsError::NotFound { .. }) => Ok(false),
             Err(err) => Err(err.into()),
         }
     }
 
     /// Whether `key` is being restored by a rollback: the key it names as the one the alias
-    /// leaves exists and serves the alias.
+    /// leaves still serves the alias as its current key (a finished rollback demotes it).
     async fn rolling_back(
         &self,
         alias: &AliasName,
@@ -282,7 +296,7 @@ impl Rotator {
             return Ok(false);
         };
         match self.key(left).await {
-            Ok(left) => Ok(left.serves(alias)),
+            Ok(left) => Ok(left.serves(alias) && left.stage() == Some(Stage::Current)),
             Err(KmsError::NotFound { .. }) => Ok(false),
             Err(err) => Err(err.into()),
         }

@@ -360,6 +360,10 @@ impl Rotator {
     /// value pairs, all of which must match), then filtered by `keep` on their tags as KMS
     /// reports them now. Through the Resource Groups Tagging API when the engine has a client
     /// for it (calls in proportion to the keys found); otherwise by a scan of every key.
+    ///
+    /// The tagging API is eventually consistent. Re-reading each key's tags from KMS removes
+    /// keys whose tags have changed since; a key tagged moments ago may not be found yet, so
+    /// callers ask for tags that have been in place for a while.
     pub(crate) async fn lookup(
         &self,
         subject: &Subject,
@@ -392,7 +396,7 @@ impl Rotator {
                     None => break,
                     Some(Ok(out)) => out,
                     Some(Err(err)) => {
-                        return Err(self.kms.fail("GetResources", subject, err).await);
+                        return Err(self.tagging_failed(subject, err).await);
                     }
                 };
                 for mapping in out.resource_tag_mapping_list() {
@@ -416,5 +420,28 @@ impl Rotator {
             }
         }
         Ok(found)
+    }
+
+    /// Maps a Resource Groups Tagging API error. It names throttling `ThrottledException`,
+    /// where KMS says `ThrottlingException`; the rest (access denied, internal errors) maps
+    /// as KMS's would.
+    async fn tagging_failed<E, R>(
+        &self,
+        subject: &Subject,
+        err: aws_sdk_kms::error::SdkError<E, R>,
+    ) -> KmsError
+    where
+        E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        use aws_sdk_kms::error::ProvideErrorMetadata;
+        if err.code() == Some("ThrottledException") {
+            return KmsError::Throttled {
+                subject: subject.clone(),
+                region: self.kms.region.clone(),
+                operation: "GetResources",
+            };
+        }
+        self.kms.fail("GetResources", subject, err).await
     }
 }
