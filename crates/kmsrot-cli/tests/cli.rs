@@ -30,6 +30,12 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The run failed with `code`, and its stderr says `message`.
+fn expect_failure(out: &Output, code: i32, message: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains(message), "{}", stderr(out));
+}
+
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kmsrot-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -205,8 +211,7 @@ async fn bad_aliases_exit_with_documented_codes() {
         &["encrypt", "--alias", alias.as_str(), "--base64"],
         Some(b"x"),
     );
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("disabled"), "{}", stderr(&out));
+    expect_failure(&out, 4, "disabled");
 }
 
 #[tokio::test]
@@ -317,12 +322,7 @@ fn an_unreachable_endpoint_exits_1_and_says_where() {
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("could not reach KMS in"),
-        "{}",
-        stderr(&out)
-    );
+    expect_failure(&out, 1, "could not reach KMS in");
 }
 
 /// Logs never contain plaintext, data keys or ciphertext bodies, even at the most verbose level.
@@ -543,8 +543,7 @@ async fn refusals_exit_with_their_codes_and_change_nothing() {
         .await
         .unwrap();
     let out = kmsrot(&["rotate", plain.as_str()], None);
-    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
-    assert!(stderr(&out).contains("kmsrot adopt"), "{}", stderr(&out));
+    expect_failure(&out, 8, "kmsrot adopt");
     let adopted = json(&kmsrot(
         &[
             "adopt",
@@ -706,13 +705,10 @@ async fn event_replays_a_cloudtrail_event_through_the_lambda_handler() {
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(
-            "from account 123456789012, but this function acts only on account 111122223333"
-        ),
-        "{}",
-        stderr(&out)
+    expect_failure(
+        &out,
+        8,
+        "from account 123456789012, but this function acts only on account 111122223333",
     );
     let mut forged = event.clone();
     forged["source"] = "com.example.attacker".into();
@@ -720,12 +716,7 @@ async fn event_replays_a_cloudtrail_event_through_the_lambda_handler() {
         &["event", "-", "--region", REGION],
         Some(forged.to_string().as_bytes()),
     );
-    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("claims source `com.example.attacker`"),
-        "{}",
-        stderr(&out)
-    );
+    expect_failure(&out, 8, "claims source `com.example.attacker`");
     let out = kmsrot(&["event", "-", "--region", REGION], Some(b"{not json"));
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
     let out = kmsrot(
@@ -739,12 +730,7 @@ async fn event_replays_a_cloudtrail_event_through_the_lambda_handler() {
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("not an AWS account ID"),
-        "{}",
-        stderr(&out)
-    );
+    expect_failure(&out, 2, "not an AWS account ID");
     // The wrong region (the CLI's, not the event's) is refused too.
     let out = kmsrot(&["event", path(&file), "--region", "eu-west-1"], None);
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
