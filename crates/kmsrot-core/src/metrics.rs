@@ -97,6 +97,13 @@ impl Metrics {
     }
 }
 
+/// Now, in milliseconds since the epoch: the timestamp metrics carry.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// The `PutMetricData` form of some data.
 fn datums(data: &[Datum], timestamp_ms: i64) -> Vec<MetricDatum> {
     data.iter()

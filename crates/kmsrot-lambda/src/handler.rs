@@ -116,7 +116,7 @@ impl From<HandlerError> for Diagnostic {
 pub fn account_of_function_arn(arn: &str) -> Option<&str> {
     let mut parts = arn.split(':');
     let account = parts.nth(4)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    kmsrot_types::is_account_id(account).then_some(account)
 }
 
 /// The Lambda handler: the expected account is the configured one, or the function's own.
@@ -157,7 +157,10 @@ pub async fn handle(
         }
         Err(err) => tracing::error!(error = %err, retryable = err.is_retryable(), "failed"),
     }
-    state.metrics.publish(&data, now_millis()).await;
+    state
+        .metrics
+        .publish(&data, kmsrot_core::metrics::now_millis())
+        .await;
     if let Some(notifier) = &state.notifier {
         for notice in notices {
             let notification = Notification {
@@ -168,12 +171,6 @@ pub async fn handle(
         }
     }
     result
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 async fn run(
@@ -356,7 +353,10 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
 /// failure is told, retryable or not: a guard that could not restore a key leaves it at risk
 /// until a retry succeeds. An asynchronous event that Lambda retries is told once per attempt.
 async fn failed(state: &State, datum: Option<Datum>, notice: Notice) {
-    state.metrics.publish(datum.as_slice(), now_millis()).await;
+    state
+        .metrics
+        .publish(datum.as_slice(), kmsrot_core::metrics::now_millis())
+        .await;
     if let Some(notifier) = &state.notifier {
         notifier
             .publish(&Notification {

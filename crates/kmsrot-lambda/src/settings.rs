@@ -135,7 +135,7 @@ impl Settings {
             settings.guard_mode = v.parse().map_err(|err| invalid(GUARD_MODE, &v, err))?;
         }
         if let Some(v) = get(EXPECTED_ACCOUNT) {
-            if v.len() != 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
+            if !kmsrot_types::is_account_id(&v) {
                 return Err(invalid(EXPECTED_ACCOUNT, &v, "a 12-digit account ID"));
             }
             settings.expected_account = Some(v);

@@ -252,6 +252,11 @@ struct ArnPrefix {
     account: String,
 }
 
+/// Whether `text` is an AWS account ID: exactly 12 digits.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Splits a KMS ARN into its prefix and its resource (`key/…` or `alias/…`).
 fn split_arn(input: &str) -> Result<(ArnPrefix, &str), ParseError> {
     let invalid = |reason: &str| ParseError::InvalidArn {
@@ -278,7 +283,7 @@ fn split_arn(input: &str) -> Result<(ArnPrefix, &str), ParseError> {
             "region `{region}` is not in partition `{partition}`"
         )));
     }
-    if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+    if !is_account_id(account) {
         return Err(invalid("the account must be 12 digits"));
     }
     let prefix = ArnPrefix {

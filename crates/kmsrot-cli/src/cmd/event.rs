@@ -34,9 +34,7 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         .map_err(|err| EventRefused(format!("{err:#}")))?;
     let config = global.aws.load().await?;
     let account = match args.account {
-        Some(account) if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) => {
-            account
-        }
+        Some(account) if kmsrot_types::is_account_id(&account) => account,
         Some(account) => {
             return Err(anyhow::Error::new(UsageError(format!(
                 "--account {account:?} is not an AWS account ID (12 digits)"

@@ -73,11 +73,8 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
             report: report.clone(),
         };
         let data = kmsrot_lambda::observe::data_of(&outcome);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
         kmsrot_core::Metrics::cloudwatch(&config)
-            .publish(&data, now)
+            .publish(&data, kmsrot_core::metrics::now_millis())
             .await;
     }
     match report.failed() {
