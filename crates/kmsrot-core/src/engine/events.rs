@@ -46,18 +46,25 @@ impl Rotator {
         key_id: &str,
     ) -> Result<(KeyArn, Vec<AliasCheck>), RotationError> {
         let key = self.key(key_id).await?;
-        let mut names: BTreeSet<AliasName> = self
-            .aliases(Some(&key.arn))
-            .await?
-            .into_iter()
-            .map(|(alias, _)| alias)
-            .collect();
         let tagged = key
             .tag(tags::ALIAS)
             .and_then(|a| a.parse::<AliasName>().ok());
-        names.extend(tagged.clone());
         let mut checks = Vec::new();
-        for alias in names {
+        let mut seen: BTreeSet<AliasName> = BTreeSet::new();
+        // The aliases that name this key: the key read above is their target.
+        for (alias, _) in self.aliases(Some(&key.arn)).await? {
+            if key.serves(&alias) {
+                checks.push(AliasCheck {
+                    alias: alias.clone(),
+                    key: Some(key.arn.clone()),
+                    key_state: Some(key.state.clone()),
+                    ok: key.is_enabled(),
+                });
+            }
+            seen.insert(alias);
+        }
+        // The alias the key's tags name, when it names another key (or none) now.
+        if let Some(alias) = tagged.filter(|a| !seen.contains(a)) {
             match self.target(&alias).await {
                 Ok(target) if target.serves(&alias) => checks.push(AliasCheck {
                     ok: target.is_enabled(),
@@ -65,21 +72,17 @@ impl Rotator {
                     key_state: Some(target.state),
                     alias,
                 }),
-                // Named by an alias kmsrot does not manage (or that moved to such a key).
                 Ok(_) => {}
-                // The alias the key's tags name is gone: a managed alias that names nothing.
-                Err(KmsError::NotFound { .. }) if tagged.as_ref() == Some(&alias) => {
-                    checks.push(AliasCheck {
-                        alias,
-                        key: None,
-                        key_state: None,
-                        ok: false,
-                    });
-                }
-                Err(KmsError::NotFound { .. }) => {}
+                Err(KmsError::NotFound { .. }) => checks.push(AliasCheck {
+                    alias,
+                    key: None,
+                    key_state: None,
+                    ok: false,
+                }),
                 Err(err) => return Err(err.into()),
             }
         }
+        checks.sort_by(|a, b| a.alias.as_str().cmp(b.alias.as_str()));
         Ok((key.arn, checks))
     }
 
@@ -121,8 +124,7 @@ impl Rotator {
             // and the next delivery finishes the job.
             self.tag(&arn, &[(tags::DELETED_PREVIOUS_KEY, id.to_owned())])
                 .await?;
-            let successor = self.key(&arn.to_string()).await?;
-            self.untag(&successor, &[tags::PREVIOUS_KEY]).await?;
+            self.untag(&arn, &[tags::PREVIOUS_KEY]).await?;
             tracing::info!(key_id = id, %alias, successor = %arn, "recorded a deleted previous key");
         }
         Ok(Some(Deletion {

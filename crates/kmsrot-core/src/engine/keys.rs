@@ -243,14 +243,14 @@ impl Rotator {
 
     /// Removes tags from a key (names it does not carry are ignored by KMS). Always sent: a
     /// key view read earlier may not show tags written since.
-    pub(crate) async fn untag(&self, key: &KeyView, names: &[&str]) -> Result<(), KmsError> {
+    pub(crate) async fn untag(&self, key: &KeyArn, names: &[&str]) -> Result<(), KmsError> {
         let present: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         self.pace.tick().await;
         let out = self
             .kms
             .client
             .untag_resource()
-            .key_id(key.arn.to_string())
+            .key_id(key.to_string())
             .set_tag_keys(Some(present))
             .send()
             .await;
@@ -258,7 +258,7 @@ impl Rotator {
             Ok(_) => Ok(()),
             Err(err) => Err(self
                 .kms
-                .fail("UntagResource", &Subject::Key(key.arn.clone()), err)
+                .fail("UntagResource", &Subject::Key(key.clone()), err)
                 .await),
         }
     }

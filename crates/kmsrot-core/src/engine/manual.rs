@@ -524,7 +524,7 @@ impl Rotator {
                     Err(err) => return Err(err.into()),
                 };
                 if previous.tag(tags::ROLLBACK_FROM) == Some(current.id.as_str()) {
-                    self.untag(&previous, &[tags::ROLLBACK_FROM]).await?;
+                    self.untag(&previous.arn, &[tags::ROLLBACK_FROM]).await?;
                     return Ok(vec![Action::Abort {
                         rotation_id: format!("rollback to {}", previous.arn),
                         abandoned: None,
@@ -545,7 +545,7 @@ impl Rotator {
         if let Some(key) = &pending {
             self.abandon(key, &policy).await?;
         }
-        self.untag(&current, &[tags::ROTATING, tags::PENDING_KEY])
+        self.untag(&current.arn, &[tags::ROTATING, tags::PENDING_KEY])
             .await?;
         Ok(vec![Action::Abort {
             rotation_id,
@@ -860,7 +860,7 @@ impl Rotator {
             .await?;
         }
         self.untag(
-            old,
+            &old.arn,
             &[tags::ROTATING, tags::PENDING_KEY, tags::ROLLBACK_FROM],
         )
         .await?;
@@ -1038,7 +1038,7 @@ impl Rotator {
         if restored.stage() == Some(Stage::Current) {
             // Only the clean-up of the restored key was left; the chain is already re-linked.
             self.untag(
-                restored,
+                &restored.arn,
                 &[tags::ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],
             )
             .await?;
@@ -1050,10 +1050,10 @@ impl Rotator {
         ];
         match restored.tag(tags::PREVIOUS_KEY).filter(|id| *id != left.id) {
             Some(older) => left_tags.push((tags::PREVIOUS_KEY, older.to_owned())),
-            None => self.untag(left, &[tags::PREVIOUS_KEY]).await?,
+            None => self.untag(&left.arn, &[tags::PREVIOUS_KEY]).await?,
         }
         self.tag(&left.arn, &left_tags).await?;
-        self.untag(left, &[tags::ROTATING, tags::PENDING_KEY])
+        self.untag(&left.arn, &[tags::ROTATING, tags::PENDING_KEY])
             .await?;
         let mut restored_tags = vec![
             (tags::STAGE, Stage::Current.to_string()),
@@ -1067,7 +1067,7 @@ impl Rotator {
         }
         self.tag(&restored.arn, &restored_tags).await?;
         self.untag(
-            restored,
+            &restored.arn,
             &[tags::ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],
         )
         .await?;
