@@ -51,6 +51,10 @@ enum Command {
     Sign(cmd::sign::SignArgs),
     /// Verify a signature with the exact key that made it.
     Verify(cmd::sign::VerifyArgs),
+    /// Compute an HMAC through an alias; the MAC document records the key ARN.
+    Mac(cmd::mac::MacArgs),
+    /// Verify a MAC document with the exact key that made it.
+    VerifyMac(cmd::mac::VerifyMacArgs),
     /// Create a key and an alias for it, under a rotation policy.
     Init(cmd::manage::InitArgs),
     /// Start managing an existing alias and its key (tags only; nothing else changes).
@@ -67,6 +71,8 @@ enum Command {
     Guard(cmd::guard::Args),
     /// Run one Lambda event or request (for example from its dead-letter queue) locally.
     Event(cmd::event::Args),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(cmd::completions::Args),
 }
 
 /// What every command receives: the output format and the AWS options.
@@ -107,6 +113,8 @@ fn main() -> ExitCode {
             Command::Describe(args) => cmd::describe::run(&global, args).await,
             Command::Sign(args) => cmd::sign::sign(&global, args).await,
             Command::Verify(args) => cmd::sign::verify(&global, args).await,
+            Command::Mac(args) => cmd::mac::mac(&global, args).await,
+            Command::VerifyMac(args) => cmd::mac::verify_mac(&global, args).await,
             Command::Init(args) => cmd::manage::init(&global, args).await,
             Command::Adopt(args) => cmd::manage::adopt(&global, args).await,
             Command::Rotate(args) => cmd::rotate::rotate(&global, args).await,
@@ -115,6 +123,7 @@ fn main() -> ExitCode {
             Command::Status(args) => cmd::fleet::status(&global, args).await,
             Command::Guard(args) => cmd::guard::run(&global, args).await,
             Command::Event(args) => cmd::event::run(&global, args).await,
+            Command::Completions(args) => cmd::completions::run(&args),
         }
     });
     match result {

@@ -735,3 +735,71 @@ async fn event_replays_a_cloudtrail_event_through_the_lambda_handler() {
     let out = kmsrot(&["event", path(&file), "--region", "eu-west-1"], None);
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn a_mac_made_before_a_rotation_verifies_after_it_with_its_own_key() {
+    let env = env().await;
+    let alias = env.unique_alias("cli-hmac");
+    let alias = alias.as_str();
+    let created = json(&kmsrot(
+        &[
+            "init",
+            alias,
+            "--key-spec",
+            "HMAC_256",
+            "--key-usage",
+            "GENERATE_VERIFY_MAC",
+            "--output",
+            "json",
+        ],
+        None,
+    ));
+    let first = created["current"]["key_arn"].as_str().unwrap().to_owned();
+    let mac = tmp("message.mac.json");
+    let out = kmsrot(
+        &["mac", "--alias", alias, "-o", path(&mac)],
+        Some(b"webhook payload"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let document: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&mac).unwrap()).unwrap();
+    assert_eq!(document["key_arn"], first.as_str());
+    assert_eq!(document["mac_algorithm"], "HMAC_SHA_256");
+
+    let done = json(&kmsrot(&["rotate", alias, "--output", "json"], None));
+    assert_ne!(done["actions"][0]["new_key"], first.as_str());
+
+    let out = kmsrot(
+        &["verify-mac", "--mac", path(&mac)],
+        Some(b"webhook payload"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("valid: made by {first}\n")
+    );
+    let out = kmsrot(
+        &["verify-mac", "--mac", path(&mac), "--output", "json"],
+        Some(b"webhook payload"),
+    );
+    assert_eq!(json(&out)["valid"], true);
+    let out = kmsrot(
+        &["verify-mac", "--mac", path(&mac)],
+        Some(b"webhook payload, altered"),
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+}
+
+#[test]
+fn completions_cover_every_command() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = kmsrot(&["completions", shell], None);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        for command in ["verify-mac", "rollback", "event", "completions"] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let out = kmsrot(&["completions", "tcsh"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

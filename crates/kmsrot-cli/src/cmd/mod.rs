@@ -1,11 +1,13 @@
 //! One module per subcommand, each with its own `Args` and `run`.
 
+pub(crate) mod completions;
 pub(crate) mod decrypt;
 pub(crate) mod describe;
 pub(crate) mod encrypt;
 pub(crate) mod event;
 pub(crate) mod fleet;
 pub(crate) mod guard;
+pub(crate) mod mac;
 pub(crate) mod manage;
 pub(crate) mod rotate;
 pub(crate) mod sign;

@@ -1,0 +1,62 @@
+//! `kmsrot mac` and `kmsrot verify-mac`: HMACs that carry the ARN of the key that made them,
+//! so they verify after the alias moves to a new HMAC key.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use kmsrot_types::{AliasRef, Mac};
+
+use crate::Global;
+use crate::io::{Sink, read_input};
+use crate::output::{Format, print_json, render_json};
+
+/// Arguments of `kmsrot mac`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct MacArgs {
+    /// The alias of an HMAC key (usage GENERATE_VERIFY_MAC).
+    #[arg(long, value_name = "ALIAS", env = "KMSROT_ALIAS")]
+    alias: AliasRef,
+    /// Read the message (at most 4096 bytes) from FILE [default: stdin].
+    #[arg(short = 'i', long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Write the MAC document (JSON: key ARN, algorithm, MAC) to FILE [default: stdout].
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+pub(crate) async fn mac(global: &Global, args: MacArgs) -> Result<()> {
+    let message = read_input(args.input.as_deref())?;
+    let kms = super::kms(global).await?.alias(args.alias.clone());
+    let mac = kms
+        .generate_mac(&message)
+        .await
+        .with_context(|| format!("computing the MAC of {} bytes", message.len()))?;
+    Sink::new(args.out).write(&render_json(&mac)?)
+}
+
+/// Arguments of `kmsrot verify-mac`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyMacArgs {
+    /// The MAC document `kmsrot mac` wrote.
+    #[arg(long, value_name = "FILE")]
+    mac: PathBuf,
+    /// Read the message from FILE [default: stdin].
+    #[arg(short = 'i', long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+}
+
+pub(crate) async fn verify_mac(global: &Global, args: VerifyMacArgs) -> Result<()> {
+    let document =
+        std::fs::read(&args.mac).with_context(|| format!("reading {}", args.mac.display()))?;
+    let mac: Mac = serde_json::from_slice(&document)
+        .with_context(|| format!("{} is not a kmsrot MAC document", args.mac.display()))?;
+    let message = read_input(args.input.as_deref())?;
+    let kms = super::kms(global).await?;
+    kms.verify_mac(&message, &mac)
+        .await
+        .context("verifying the MAC")?;
+    match global.output {
+        Format::Json => print_json(&serde_json::json!({ "valid": true, "key_arn": mac.key_arn })),
+        Format::Text => Sink::Stdout.write(format!("valid: made by {}\n", mac.key_arn).as_bytes()),
+    }
+}
