@@ -152,3 +152,73 @@ fn init_tracing(verbose: u8) {
         .with_target(verbose > 1)
         .init();
 }
+
+/// `docs/CLI.md` stays true to the flags: every command has a section, and every example
+/// parses.
+#[cfg(test)]
+mod docs {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    fn read() -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/CLI.md");
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The `kmsrot …` command lines of the `sh` blocks, each cut before a pipe, a
+    /// redirection or a comment.
+    fn examples(text: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut in_block = false;
+        for line in text.lines() {
+            if line.starts_with("```") {
+                in_block = line == "```sh";
+                continue;
+            }
+            let Some(start) = in_block.then(|| line.find("kmsrot ")).flatten() else {
+                continue;
+            };
+            let command = &line[start..];
+            let end = [" | ", " > ", " < ", " #", " && ", ";"]
+                .iter()
+                .filter_map(|stop| command.find(stop))
+                .min()
+                .unwrap_or(command.len());
+            found.push(command[..end].trim().to_owned());
+        }
+        found
+    }
+
+    #[test]
+    fn every_documented_example_parses() {
+        let examples = examples(&read());
+        assert!(examples.len() >= 30, "{examples:?}");
+        for example in examples {
+            let args = shlex::split(&example).unwrap_or_else(|| panic!("cannot split {example}"));
+            if let Err(err) = Cli::try_parse_from(&args) {
+                panic!("docs/CLI.md: `{example}` does not parse:\n{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_command_has_a_section() {
+        let docs = read();
+        for command in Cli::command().get_subcommands() {
+            let name = command.get_name();
+            if name != "help" {
+                assert!(
+                    docs.contains(&format!("\n## kmsrot {name}\n")),
+                    "docs/CLI.md has no section for `kmsrot {name}`"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn examples_are_cut_before_pipes_and_redirections() {
+        let text = "```sh\necho x | kmsrot encrypt --alias alias/a > out # note\n```\nkmsrot not-in-a-block\n";
+        assert_eq!(examples(text), ["kmsrot encrypt --alias alias/a"]);
+    }
+}
