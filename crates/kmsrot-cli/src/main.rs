@@ -71,6 +71,8 @@ enum Command {
     Guard(cmd::guard::Args),
     /// Run one Lambda event or request (for example from its dead-letter queue) locally.
     Event(cmd::event::Args),
+    /// Find KMS keys hard-coded in source and configuration (`audit code`).
+    Audit(cmd::audit::Args),
     /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
     Completions(cmd::completions::Args),
 }
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
             Command::Status(args) => cmd::fleet::status(&global, args).await,
             Command::Guard(args) => cmd::guard::run(&global, args).await,
             Command::Event(args) => cmd::event::run(&global, args).await,
+            Command::Audit(args) => cmd::audit::run(&global, args).await,
             Command::Completions(args) => cmd::completions::run(&args),
         }
     });

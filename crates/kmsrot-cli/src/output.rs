@@ -391,6 +391,46 @@ pub(crate) fn outcome_text(outcome: &Outcome) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
+/// `kmsrot audit code`'s findings, one line each (and a line of advice under those that were
+/// looked up), then a summary.
+pub(crate) fn audit_text(findings: &[kmsrot_types::audit::CodeFinding]) -> String {
+    use kmsrot_types::audit::Confidence;
+    let mut out = String::new();
+    for f in findings {
+        let confidence = match f.confidence {
+            Confidence::High => "high",
+            Confidence::Low => "low",
+        };
+        out.push_str(&format!(
+            "{}:{}:{}: [{confidence}] {} ({})\n",
+            f.path, f.line, f.column, f.text, f.why
+        ));
+        if let Some(note) = &f.lookup {
+            out.push_str(&format!("    {note}\n"));
+        } else if let Some(hint) = f.aliases.first() {
+            let managed = if hint.managed {
+                "managed by kmsrot"
+            } else {
+                "not managed by kmsrot; `kmsrot adopt` it"
+            };
+            out.push_str(&format!("    name `{}` instead ({managed})\n", hint.alias));
+        } else if let Some(arn) = &f.key_arn {
+            out.push_str(&format!(
+                "    {arn} has no alias; create one with `kmsrot adopt` after `aws kms create-alias`\n"
+            ));
+        }
+    }
+    let high = findings
+        .iter()
+        .filter(|f| f.confidence == Confidence::High)
+        .count();
+    out.push_str(&format!(
+        "{high} hard-coded key reference(s), {} low-confidence look-alike(s)\n",
+        findings.len() - high
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,13 @@ use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use kmsrot_testsuite::TestEnv;
 
 fn kmsrot(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    kmsrot_in(Path::new("."), args, stdin)
+}
+
+/// Runs `kmsrot` in `dir`.
+fn kmsrot_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kmsrot"))
+        .current_dir(dir)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -802,4 +808,106 @@ fn completions_cover_every_command() {
     }
     let out = kmsrot(&["completions", "tcsh"], None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// A source tree with keys planted in it, a look-alike, and an ignored file.
+fn planted_tree(name: &str, arn: &str, id: &str) -> PathBuf {
+    let root = tmp(name);
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    std::fs::create_dir_all(root.join("deploy")).unwrap();
+    let files = [
+        (
+            "app/crypto.py",
+            format!(
+                "import boto3\nkms = boto3.client('kms')\nkms.encrypt(KeyId='{arn}', Plaintext=b'x')\n"
+            ),
+        ),
+        (
+            "deploy/settings.env",
+            format!("# settings\nDATA_KMS_KEY_ID={id}\nLOG_LEVEL=info\n"),
+        ),
+        (
+            "app/notes.md",
+            "Support ticket\n\n\nrequest 0f8fad5b-d9cb-469f-a165-70867728950e was slow\n"
+                .to_owned(),
+        ),
+        (
+            "app/clean.rs",
+            "let alias = \"alias/payments\";\n".to_owned(),
+        ),
+        ("secret.env", format!("KMS={arn}\n")),
+        (".gitignore", "secret.env\n".to_owned()),
+    ];
+    for (path, text) in files {
+        std::fs::write(root.join(path), text).unwrap();
+    }
+    std::fs::write(root.join("app/blob.bin"), [0u8, 1, 2, 3]).unwrap();
+    root
+}
+
+#[test]
+fn audit_code_finds_planted_keys_and_reports_look_alikes_at_low_confidence() {
+    let arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let id = "9f8e7d6c-5b4a-4321-8fed-cba987654321";
+    let root = planted_tree("audit-offline", arn, id);
+    let out = kmsrot_in(&root, &["audit", "code", ".", "--no-lookup"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    expect_test::expect![[r#"
+        ./app/crypto.py:3:20: [high] arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (a key ARN)
+        ./app/notes.md:4:9: [low] 0f8fad5b-d9cb-469f-a165-70867728950e (a UUID with no KMS context nearby: maybe another identifier)
+        ./deploy/settings.env:2:17: [high] 9f8e7d6c-5b4a-4321-8fed-cba987654321 (a key ID next to KMS context)
+        2 hard-coded key reference(s), 1 low-confidence look-alike(s)
+    "#]]
+    .assert_eq(&String::from_utf8_lossy(&out.stdout));
+    assert!(stderr(&out).contains("2 hard-coded KMS key reference(s) found"));
+
+    let out = kmsrot_in(
+        &root,
+        &[
+            "audit",
+            "code",
+            "app/notes.md",
+            "--no-lookup",
+            "--output",
+            "json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "only a look-alike: {}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["high_confidence"], 0);
+    assert_eq!(report["findings"][0]["confidence"], "low");
+}
+
+#[tokio::test]
+async fn audit_code_names_the_managed_alias_that_should_replace_a_key() {
+    let env = env().await;
+    let (alias, key) = env
+        .managed_alias("audited", kmsrot_types::Mode::Manual)
+        .await
+        .unwrap();
+    let root = planted_tree("audit-lookup", &key.to_string(), key.key_id().as_str());
+    let out = kmsrot_in(&root, &["audit", "code", ".", "--output", "json"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["high_confidence"], 2);
+    for finding in report["findings"].as_array().unwrap() {
+        if finding["confidence"] == "high" {
+            assert_eq!(finding["key_arn"], key.to_string());
+            assert_eq!(finding["aliases"][0]["alias"], alias.as_str());
+            assert_eq!(finding["aliases"][0]["managed"], true);
+        } else {
+            assert!(
+                finding["lookup"].as_str().unwrap().contains("no such key"),
+                "{finding}"
+            );
+        }
+    }
+    let out = kmsrot_in(&root, &["audit", "code", "app"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("    name `{alias}` instead (managed by kmsrot)")),
+        "{text}"
+    );
 }

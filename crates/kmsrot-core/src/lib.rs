@@ -12,12 +12,14 @@
 //! - [`metrics`] publishes kmsrot's metrics (Embedded Metric Format or `PutMetricData`), and
 //!   [`notify`] its SNS notifications; neither ever fails its caller.
 //! - [`identity`] reads the caller's account.
+//! - [`audit`] finds KMS keys hard-coded in source and configuration.
 //!
 //! Functions take a built client or an `&SdkConfig`; none loads configuration itself.
 
 #![warn(missing_docs)]
 
 mod algorithms;
+pub mod audit;
 pub mod config;
 pub mod engine;
 mod error;

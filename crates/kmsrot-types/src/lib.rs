@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 mod bytes;
 mod context;
 mod crypto;

@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its own `Args` and `run`.
 
+pub(crate) mod audit;
 pub(crate) mod completions;
 pub(crate) mod decrypt;
 pub(crate) mod describe;

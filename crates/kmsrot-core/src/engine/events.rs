@@ -304,3 +304,30 @@ impl Rotator {
         }
     }
 }
+
+impl Rotator {
+    /// The key `key` names (a key ID or key ARN, in this engine's region) and the aliases
+    /// that name it, managed ones first: what `kmsrot audit code` suggests instead of a
+    /// hard-coded key.
+    pub async fn aliases_naming(
+        &self,
+        key: &str,
+    ) -> Result<(KeyArn, Vec<kmsrot_types::audit::AliasHint>), RotationError> {
+        let view = self.key(key).await?;
+        let mut hints: Vec<kmsrot_types::audit::AliasHint> = self
+            .aliases(Some(&view.arn))
+            .await?
+            .into_iter()
+            .map(|(alias, _)| kmsrot_types::audit::AliasHint {
+                managed: view.serves(&alias),
+                alias,
+            })
+            .collect();
+        hints.sort_by(|a, b| {
+            b.managed
+                .cmp(&a.managed)
+                .then(a.alias.as_str().cmp(b.alias.as_str()))
+        });
+        Ok((view.arn, hints))
+    }
+}

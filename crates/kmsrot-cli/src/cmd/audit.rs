@@ -1,0 +1,122 @@
+//! `kmsrot audit code`: KMS keys hard-coded in source and configuration, and (with
+//! credentials) the alias to name instead. It exits 1 when it finds a key with high
+//! confidence, so it can gate CI.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use kmsrot_core::{KmsError, RotationError};
+use kmsrot_types::KeyArn;
+use kmsrot_types::audit::{AliasHint, CodeFinding, Confidence};
+
+use crate::Global;
+use crate::output::{Format, print_json};
+
+/// Arguments of `kmsrot audit`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AuditCommand {
+    /// Find KMS key IDs and key ARNs hard-coded in files (respecting .gitignore); exits 1
+    /// when it finds one.
+    Code(CodeArgs),
+}
+
+/// Arguments of `kmsrot audit code`.
+#[derive(Debug, clap::Args)]
+struct CodeArgs {
+    /// Files or directories to search.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Do not look the keys up in KMS (by default, when AWS credentials and a region are
+    /// available, each key is looked up and the aliases that name it are suggested).
+    #[arg(long)]
+    no_lookup: bool,
+}
+
+/// The audit found hard-coded keys.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} hard-coded KMS key reference(s) found; name an alias instead")]
+pub(crate) struct KeysFound(pub(crate) usize);
+
+pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
+    let AuditCommand::Code(args) = args.command;
+    let mut findings = kmsrot_core::audit::scan_paths(&args.paths)?;
+    if !args.no_lookup {
+        look_up(global, &mut findings).await;
+    }
+    let high = findings
+        .iter()
+        .filter(|f| f.confidence == Confidence::High)
+        .count();
+    match global.output {
+        Format::Json => print_json(&serde_json::json!({
+            "findings": findings,
+            "high_confidence": high,
+            "low_confidence": findings.len() - high,
+        }))?,
+        Format::Text => {
+            crate::io::Sink::Stdout.write(crate::output::audit_text(&findings).as_bytes())?
+        }
+    }
+    match high {
+        0 => Ok(()),
+        n => Err(KeysFound(n).into()),
+    }
+}
+
+/// Looks each distinct key up in the configured region: its ARN and the aliases that name
+/// it. Without usable AWS configuration, every finding says why it was not looked up.
+async fn look_up(global: &Global, findings: &mut [CodeFinding]) {
+    let engine = match global.aws.load().await {
+        Ok(config) => kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config)),
+        Err(err) => {
+            let note = format!("not looked up: {err}");
+            for f in findings.iter_mut() {
+                f.lookup = Some(note.clone());
+            }
+            return;
+        }
+    };
+    let region = engine.kms().region().to_owned();
+    type Found = Result<(KeyArn, Vec<AliasHint>), String>;
+    let mut known: BTreeMap<String, Found> = BTreeMap::new();
+    for f in findings.iter_mut() {
+        let in_other_region = f
+            .text
+            .parse::<KeyArn>()
+            .ok()
+            .filter(|arn| arn.region() != region)
+            .map(|arn| arn.region().to_owned());
+        if let Some(other) = in_other_region {
+            f.lookup = Some(format!(
+                "not looked up: the key is in {other}; run with --region {other}"
+            ));
+            continue;
+        }
+        if !known.contains_key(&f.text) {
+            let found = engine
+                .aliases_naming(&f.text)
+                .await
+                .map_err(|err| match err {
+                    RotationError::Kms(KmsError::NotFound { .. }) => {
+                        format!("no such key in {region}")
+                    }
+                    other => format!("not looked up: {other}"),
+                });
+            known.insert(f.text.clone(), found);
+        }
+        match &known[&f.text] {
+            Ok((arn, aliases)) => {
+                f.key_arn = Some(arn.clone());
+                f.aliases = aliases.clone();
+            }
+            Err(note) => f.lookup = Some(note.clone()),
+        }
+    }
+}

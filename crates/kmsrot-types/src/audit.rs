@@ -1,0 +1,54 @@
+//! What `kmsrot audit code` reports: KMS keys hard-coded in source and configuration.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AliasName, KeyArn};
+
+/// How sure the audit is that a match names a KMS key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// A bare UUID with no KMS context nearby: it may be any identifier. Reported, but it
+    /// does not fail the audit.
+    Low,
+    /// A key ARN, a multi-Region key ID (`mrk-…`), or a UUID near KMS context.
+    High,
+}
+
+/// An alias that names a hard-coded key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasHint {
+    /// The alias.
+    pub alias: AliasName,
+    /// Whether kmsrot manages it (its key carries kmsrot's tags for it).
+    pub managed: bool,
+}
+
+/// One hard-coded key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeFinding {
+    /// The file, as given or found under a given directory.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// The text found: a key ARN or a key ID.
+    pub text: String,
+    /// The key ID in it.
+    pub key_id: String,
+    /// How sure the audit is.
+    pub confidence: Confidence,
+    /// Why it is taken for a key (or why it might not be one).
+    pub why: String,
+    /// With credentials: the key's ARN in the configured region, when it exists there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_arn: Option<KeyArn>,
+    /// With credentials: the aliases that name the key, managed ones first. Code should
+    /// name one of those instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<AliasHint>,
+    /// With credentials: why the key could not be looked up, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<String>,
+}
