@@ -431,6 +431,32 @@ pub(crate) fn audit_text(findings: &[kmsrot_types::audit::CodeFinding]) -> Strin
     out
 }
 
+/// `kmsrot audit account`'s report: one line per finding, then a summary.
+pub(crate) fn account_text(report: &kmsrot_types::audit::AccountReport) -> String {
+    use kmsrot_types::audit::AccountIssue;
+    let mut out = String::new();
+    for f in &report.findings {
+        let label = match f.issue {
+            AccountIssue::AliasNamesKeyPendingDeletion => "PENDING DELETION",
+            AccountIssue::AliasNamesDisabledKey => "DISABLED KEY",
+            AccountIssue::Overdue => "OVERDUE",
+            AccountIssue::Noncompliant => "NONCOMPLIANT",
+            AccountIssue::RotationDisabled => "ROTATION OFF",
+            AccountIssue::NoRotation => "NO ROTATION",
+            AccountIssue::UnmanagedAlias => "UNMANAGED",
+        };
+        out.push_str(&format!("{label}: {}\n", f.detail));
+    }
+    out.push_str(&format!(
+        "{} finding(s) over {} customer-managed key(s) and {} alias(es) in {}\n",
+        report.findings.len(),
+        report.keys,
+        report.aliases,
+        report.region
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

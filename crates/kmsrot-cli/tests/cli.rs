@@ -911,3 +911,78 @@ async fn audit_code_names_the_managed_alias_that_should_replace_a_key() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn audit_account_reports_what_is_wrong_in_the_region() {
+    // The audit reads every key and alias of a region; this test has one of its own.
+    const REGION: &str = "ap-northeast-2";
+    let env = TestEnv::in_region(REGION).await.unwrap();
+    let (overdue, overdue_key) = env
+        .managed_alias("overdue", kmsrot_types::Mode::Manual)
+        .await
+        .unwrap();
+    env.set_tags(
+        &overdue_key,
+        &[(kmsrot_types::tags::CREATED_AT, "2024-01-01T00:00:00Z")],
+    )
+    .await
+    .unwrap();
+    let (fine, _) = env
+        .managed_alias("fine", kmsrot_types::Mode::Automatic)
+        .await
+        .unwrap();
+    let (disabled, disabled_key) = env.plain_alias("disabled").await.unwrap();
+    env.disable_key(&disabled_key).await.unwrap();
+    let (doomed, doomed_key) = env.plain_alias("doomed").await.unwrap();
+    env.schedule_deletion(&doomed_key).await.unwrap();
+    let loose = env
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .await
+        .unwrap();
+    let hmac = env
+        .create_key(KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac)
+        .await
+        .unwrap();
+
+    let out = kmsrot(
+        &["--region", REGION, "audit", "account", "--output", "json"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let has = |issue: &str,
+               alias: Option<&kmsrot_types::AliasName>,
+               key: Option<&kmsrot_types::KeyArn>| {
+        report["findings"].as_array().unwrap().iter().any(|f| {
+            f["issue"] == issue
+                && alias.is_none_or(|a| f["alias"] == a.as_str())
+                && key.is_none_or(|k| f["key"] == k.to_string())
+        })
+    };
+    assert!(has("overdue", Some(&overdue), None), "{report}");
+    assert!(
+        has("alias_names_disabled_key", Some(&disabled), None),
+        "{report}"
+    );
+    assert!(
+        has("alias_names_key_pending_deletion", Some(&doomed), None),
+        "{report}"
+    );
+    assert!(has("unmanaged_alias", Some(&disabled), None), "{report}");
+    assert!(has("rotation_disabled", None, Some(&loose)), "{report}");
+    assert!(has("no_rotation", None, Some(&hmac)), "{report}");
+    assert!(
+        !report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["alias"] == fine.as_str()),
+        "a compliant managed alias has no finding: {report}"
+    );
+    let out = kmsrot(&["--region", REGION, "audit", "account"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("OVERDUE: `{overdue}`'s key is")),
+        "{text}"
+    );
+}

@@ -19,6 +19,8 @@ pub enum Subject {
     KeyId(KeyId),
     /// A symmetric decryption, where KMS finds the key from the ciphertext itself.
     Ciphertext,
+    /// A listing of the region's keys or aliases.
+    Region,
 }
 
 impl fmt::Display for Subject {
@@ -28,6 +30,7 @@ impl fmt::Display for Subject {
             Self::Key(arn) => write!(f, "key `{arn}`"),
             Self::KeyId(id) => write!(f, "key `{id}`"),
             Self::Ciphertext => f.write_str("the key named in the ciphertext"),
+            Self::Region => f.write_str("the keys and aliases of the region"),
         }
     }
 }

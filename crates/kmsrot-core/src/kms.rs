@@ -163,7 +163,7 @@ impl Kms {
                             Subject::Alias(alias) => Some(alias.to_string()),
                             Subject::Key(arn) => Some(arn.to_string()),
                             Subject::KeyId(id) => Some(id.to_string()),
-                            Subject::Ciphertext => None,
+                            Subject::Ciphertext | Subject::Region => None,
                         });
                 let metadata = match key_id {
                     Some(id) => self

@@ -52,3 +52,55 @@ pub struct CodeFinding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookup: Option<String>,
 }
+
+/// What `kmsrot audit account` can find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountIssue {
+    /// An alias names a key that is pending deletion: its applications fail when KMS
+    /// deletes it, and already fail to use it now.
+    AliasNamesKeyPendingDeletion,
+    /// An alias names a disabled key.
+    AliasNamesDisabledKey,
+    /// A managed alias's key is older than its policy allows.
+    Overdue,
+    /// A managed alias does not meet its policy in another way (automatic rotation off or at
+    /// another period, for example), or its policy tags are invalid.
+    Noncompliant,
+    /// A symmetric key whose automatic rotation is off, and that kmsrot does not rotate.
+    RotationDisabled,
+    /// A key that cannot rotate itself (asymmetric, HMAC, imported) and that kmsrot does not
+    /// manage.
+    NoRotation,
+    /// An alias that kmsrot does not manage.
+    UnmanagedAlias,
+}
+
+/// One finding of `kmsrot audit account`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountFinding {
+    /// What is wrong.
+    pub issue: AccountIssue,
+    /// The alias concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<AliasName>,
+    /// The key concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyArn>,
+    /// In words, with what to do.
+    pub detail: String,
+}
+
+/// `kmsrot audit account`: the compliance of every customer-managed key and alias in one
+/// region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountReport {
+    /// The region.
+    pub region: String,
+    /// Customer-managed keys examined.
+    pub keys: usize,
+    /// Customer aliases examined.
+    pub aliases: usize,
+    /// What is wrong, most severe first.
+    pub findings: Vec<AccountFinding>,
+}

@@ -1,11 +1,12 @@
 //! `kmsrot audit code`: KMS keys hard-coded in source and configuration, and (with
 //! credentials) the alias to name instead. It exits 1 when it finds a key with high
-//! confidence, so it can gate CI.
+//! confidence, so it can gate CI. `kmsrot audit account`: the compliance of the region's
+//! keys and aliases; it exits 1 when something is wrong.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use kmsrot_core::{KmsError, RotationError};
 use kmsrot_types::KeyArn;
 use kmsrot_types::audit::{AliasHint, CodeFinding, Confidence};
@@ -25,6 +26,9 @@ enum AuditCommand {
     /// Find KMS key IDs and key ARNs hard-coded in files (respecting .gitignore); exits 1
     /// when it finds one.
     Code(CodeArgs),
+    /// Report the compliance of every customer-managed key and alias in the region; exits 1
+    /// when something is wrong.
+    Account,
 }
 
 /// Arguments of `kmsrot audit code`.
@@ -44,8 +48,37 @@ struct CodeArgs {
 #[error("{0} hard-coded KMS key reference(s) found; name an alias instead")]
 pub(crate) struct KeysFound(pub(crate) usize);
 
+/// The account audit found something wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} compliance finding(s); see the report")]
+pub(crate) struct Noncompliant(pub(crate) usize);
+
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
-    let AuditCommand::Code(args) = args.command;
+    match args.command {
+        AuditCommand::Code(args) => code(global, args).await,
+        AuditCommand::Account => account(global).await,
+    }
+}
+
+async fn account(global: &Global) -> Result<()> {
+    let engine = super::rotator(global).await?;
+    let report = engine
+        .audit_account()
+        .await
+        .context("auditing the region's keys and aliases")?;
+    match global.output {
+        Format::Json => print_json(&report)?,
+        Format::Text => {
+            crate::io::Sink::Stdout.write(crate::output::account_text(&report).as_bytes())?
+        }
+    }
+    match report.findings.len() {
+        0 => Ok(()),
+        n => Err(Noncompliant(n).into()),
+    }
+}
+
+async fn code(global: &Global, args: CodeArgs) -> Result<()> {
     let mut findings = kmsrot_core::audit::scan_paths(&args.paths)?;
     if !args.no_lookup {
         look_up(global, &mut findings).await;

@@ -290,7 +290,7 @@ impl Rotator {
                     }
                 }
                 Some(Err(err)) => {
-                    let subject = key.map_or(Subject::Ciphertext, |k| Subject::Key(k.clone()));
+                    let subject = key.map_or(Subject::Region, |k| Subject::Key(k.clone()));
                     return Err(self.kms.fail("ListAliases", &subject, err).await);
                 }
             }

@@ -12,6 +12,7 @@
 //! Every step reads the state first and returns when its work is already done, so running an
 //! operation again after a crash at any point converges.
 
+mod audit;
 mod events;
 mod guard;
 mod keys;

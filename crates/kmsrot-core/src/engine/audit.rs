@@ -1,0 +1,182 @@
+//! `kmsrot audit account`: the compliance of every customer-managed key and customer alias
+//! in the region. It only reads.
+
+use std::collections::BTreeMap;
+
+use kmsrot_types::audit::{AccountFinding, AccountIssue, AccountReport};
+use kmsrot_types::{AliasName, RotationStatus, tags};
+
+use super::keys::KeyView;
+use super::{RotationError, Rotator};
+use crate::{KmsError, Subject};
+
+impl Rotator {
+    /// Reads every customer alias and customer-managed key of the region and reports what
+    /// is wrong: aliases naming disabled keys or keys pending deletion, managed aliases out
+    /// of policy, keys that nothing rotates, and aliases kmsrot does not manage.
+    pub async fn audit_account(&self) -> Result<AccountReport, RotationError> {
+        let mut findings = Vec::new();
+        let mut views: BTreeMap<String, KeyView> = BTreeMap::new();
+        let aliases = self.aliases(None).await?;
+        for (alias, target) in &aliases {
+            let Some(target) = target else { continue };
+            let key = match self.key(target).await {
+                Ok(key) => key,
+                Err(KmsError::NotFound { .. } | KmsError::AccessDenied { .. }) => continue,
+                Err(err) => return Err(err.into()),
+            };
+            findings.extend(self.alias_findings(alias, &key).await?);
+            views.insert(key.id.clone(), key);
+        }
+        let mut keys = 0;
+        for id in self.key_ids().await? {
+            let key = match views.remove(&id) {
+                Some(key) => key,
+                None => match self.key(&id).await {
+                    Ok(key) => key,
+                    Err(KmsError::NotFound { .. } | KmsError::AccessDenied { .. }) => continue,
+                    Err(err) => return Err(err.into()),
+                },
+            };
+            if key.key_manager != "CUSTOMER" {
+                continue;
+            }
+            keys += 1;
+            findings.extend(self.key_finding(&key).await?);
+        }
+        findings.sort_by(|a, b| {
+            (a.issue, a.alias.as_ref().map(AliasName::as_str))
+                .cmp(&(b.issue, b.alias.as_ref().map(AliasName::as_str)))
+        });
+        Ok(AccountReport {
+            region: self.region(),
+            keys,
+            aliases: aliases.len(),
+            findings,
+        })
+    }
+
+    /// What is wrong with one alias and the key it names.
+    async fn alias_findings(
+        &self,
+        alias: &AliasName,
+        key: &KeyView,
+    ) -> Result<Vec<AccountFinding>, RotationError> {
+        let mut found = Vec::new();
+        let finding = |issue, detail: String| AccountFinding {
+            issue,
+            alias: Some(alias.clone()),
+            key: Some(key.arn.clone()),
+            detail,
+        };
+        if key.is_pending_deletion() {
+            found.push(finding(
+                AccountIssue::AliasNamesKeyPendingDeletion,
+                format!(
+                    "`{alias}` names {}, which is pending deletion; cancel it with `kmsrot guard {} --change scheduled-deletion` (managed aliases) or `aws kms cancel-key-deletion`",
+                    key.arn, key.arn
+                ),
+            ));
+        } else if key.state == "Disabled" {
+            found.push(finding(
+                AccountIssue::AliasNamesDisabledKey,
+                format!(
+                    "`{alias}` names {}, which is disabled; enable it or move the alias",
+                    key.arn
+                ),
+            ));
+        }
+        if !key.serves(alias) {
+            found.push(finding(
+                AccountIssue::UnmanagedAlias,
+                format!("`{alias}` is not managed by kmsrot; run `kmsrot adopt {alias}`"),
+            ));
+            return Ok(found);
+        }
+        match self.assess(alias, key).await {
+            Ok(assessment) => {
+                let compliance = assessment.status.compliance;
+                if compliance.overdue {
+                    found.push(finding(
+                        AccountIssue::Overdue,
+                        format!(
+                            "`{alias}`'s key is {} days old, {} allowed; `kmsrot rotate {alias}` or let the sweep run",
+                            compliance.age_days, compliance.max_age_days
+                        ),
+                    ));
+                }
+                for text in compliance.findings {
+                    found.push(finding(
+                        AccountIssue::Noncompliant,
+                        format!("`{alias}`: {text}"),
+                    ));
+                }
+            }
+            Err(err @ RotationError::PolicyTags { .. }) => {
+                found.push(finding(AccountIssue::Noncompliant, err.to_string()));
+            }
+            Err(err) => return Err(err),
+        }
+        Ok(found)
+    }
+
+    /// Whether anything rotates an enabled key: KMS (automatic rotation on), or kmsrot (the
+    /// key serves a managed alias).
+    async fn key_finding(&self, key: &KeyView) -> Result<Option<AccountFinding>, RotationError> {
+        if !key.is_enabled() || key.tag(tags::ALIAS).is_some() {
+            return Ok(None);
+        }
+        self.pace.tick().await;
+        let status = self
+            .kms
+            .rotation_status_of(
+                &key.arn.to_string(),
+                key.rotates_itself(),
+                &Subject::Key(key.arn.clone()),
+            )
+            .await?;
+        let (issue, detail) = match status {
+            RotationStatus::Disabled => (
+                AccountIssue::RotationDisabled,
+                format!(
+                    "{} has automatic rotation off; enable it, or manage its alias with `kmsrot adopt`",
+                    key.arn
+                ),
+            ),
+            RotationStatus::Unsupported => (
+                AccountIssue::NoRotation,
+                format!(
+                    "{} ({}) cannot rotate itself and kmsrot does not manage it; `kmsrot adopt` its alias in manual mode",
+                    key.arn, key.spec
+                ),
+            ),
+            RotationStatus::Enabled { .. } | RotationStatus::Unknown => return Ok(None),
+        };
+        Ok(Some(AccountFinding {
+            issue,
+            alias: None,
+            key: Some(key.arn.clone()),
+            detail,
+        }))
+    }
+
+    /// The ID of every key in the region (ListKeys, every page).
+    async fn key_ids(&self) -> Result<Vec<String>, KmsError> {
+        let mut ids = Vec::new();
+        let mut pages = self.kms.client.list_keys().into_paginator().send();
+        loop {
+            self.pace.tick().await;
+            match pages.next().await {
+                None => return Ok(ids),
+                Some(Ok(out)) => ids.extend(
+                    out.keys()
+                        .iter()
+                        .filter_map(|k| k.key_id().map(str::to_owned)),
+                ),
+                Some(Err(err)) => {
+                    return Err(self.kms.fail("ListKeys", &Subject::Region, err).await);
+                }
+            }
+        }
+    }
+}
