@@ -5,6 +5,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+/// Reads a JSON document that kmsrot wrote (a signature or MAC document), naming `what` it
+/// should be when it is not.
+pub(crate) fn read_document<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a kmsrot {what} document", path.display()))
+}
+
 /// Reads a whole file, or stdin when `path` is `None` or `-`.
 pub(crate) fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
     match path.filter(|p| *p != Path::new("-")) {

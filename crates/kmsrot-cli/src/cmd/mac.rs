@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use kmsrot_types::{AliasRef, Mac};
 
 use crate::Global;
-use crate::io::{Sink, read_input};
+use crate::io::{Sink, read_document, read_input};
 use crate::output::{Format, print_json, render_json};
 
 /// Arguments of `kmsrot mac`.
@@ -46,10 +46,7 @@ pub(crate) struct VerifyMacArgs {
 }
 
 pub(crate) async fn verify_mac(global: &Global, args: VerifyMacArgs) -> Result<()> {
-    let document =
-        std::fs::read(&args.mac).with_context(|| format!("reading {}", args.mac.display()))?;
-    let mac: Mac = serde_json::from_slice(&document)
-        .with_context(|| format!("{} is not a kmsrot MAC document", args.mac.display()))?;
+    let mac: Mac = read_document(&args.mac, "MAC")?;
     let message = read_input(args.input.as_deref())?;
     let kms = super::kms(global).await?;
     kms.verify_mac(&message, &mac)

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use kmsrot_types::{AliasRef, Signature};
 
 use crate::Global;
-use crate::io::{Sink, read_input};
+use crate::io::{Sink, read_document, read_input};
 use crate::output::{Format, print_json, render_json};
 
 /// Arguments of `kmsrot sign`.
@@ -47,14 +47,7 @@ pub(crate) struct VerifyArgs {
 }
 
 pub(crate) async fn verify(global: &Global, args: VerifyArgs) -> Result<()> {
-    let document = std::fs::read(&args.signature)
-        .with_context(|| format!("reading {}", args.signature.display()))?;
-    let signature: Signature = serde_json::from_slice(&document).with_context(|| {
-        format!(
-            "{} is not a kmsrot signature document",
-            args.signature.display()
-        )
-    })?;
+    let signature: Signature = read_document(&args.signature, "signature")?;
     let message = read_input(args.input.as_deref())?;
     let kms = super::kms(global).await?;
     kms.verify(&message, &signature)
