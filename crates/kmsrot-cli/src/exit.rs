@@ -70,10 +70,14 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
         if cause.is::<SweepFailed>() || cause.is::<EventRefused>() || cause.is::<OutcomeFailed>() {
             return REFUSED;
         }
-        if cause.is::<ParseError>() || cause.is::<ContextError>() || cause.is::<UsageError>() {
+        if cause.is::<ParseError>()
+            || cause.is::<ContextError>()
+            || cause.is::<UsageError>()
+            || cause.is::<kmsrot_core::audit::AuditError>()
+        {
             return USAGE;
         }
-        if cause.is::<ConfigError>() {
+        if cause.is::<ConfigError>() || cause.is::<crate::cmd::audit::Incomplete>() {
             return ACCESS;
         }
     }

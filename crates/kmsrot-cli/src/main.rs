@@ -71,7 +71,8 @@ enum Command {
     Guard(cmd::guard::Args),
     /// Run one Lambda event or request (for example from its dead-letter queue) locally.
     Event(cmd::event::Args),
-    /// Find KMS keys hard-coded in source and configuration (`audit code`).
+    /// Audit: hard-coded KMS keys in files (`audit code`), or the region's key and alias
+    /// compliance (`audit account`).
     Audit(cmd::audit::Args),
     /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
     Completions(cmd::completions::Args),
@@ -176,7 +177,7 @@ mod docs {
         let mut in_block = false;
         for line in text.lines() {
             if line.starts_with("```") {
-                in_block = line == "```sh";
+                in_block = matches!(line, "```sh" | "```bash" | "```console");
                 continue;
             }
             let Some(start) = in_block.then(|| line.find("kmsrot ")).flatten() else {
@@ -211,9 +212,17 @@ mod docs {
         for command in Cli::command().get_subcommands() {
             let name = command.get_name();
             if name != "help" {
+                let heading = format!("\n## kmsrot {name}\n");
+                let Some(start) = docs.find(&heading) else {
+                    panic!("docs/CLI.md has no section for `kmsrot {name}`");
+                };
+                let section = &docs[start + heading.len()..];
+                let section = &section[..section.find("\n## ").unwrap_or(section.len())];
                 assert!(
-                    docs.contains(&format!("\n## kmsrot {name}\n")),
-                    "docs/CLI.md has no section for `kmsrot {name}`"
+                    examples(section)
+                        .iter()
+                        .any(|e| e.starts_with(&format!("kmsrot {name}"))),
+                    "docs/CLI.md's section on `kmsrot {name}` has no example of it"
                 );
             }
         }

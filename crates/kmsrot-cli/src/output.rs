@@ -438,12 +438,13 @@ pub(crate) fn account_text(report: &kmsrot_types::audit::AccountReport) -> Strin
     for f in &report.findings {
         let label = match f.issue {
             AccountIssue::AliasNamesKeyPendingDeletion => "PENDING DELETION",
-            AccountIssue::AliasNamesDisabledKey => "DISABLED KEY",
+            AccountIssue::AliasNamesUnusableKey => "UNUSABLE KEY",
             AccountIssue::Overdue => "OVERDUE",
             AccountIssue::Noncompliant => "NONCOMPLIANT",
             AccountIssue::RotationDisabled => "ROTATION OFF",
             AccountIssue::NoRotation => "NO ROTATION",
             AccountIssue::UnmanagedAlias => "UNMANAGED",
+            AccountIssue::Unreadable => "UNREADABLE",
         };
         out.push_str(&format!("{label}: {}\n", f.detail));
     }

@@ -773,7 +773,7 @@ async fn a_mac_made_before_a_rotation_verifies_after_it_with_its_own_key() {
     assert_eq!(document["mac_algorithm"], "HMAC_SHA_256");
 
     let done = json(&kmsrot(&["rotate", alias, "--output", "json"], None));
-    assert_ne!(done["actions"][0]["new_key"], first.as_str());
+    assert_ne!(done["actions"][0]["new_key"].as_str().unwrap(), first);
 
     let out = kmsrot(
         &["verify-mac", "--mac", path(&mac)],
@@ -816,6 +816,7 @@ fn planted_tree(name: &str, arn: &str, id: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("app")).unwrap();
     std::fs::create_dir_all(root.join("deploy")).unwrap();
+    std::fs::create_dir_all(root.join(".github/workflows")).unwrap();
     let files = [
         (
             "app/crypto.py",
@@ -837,6 +838,10 @@ fn planted_tree(name: &str, arn: &str, id: &str) -> PathBuf {
             "let alias = \"alias/payments\";\n".to_owned(),
         ),
         ("secret.env", format!("KMS={arn}\n")),
+        (
+            ".github/workflows/deploy.yml",
+            format!("env:\n  KMS_KEY: {arn}\n"),
+        ),
         (".gitignore", "secret.env\n".to_owned()),
     ];
     for (path, text) in files {
@@ -854,13 +859,14 @@ fn audit_code_finds_planted_keys_and_reports_look_alikes_at_low_confidence() {
     let out = kmsrot_in(&root, &["audit", "code", ".", "--no-lookup"], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     expect_test::expect![[r#"
+        ./.github/workflows/deploy.yml:2:12: [high] arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (a key ARN)
         ./app/crypto.py:3:20: [high] arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (a key ARN)
         ./app/notes.md:4:9: [low] 0f8fad5b-d9cb-469f-a165-70867728950e (a UUID with no KMS context nearby: maybe another identifier)
         ./deploy/settings.env:2:17: [high] 9f8e7d6c-5b4a-4321-8fed-cba987654321 (a key ID next to KMS context)
-        2 hard-coded key reference(s), 1 low-confidence look-alike(s)
+        3 hard-coded key reference(s), 1 low-confidence look-alike(s)
     "#]]
     .assert_eq(&String::from_utf8_lossy(&out.stdout));
-    assert!(stderr(&out).contains("2 hard-coded KMS key reference(s) found"));
+    assert!(stderr(&out).contains("3 hard-coded KMS key reference(s) found"));
 
     let out = kmsrot_in(
         &root,
@@ -891,7 +897,7 @@ async fn audit_code_names_the_managed_alias_that_should_replace_a_key() {
     let out = kmsrot_in(&root, &["audit", "code", ".", "--output", "json"], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["high_confidence"], 2);
+    assert_eq!(report["high_confidence"], 3);
     for finding in report["findings"].as_array().unwrap() {
         if finding["confidence"] == "high" {
             assert_eq!(finding["key_arn"], key.to_string());
@@ -961,7 +967,7 @@ async fn audit_account_reports_what_is_wrong_in_the_region() {
     };
     assert!(has("overdue", Some(&overdue), None), "{report}");
     assert!(
-        has("alias_names_disabled_key", Some(&disabled), None),
+        has("alias_names_unusable_key", Some(&disabled), None),
         "{report}"
     );
     assert!(

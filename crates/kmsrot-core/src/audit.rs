@@ -5,14 +5,15 @@
 //! What counts:
 //! - a key ARN (`arn:…:kms:REGION:ACCOUNT:key/ID`): always a finding, high confidence;
 //! - a multi-Region key ID (`mrk-` and 32 hex digits): high confidence;
-//! - a bare UUID (the form of a key ID): high confidence when the same line or the two lines
-//!   around it mention KMS (`kms`, `KeyId`, `key_id`, `cmk`, …); otherwise low confidence,
+//! - a bare UUID (the form of a key ID): high confidence when a line within two of it
+//!   mentions KMS (`kms`, `KeyId`, `key_id`, `cmk`, `encrypt`, `sse`, …); otherwise low confidence,
 //!   since request IDs and other identifiers look the same. Low-confidence findings are
 //!   reported but do not fail the audit.
 //!
-//! Files are walked with the `ignore` crate: `.gitignore`, `.ignore` and hidden files are
-//! respected (skipped), and binary files (a NUL byte in the first 8 KiB) and files over 10 MiB
-//! are skipped.
+//! Files are walked with the `ignore` crate, as git would see them: what `.gitignore` and
+//! `.ignore` exclude is skipped, dotfiles are searched, `.git` is not. Binary files (a NUL
+//! byte in the first 8 KiB) are skipped; files over 10 MiB and unreadable ones are reported
+//! as unreadable.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -30,24 +31,37 @@ static KEY_ARN: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// A key ID; its boundaries are checked by hand (see `standalone`), since `\b` would miss
+/// `key_<id>` and take the ID out of `<id>-v2`.
 static KEY_ID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b",
+        r"(?i)(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
     )
     .expect("valid regex")
 });
 
 static KMS_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)kms|key[_-]?id|\bcmk\b|keyarn|key[_-]arn|encrypt|decrypt|sse")
-        .expect("valid regex")
+    Regex::new(
+        r"(?i)kms|key[_-]?id|\bcmk\b|key[_-]?arn|encrypt|\bsse\b|sse[_-]?kms|serversideencryption",
+    )
+    .expect("valid regex")
 });
 
 /// Why the audit could not run.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read {path}: {source}")]
+#[error("{path} does not exist or is not a file or directory; name files or directories to search")]
 pub struct AuditError {
     path: String,
-    source: ignore::Error,
+}
+
+/// What the audit found, and what it could not read.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// The findings, sorted by path and position.
+    pub findings: Vec<CodeFinding>,
+    /// Files or directories that could not be read, with why. An audit that skipped some
+    /// cannot vouch for them.
+    pub unreadable: Vec<String>,
 }
 
 /// The hard-coded keys in one text. Paths and line numbers are filled in; lookups are not.
@@ -71,7 +85,9 @@ pub fn scan_text(path: &str, text: &str) -> Vec<CodeFinding> {
             ));
         }
         for m in KEY_ID.find_iter(line) {
-            if taken.iter().any(|(s, e)| m.start() >= *s && m.end() <= *e) {
+            if taken.iter().any(|(s, e)| m.start() >= *s && m.end() <= *e)
+                || !standalone(line, m.start(), m.end())
+            {
                 continue;
             }
             let id = m.as_str().to_ascii_lowercase();
@@ -128,7 +144,16 @@ fn finding(
     }
 }
 
-/// Whether the line at `index`, or one of the two lines before or after it, mentions KMS.
+/// Whether `line[start..end]` stands alone: no letter or digit just before it (`_`, `/` and
+/// punctuation are fine), and no letter, digit or `-` just after it.
+fn standalone(line: &str, start: usize, end: usize) -> bool {
+    let before = line[..start].chars().next_back();
+    let after = line[end..].chars().next();
+    !before.is_some_and(|c| c.is_ascii_alphanumeric())
+        && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// Whether the line at `index`, or a line within two of it, mentions KMS.
 fn near_kms(lines: &[&str], index: usize) -> bool {
     let from = index.saturating_sub(2);
     let to = (index + 3).min(lines.len());
@@ -136,43 +161,70 @@ fn near_kms(lines: &[&str], index: usize) -> bool {
 }
 
 /// Every hard-coded key under `paths` (files, or directories walked with their ignore files),
-/// sorted by path and position.
-pub fn scan_paths(paths: &[PathBuf]) -> Result<Vec<CodeFinding>, AuditError> {
-    let mut findings = Vec::new();
+/// sorted by path and position. A file reached through two of the paths is read once.
+pub fn scan_paths(paths: &[PathBuf]) -> Result<Scan, AuditError> {
+    let mut scan = Scan::default();
+    let mut seen = std::collections::HashSet::new();
     for root in paths {
+        if !(root.is_file() || root.is_dir()) {
+            return Err(AuditError {
+                path: root.display().to_string(),
+            });
+        }
         let walk = ignore::WalkBuilder::new(root)
-            // .gitignore applies even outside a git repository (a checkout without .git).
+            // As git would: .gitignore applies even outside a repository, and dotfiles
+            // (.github/, .env, .gitlab-ci.yml) are searched; only .git itself is not.
             .require_git(false)
+            .hidden(false)
+            .filter_entry(|e| e.file_name() != ".git")
             .build();
         for entry in walk {
-            let entry = entry.map_err(|source| AuditError {
-                path: root.display().to_string(),
-                source,
-            })?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    scan.unreadable.push(err.to_string());
+                    continue;
+                }
+            };
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 continue;
             }
-            if let Some(text) = read_text(entry.path()) {
-                findings.extend(scan_text(&entry.path().display().to_string(), &text));
+            let identity =
+                std::fs::canonicalize(entry.path()).unwrap_or_else(|_| entry.path().to_owned());
+            if !seen.insert(identity) {
+                continue;
+            }
+            match read_text(entry.path()) {
+                Ok(Some(text)) => scan
+                    .findings
+                    .extend(scan_text(&entry.path().display().to_string(), &text)),
+                Ok(None) => {}
+                Err(why) => scan
+                    .unreadable
+                    .push(format!("{}: {why}", entry.path().display())),
             }
         }
     }
-    findings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
-    Ok(findings)
+    scan.findings
+        .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    Ok(scan)
 }
 
-/// A file's text, or `None` for a binary, unreadable or very large file.
-fn read_text(path: &Path) -> Option<String> {
-    let size = std::fs::metadata(path).ok()?.len();
+/// A file's text (without a byte-order mark), `None` for a binary file, or why it cannot be
+/// read (too large, unreadable).
+fn read_text(path: &Path) -> Result<Option<String>, String> {
+    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     if size > MAX_FILE {
-        tracing::info!(path = %path.display(), size, "audit: skipped a file over 10 MiB");
-        return None;
+        return Err(format!("{size} bytes, over the 10 MiB the audit reads"));
     }
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     if bytes[..bytes.len().min(8192)].contains(&0) {
-        return None;
+        return Ok(None);
     }
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(Some(
+        text.strip_prefix('\u{feff}').unwrap_or(&text).to_owned(),
+    ))
 }
 
 #[cfg(test)]
@@ -221,6 +273,39 @@ mod tests {
             check("mrk-0123456789abcdef0123456789abcdef")[0].3,
             Confidence::High
         );
+    }
+
+    #[test]
+    fn words_that_merely_contain_kms_letters_are_not_context() {
+        assert_eq!(
+            check(&format!("assert_eq!(id, \"{ID}\"); // assets processed")),
+            [(1, 17, ID.to_owned(), Confidence::Low)]
+        );
+    }
+
+    #[test]
+    fn ids_glued_to_underscores_count_and_ids_inside_longer_tokens_do_not() {
+        assert_eq!(check(&format!("kms key_{ID}"))[0].2, ID);
+        assert!(check(&format!("kms {ID}-v2")).is_empty());
+        assert!(check(&format!("kms x{ID}")).is_empty());
+    }
+
+    #[test]
+    fn columns_count_characters_and_a_byte_order_mark_is_not_one() {
+        assert_eq!(check(&format!("clé kms {ID}"))[0].1, 9);
+        let dir = std::env::temp_dir().join(format!("kmsrot-audit-bom-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bom.txt");
+        std::fs::write(&file, format!("\u{feff}kms {ID}\n")).unwrap();
+        let scan = scan_paths(&[file.clone(), dir.clone()]).unwrap();
+        assert_eq!(scan.findings.len(), 1, "read once through both paths");
+        assert_eq!(scan.findings[0].column, 5);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_path_is_an_error() {
+        assert!(scan_paths(&[PathBuf::from("-")]).is_err());
     }
 
     #[test]

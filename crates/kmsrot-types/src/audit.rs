@@ -60,8 +60,9 @@ pub enum AccountIssue {
     /// An alias names a key that is pending deletion: its applications fail when KMS
     /// deletes it, and already fail to use it now.
     AliasNamesKeyPendingDeletion,
-    /// An alias names a disabled key.
-    AliasNamesDisabledKey,
+    /// An alias names a key that cannot be used: disabled, waiting for imported material,
+    /// or unavailable.
+    AliasNamesUnusableKey,
     /// A managed alias's key is older than its policy allows.
     Overdue,
     /// A managed alias does not meet its policy in another way (automatic rotation off or at
@@ -74,6 +75,8 @@ pub enum AccountIssue {
     NoRotation,
     /// An alias that kmsrot does not manage.
     UnmanagedAlias,
+    /// A key or alias the audit could not read (access denied): it cannot vouch for it.
+    Unreadable,
 }
 
 /// One finding of `kmsrot audit account`.

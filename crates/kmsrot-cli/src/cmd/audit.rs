@@ -78,8 +78,17 @@ async fn account(global: &Global) -> Result<()> {
     }
 }
 
+/// The code audit could not read everything.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} file(s) or directories could not be read, so the audit is incomplete")]
+pub(crate) struct Incomplete(pub(crate) usize);
+
 async fn code(global: &Global, args: CodeArgs) -> Result<()> {
-    let mut findings = kmsrot_core::audit::scan_paths(&args.paths)?;
+    let scan = kmsrot_core::audit::scan_paths(&args.paths)?;
+    for why in &scan.unreadable {
+        tracing::warn!("audit: cannot read {why}");
+    }
+    let mut findings = scan.findings;
     if !args.no_lookup {
         look_up(global, &mut findings).await;
     }
@@ -92,14 +101,16 @@ async fn code(global: &Global, args: CodeArgs) -> Result<()> {
             "findings": findings,
             "high_confidence": high,
             "low_confidence": findings.len() - high,
+            "unreadable": scan.unreadable,
         }))?,
         Format::Text => {
             crate::io::Sink::Stdout.write(crate::output::audit_text(&findings).as_bytes())?
         }
     }
-    match high {
-        0 => Ok(()),
-        n => Err(KeysFound(n).into()),
+    match (high, scan.unreadable.len()) {
+        (0, 0) => Ok(()),
+        (0, n) => Err(Incomplete(n).into()),
+        (n, _) => Err(KeysFound(n).into()),
     }
 }
 
@@ -119,35 +130,50 @@ async fn look_up(global: &Global, findings: &mut [CodeFinding]) {
     let region = engine.kms().region().to_owned();
     type Found = Result<(KeyArn, Vec<AliasHint>), String>;
     let mut known: BTreeMap<String, Found> = BTreeMap::new();
+    // After a failure other than "no such key" (no credentials, access denied), the other
+    // keys would fail the same way: they are not looked up.
+    let mut stop: Option<String> = None;
     for f in findings.iter_mut() {
-        let in_other_region = f
-            .text
-            .parse::<KeyArn>()
-            .ok()
-            .filter(|arn| arn.region() != region)
-            .map(|arn| arn.region().to_owned());
-        if let Some(other) = in_other_region {
+        let arn = f.text.parse::<KeyArn>().ok();
+        if let Some(other) = arn
+            .as_ref()
+            .filter(|a| a.region() != region)
+            .map(|a| a.region().to_owned())
+        {
             f.lookup = Some(format!(
                 "not looked up: the key is in {other}; run with --region {other}"
             ));
             continue;
         }
-        if !known.contains_key(&f.text) {
-            let found = engine
-                .aliases_naming(&f.text)
-                .await
-                .map_err(|err| match err {
-                    RotationError::Kms(KmsError::NotFound { .. }) => {
-                        format!("no such key in {region}")
-                    }
-                    other => format!("not looked up: {other}"),
-                });
-            known.insert(f.text.clone(), found);
+        if let Some(why) = &stop {
+            f.lookup = Some(why.clone());
+            continue;
         }
-        match &known[&f.text] {
+        // KMS key IDs are lower case; the text may not be.
+        let query = arn.map_or_else(|| f.key_id.clone(), |a| a.to_string());
+        if !known.contains_key(&query) {
+            let found = match engine.aliases_naming(&query).await {
+                Ok(found) => Ok(found),
+                Err(RotationError::Kms(KmsError::NotFound { .. })) => {
+                    Err(format!("no such key in {region}"))
+                }
+                Err(other) => {
+                    let why = format!("not looked up: {other}");
+                    stop = Some(why.clone());
+                    Err(why)
+                }
+            };
+            known.insert(query.clone(), found);
+        }
+        match &known[&query] {
             Ok((arn, aliases)) => {
                 f.key_arn = Some(arn.clone());
                 f.aliases = aliases.clone();
+                if f.confidence == Confidence::Low {
+                    // A look-alike that is a real key of this account is a finding.
+                    f.confidence = Confidence::High;
+                    f.why = "a key ID of an existing key in this account".into();
+                }
             }
             Err(note) => f.lookup = Some(note.clone()),
         }

@@ -22,7 +22,11 @@ impl Rotator {
             let Some(target) = target else { continue };
             let key = match self.key(target).await {
                 Ok(key) => key,
-                Err(KmsError::NotFound { .. } | KmsError::AccessDenied { .. }) => continue,
+                Err(KmsError::NotFound { .. }) => continue,
+                Err(err @ KmsError::AccessDenied { .. }) => {
+                    findings.push(unreadable(Some(alias.clone()), None, &err));
+                    continue;
+                }
                 Err(err) => return Err(err.into()),
             };
             findings.extend(self.alias_findings(alias, &key).await?);
@@ -34,7 +38,11 @@ impl Rotator {
                 Some(key) => key,
                 None => match self.key(&id).await {
                     Ok(key) => key,
-                    Err(KmsError::NotFound { .. } | KmsError::AccessDenied { .. }) => continue,
+                    Err(KmsError::NotFound { .. }) => continue,
+                    Err(err @ KmsError::AccessDenied { .. }) => {
+                        findings.push(unreadable(None, None, &err));
+                        continue;
+                    }
                     Err(err) => return Err(err.into()),
                 },
             };
@@ -45,8 +53,14 @@ impl Rotator {
             findings.extend(self.key_finding(&key).await?);
         }
         findings.sort_by(|a, b| {
-            (a.issue, a.alias.as_ref().map(AliasName::as_str))
-                .cmp(&(b.issue, b.alias.as_ref().map(AliasName::as_str)))
+            let key = |f: &AccountFinding| {
+                (
+                    f.issue,
+                    f.alias.as_ref().map(|a| a.as_str().to_owned()),
+                    f.key.as_ref().map(ToString::to_string),
+                )
+            };
+            key(a).cmp(&key(b))
         });
         Ok(AccountReport {
             region: self.region(),
@@ -77,12 +91,12 @@ impl Rotator {
                     key.arn, key.arn
                 ),
             ));
-        } else if key.state == "Disabled" {
+        } else if !key.is_enabled() {
             found.push(finding(
-                AccountIssue::AliasNamesDisabledKey,
+                AccountIssue::AliasNamesUnusableKey,
                 format!(
-                    "`{alias}` names {}, which is disabled; enable it or move the alias",
-                    key.arn
+                    "`{alias}` names {}, which is {}; enable it (or import its material) or move the alias",
+                    key.arn, key.state
                 ),
             ));
         }
@@ -115,7 +129,12 @@ impl Rotator {
             Err(err @ RotationError::PolicyTags { .. }) => {
                 found.push(finding(AccountIssue::Noncompliant, err.to_string()));
             }
-            Err(err) => return Err(err),
+            // One alias that cannot be read (access denied, an odd state) does not stop the
+            // report; it says so.
+            Err(err) => found.push(finding(
+                AccountIssue::Unreadable,
+                format!("`{alias}` could not be assessed: {err}"),
+            )),
         }
         Ok(found)
     }
@@ -150,7 +169,14 @@ impl Rotator {
                     key.arn, key.spec
                 ),
             ),
-            RotationStatus::Enabled { .. } | RotationStatus::Unknown => return Ok(None),
+            RotationStatus::Unknown => (
+                AccountIssue::Unreadable,
+                format!(
+                    "{}: its rotation status cannot be read (kms:GetKeyRotationStatus)",
+                    key.arn
+                ),
+            ),
+            RotationStatus::Enabled { .. } => return Ok(None),
         };
         Ok(Some(AccountFinding {
             issue,
@@ -178,5 +204,19 @@ impl Rotator {
                 }
             }
         }
+    }
+}
+
+/// A finding for something the audit may not read.
+fn unreadable(
+    alias: Option<AliasName>,
+    key: Option<kmsrot_types::KeyArn>,
+    err: &KmsError,
+) -> AccountFinding {
+    AccountFinding {
+        issue: AccountIssue::Unreadable,
+        alias,
+        key,
+        detail: format!("cannot be audited: {err}"),
     }
 }
