@@ -59,6 +59,22 @@ impl State {
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
+
+    /// Publishes metrics, then notifications (when a topic is set). Neither can fail.
+    async fn tell(&self, data: &[Datum], notices: Vec<Notice>) {
+        self.metrics
+            .publish(data, kmsrot_core::metrics::now_millis())
+            .await;
+        if let Some(notifier) = &self.notifier {
+            for notice in notices {
+                let notification = Notification {
+                    region: self.settings.region.clone(),
+                    notice,
+                };
+                notifier.publish(&notification).await;
+            }
+        }
+    }
 }
 
 /// Why an invocation failed. [`Diagnostic`]'s `errorType` says whether to retry.
@@ -157,19 +173,7 @@ pub async fn handle(
         }
         Err(err) => tracing::error!(error = %err, retryable = err.is_retryable(), "failed"),
     }
-    state
-        .metrics
-        .publish(&data, kmsrot_core::metrics::now_millis())
-        .await;
-    if let Some(notifier) = &state.notifier {
-        for notice in notices {
-            let notification = Notification {
-                region: state.settings.region.clone(),
-                notice,
-            };
-            notifier.publish(&notification).await;
-        }
-    }
+    state.tell(&data, notices).await;
     result
 }
 
@@ -353,16 +357,5 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
 /// failure is told, retryable or not: a guard that could not restore a key leaves it at risk
 /// until a retry succeeds. An asynchronous event that Lambda retries is told once per attempt.
 async fn failed(state: &State, datum: Option<Datum>, notice: Notice) {
-    state
-        .metrics
-        .publish(datum.as_slice(), kmsrot_core::metrics::now_millis())
-        .await;
-    if let Some(notifier) = &state.notifier {
-        notifier
-            .publish(&Notification {
-                region: state.settings.region.clone(),
-                notice,
-            })
-            .await;
-    }
+    state.tell(datum.as_slice(), vec![notice]).await;
 }

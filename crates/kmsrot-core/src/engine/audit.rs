@@ -33,7 +33,8 @@ impl Rotator {
             views.insert(key.id.clone(), key);
         }
         let mut keys = 0;
-        for id in self.key_ids().await? {
+        for arn in self.key_arns(&Subject::Region).await? {
+            let id = arn.key_id().to_string();
             let key = match views.remove(&id) {
                 Some(key) => key,
                 None => match self.key(&id).await {
@@ -184,26 +185,6 @@ impl Rotator {
             key: Some(key.arn.clone()),
             detail,
         }))
-    }
-
-    /// The ID of every key in the region (ListKeys, every page).
-    async fn key_ids(&self) -> Result<Vec<String>, KmsError> {
-        let mut ids = Vec::new();
-        let mut pages = self.kms.client.list_keys().into_paginator().send();
-        loop {
-            self.pace.tick().await;
-            match pages.next().await {
-                None => return Ok(ids),
-                Some(Ok(out)) => ids.extend(
-                    out.keys()
-                        .iter()
-                        .filter_map(|k| k.key_id().map(str::to_owned)),
-                ),
-                Some(Err(err)) => {
-                    return Err(self.kms.fail("ListKeys", &Subject::Region, err).await);
-                }
-            }
-        }
     }
 }
 

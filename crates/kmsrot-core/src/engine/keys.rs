@@ -331,27 +331,34 @@ impl Rotator {
         keep: impl Fn(&BTreeMap<String, String>) -> bool,
     ) -> Result<Vec<(KeyArn, BTreeMap<String, String>)>, KmsError> {
         let mut found = Vec::new();
+        for arn in self.key_arns(subject).await? {
+            let tags = match self.tags_of(&arn).await {
+                Ok(tags) => tags,
+                // AWS managed keys and keys in other states may refuse; they are not ours.
+                Err(KmsError::AccessDenied { .. } | KmsError::NotFound { .. }) => continue,
+                Err(err) => return Err(err),
+            };
+            if keep(&tags) {
+                found.push((arn, tags));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The ARN of every key in the region (ListKeys, every page).
+    pub(crate) async fn key_arns(&self, subject: &Subject) -> Result<Vec<KeyArn>, KmsError> {
+        let mut arns = Vec::new();
         let mut pages = self.kms.client.list_keys().into_paginator().send();
         loop {
             self.pace.tick().await;
-            let out = match pages.next().await {
-                None => return Ok(found),
-                Some(Ok(out)) => out,
+            match pages.next().await {
+                None => return Ok(arns),
+                Some(Ok(out)) => arns.extend(
+                    out.keys()
+                        .iter()
+                        .filter_map(|k| k.key_arn()?.parse::<KeyArn>().ok()),
+                ),
                 Some(Err(err)) => return Err(self.kms.fail("ListKeys", subject, err).await),
-            };
-            for entry in out.keys() {
-                let Some(arn) = entry.key_arn().and_then(|a| a.parse::<KeyArn>().ok()) else {
-                    continue;
-                };
-                let tags = match self.tags_of(&arn).await {
-                    Ok(tags) => tags,
-                    // AWS managed keys and keys in other states may refuse; they are not ours.
-                    Err(KmsError::AccessDenied { .. } | KmsError::NotFound { .. }) => continue,
-                    Err(err) => return Err(err),
-                };
-                if keep(&tags) {
-                    found.push((arn, tags));
-                }
             }
         }
     }
