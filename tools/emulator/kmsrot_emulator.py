@@ -22,7 +22,13 @@ import threading
 import time
 from typing import Any, Callable
 
+from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudformation.exceptions import CloudFormationError
+from moto.cloudformation.exceptions import ValidationError as StackValidationError
+from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import unix_time
 from moto.kms import models as kms_models
 from moto.kms.exceptions import ValidationException
@@ -350,6 +356,645 @@ def _update_alias(self: Any, target_key_id: str, alias_name: str) -> Any:
 
 
 KmsBackend.update_alias = _update_alias
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 8: AWS::KMS::Key in a CloudFormation stack takes its properties in the forms AWS
+# documents.
+#
+# AWS, AWS::KMS::Key (CloudFormation template reference):
+#   Tags: "Assigns one or more tags to the replica key." (sic: the AWS::KMS::Key page says
+#     "replica key" too); each Tag is {Key, Value}: "A key-value pair. A tag consists of a tag
+#     key and a tag value."
+#   KeyPolicy (Type: Json): "If you do not provide a key policy, KMS attaches a default key
+#     policy to the KMS key."
+#   KeySpec: "The default value, SYMMETRIC_DEFAULT, creates a KMS key with a 256-bit symmetric
+#     key for encryption and decryption."
+#   KeyUsage: "The default value is ENCRYPT_DECRYPT. This property is required for asymmetric
+#     KMS keys and HMAC KMS keys."
+#   Enabled: "When Enabled is true, the key state of the KMS key is Enabled. When Enabled is
+#     false, the key state of the KMS key is Disabled. The default value is true."
+#   EnableKeyRotation: "Enables automatic rotation of the key material for the specified KMS
+#     key. By default, automatic key rotation is not enabled."
+#   RotationPeriodInDays: "Specifies a custom period of time between each rotation date. If no
+#     value is specified, the default value is 365 days." (Minimum 90, maximum 2560.)
+#   PendingWindowInDays: "Enter a value between 7 and 30 days. The default value is 30 days."
+#   Fn::GetAtt: Arn and KeyId.
+#
+# moto 5.2 creates every such key as SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT whatever KeySpec and
+# KeyUsage say; answers HTTP 500 for Tags in the {Key, Value} form (it wants TagKey/TagValue) and
+# for a template without KeyPolicy; stores a KeyPolicy object as is, after which DescribeKey
+# answers HTTP 500 and GetKeyPolicy a JSON object where the API has a string; leaves a key with
+# Enabled: false in the Enabled state (only the DescribeKey flag changes); ignores
+# RotationPeriodInDays (GetKeyRotationStatus then reports 365) and PendingWindowInDays; and knows
+# no Fn::GetAtt KeyId.
+# ---------------------------------------------------------------------------------------------
+
+Key = kms_models.Key
+
+_DEFAULT_PENDING_WINDOW_DAYS = 30
+
+
+def _cfn_bool(value: Any, default: bool) -> bool:
+    """CloudFormation passes booleans from parameters and Fn::If as the strings true/false."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def _cfn_int(name: str, value: Any, low: int, high: int) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise StackValidationError(message=f"Property {name}: '{value}' is not an integer")
+    if not low <= number <= high:
+        raise StackValidationError(
+            message=f"Property {name}: {number} is out of range; it must be {low} to {high}"
+        )
+    return number
+
+
+def _parameter_text(value: Any) -> str:
+    """A stack parameter as CloudFormation takes it: a string, lists comma-separated."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _cfn_key_policy(policy: Any) -> str | None:
+    """KeyPolicy is of type Json: a template gives it as an object or as a JSON string."""
+    if policy is None or isinstance(policy, str):
+        return policy
+    return json.dumps(policy)
+
+
+def _cfn_key_tags(tags: Any) -> list[dict[str, str]]:
+    return [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags or []]
+
+
+def _apply_key_settings(
+    backend: Any, key: Any, properties: dict[str, Any], previous: dict[str, Any]
+) -> None:
+    """The settings CloudFormation applies after creating a key and on every update: rotation,
+    key state, deletion window. A setting changes only when the template's value changed, as in
+    AWS's resource handler (a key disabled outside the stack stays disabled)."""
+    period = _cfn_int("RotationPeriodInDays", properties.get("RotationPeriodInDays"), 90, 2560)
+    window = _cfn_int("PendingWindowInDays", properties.get("PendingWindowInDays"), 7, 30)
+    rotation = _cfn_bool(properties.get("EnableKeyRotation"), False)
+    enabled = _cfn_bool(properties.get("Enabled"), True)
+    was_rotation = _cfn_bool(previous.get("EnableKeyRotation"), False)
+    was_enabled = _cfn_bool(previous.get("Enabled"), True)
+    was_period = _cfn_int("RotationPeriodInDays", previous.get("RotationPeriodInDays"), 90, 2560)
+
+    if rotation != was_rotation or (rotation and period != was_period and previous):
+        key.key_rotation_status = rotation
+        if rotation:
+            key.kmsrot_rotation_period_days = period or _DEFAULT_ROTATION_PERIOD_DAYS
+            key.kmsrot_rotation_enabled_at = unix_time()
+    key.kmsrot_pending_window_days = window or _DEFAULT_PENDING_WINDOW_DAYS
+    if enabled != was_enabled:
+        if not enabled and key.key_state == "Enabled":
+            backend.disable_key(key.id)
+        elif enabled and key.key_state == "Disabled":
+            backend.enable_key(key.id)
+    key.kmsrot_cfn_properties = dict(properties)
+
+
+@classmethod  # type: ignore[misc]
+def _key_from_cloudformation(
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    backend = kms_models.kms_backends[account_id][region_name]
+    properties = cloudformation_json.get("Properties") or {}
+    key_spec = properties.get("KeySpec") or "SYMMETRIC_DEFAULT"
+    key_usage = properties.get("KeyUsage")
+    if not key_usage and key_spec != "SYMMETRIC_DEFAULT":
+        raise StackValidationError(
+            message=f"Property KeyUsage is required for a key with KeySpec {key_spec}"
+        )
+    # Range checks first, so that a refused template leaves no key behind.
+    _cfn_int("RotationPeriodInDays", properties.get("RotationPeriodInDays"), 90, 2560)
+    _cfn_int("PendingWindowInDays", properties.get("PendingWindowInDays"), 7, 30)
+    key = backend.create_key(
+        policy=_cfn_key_policy(properties.get("KeyPolicy")),
+        key_usage=key_usage,
+        key_spec=key_spec,
+        description=properties.get("Description"),
+        tags=_cfn_key_tags(properties.get("Tags")),
+        multi_region=_cfn_bool(properties.get("MultiRegion"), False),
+        origin=properties.get("Origin") or "AWS_KMS",
+    )
+    _apply_key_settings(backend, key, properties, previous={})
+    return key
+
+
+@classmethod  # type: ignore[misc]
+def _key_has_cfn_attr(cls: Any, attr: str) -> bool:
+    return attr in ("Arn", "KeyId")
+
+
+_original_key_get_cfn_attribute = Key.get_cfn_attribute
+
+
+@functools.wraps(_original_key_get_cfn_attribute)
+def _key_get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+    if attribute_name == "KeyId":
+        return self.id
+    return _original_key_get_cfn_attribute(self, attribute_name)
+
+
+Key.create_from_cloudformation_json = _key_from_cloudformation
+Key.has_cfn_attr = _key_has_cfn_attr
+Key.get_cfn_attribute = _key_get_cfn_attribute
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 9: a stack update changes an AWS::KMS::Key in place, and fails for a new KeySpec,
+# KeyUsage, Origin or MultiRegion.
+#
+# AWS, AWS::KMS::Key: Description, Enabled, EnableKeyRotation, KeyPolicy, PendingWindowInDays,
+# RotationPeriodInDays and Tags: "Update requires: No interruption". "If you change the value of
+# the KeySpec, KeyUsage, Origin, or MultiRegion properties of an existing KMS key, the update
+# request fails, regardless of the value of the UpdateReplacePolicy attribute."
+#
+# moto 5.2 has no update for AWS::KMS::Key: the key stays as it was and the stack loses the
+# resource, so a Ref to it resolves to nothing (an AWS::KMS::Alias pointing at it then fails the
+# update with HTTP 500).
+#
+# Tags follow AWS's resource handler (aws-cloudformation-resource-providers-kms, UpdateHandler):
+# after an update the key carries exactly the template's tags; tags added outside the stack are
+# removed.
+# ---------------------------------------------------------------------------------------------
+
+
+@classmethod  # type: ignore[misc]
+def _update_key_from_cloudformation(
+    cls: Any,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    backend = kms_models.kms_backends[account_id][region_name]
+    key = original_resource
+    properties = cloudformation_json.get("Properties") or {}
+    key_spec = properties.get("KeySpec") or "SYMMETRIC_DEFAULT"
+    fixed = {
+        "KeySpec": (key.key_spec, key_spec),
+        "KeyUsage": (key.key_usage, properties.get("KeyUsage") or key.key_usage),
+        "Origin": (key.origin, properties.get("Origin") or "AWS_KMS"),
+        "MultiRegion": (key.multi_region, _cfn_bool(properties.get("MultiRegion"), False)),
+    }
+    for name, (current, wanted) in fixed.items():
+        if current != wanted:
+            raise StackValidationError(
+                message=f"You cannot change the {name} of {key.arn} ({current} to {wanted}): "
+                "the KeySpec, KeyUsage, Origin and MultiRegion of a KMS key are fixed"
+            )
+    previous = getattr(key, "kmsrot_cfn_properties", {})
+    _apply_key_settings(backend, key, properties, previous)
+    key.description = properties.get("Description") or ""
+    key.policy = _cfn_key_policy(properties.get("KeyPolicy")) or key.generate_default_policy()
+    backend.tagger.delete_all_tags_for_resource(key.id)
+    tags = _cfn_key_tags(properties.get("Tags"))
+    if tags:
+        backend.tagger.tag_resource(key.id, tags)
+    return key
+
+
+Key.update_from_cloudformation_json = _update_key_from_cloudformation
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 10: removing an AWS::KMS::Key from a stack schedules its deletion.
+#
+# AWS, AWS::KMS::Key, PendingWindowInDays: "When you remove a KMS key from a CloudFormation
+# stack, KMS schedules the KMS key for deletion and starts the mandatory waiting period. The
+# PendingWindowInDays property determines the length of waiting period." "The default value is
+# 30 days."
+#
+# moto 5.2 deletes the key at once (DeleteStack, or an update that drops it): DescribeKey then
+# answers NotFoundException.
+# ---------------------------------------------------------------------------------------------
+
+
+def _schedule_deletion_of_removed_key(self: Any, account_id: str, region_name: str) -> None:
+    backend = kms_models.kms_backends[account_id][region_name]
+    if self.id not in backend.keys:
+        return
+    if self.key_state in ("PendingDeletion", "PendingReplicaDeletion"):
+        return  # AWS's handler counts a key already pending deletion as deleted
+    window = getattr(self, "kmsrot_pending_window_days", _DEFAULT_PENDING_WINDOW_DAYS)
+    backend.schedule_key_deletion(self.id, window)
+
+
+Key.delete = _schedule_deletion_of_removed_key
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 11: ExecuteChangeSet gives the stack the change set's template: its Outputs, exports,
+# Description and parameters; and it deletes the stack's other change sets.
+#
+# AWS, ExecuteChangeSet: "Updates a stack using the input information that was provided when the
+# specified change set was created." "When you execute a change set, CloudFormation deletes all
+# other change sets associated with the stack because they aren't valid for the updated stack."
+# AWS, ExecuteChangeSet errors: "InvalidChangeSetStatus: The specified change set can't be used
+# to update the stack. For example, the change set status might be CREATE_IN_PROGRESS, or the
+# stack status might be UPDATE_IN_PROGRESS."
+#
+# moto 5.2 creates the resources of a CREATE change set but keeps the empty template the stack
+# was reviewed with: DescribeStacks shows no Outputs and no Description, and no export is made.
+# After an UPDATE change set, the stack keeps the Outputs, exports and parameters of its previous
+# template. The other change sets stay, and a FAILED change set (patch 13) executes too.
+# ---------------------------------------------------------------------------------------------
+
+CloudFormationBackend = cfn_models.CloudFormationBackend
+
+
+class ChangeSetNotFoundException(CloudFormationError):
+    code = "ChangeSetNotFoundException"
+
+
+class InvalidChangeSetStatusException(CloudFormationError):
+    code = "InvalidChangeSetStatusException"
+
+
+def _change_set_of(backend: Any, name_or_arn: str, stack_name: str | None) -> Any:
+    """The change set named by ARN, or by name within the stack named by name or ID (patch 12)."""
+    if name_or_arn in backend.change_sets:
+        return backend.change_sets[name_or_arn]
+    for change_set in list(backend.change_sets.values()):  # tests run in parallel
+        if change_set.change_set_name != name_or_arn:
+            continue
+        if stack_name in (None, change_set.stack_name, change_set.stack_id):
+            return change_set
+    raise ChangeSetNotFoundException(f"ChangeSet [{name_or_arn}] does not exist")
+
+
+_original_execute_change_set = CloudFormationBackend.execute_change_set
+
+
+@functools.wraps(_original_execute_change_set)
+def _execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+    change_set = _change_set_of(self, change_set_name, stack_name)
+    if change_set.execution_status != "AVAILABLE":
+        raise InvalidChangeSetStatusException(
+            f"ChangeSet [{change_set.change_set_id}] cannot be executed in its current status of "
+            f"[{change_set.status}]"
+        )
+    stack = self.stacks[change_set.stack_id]
+    old_exports = [export.name for export in stack.exports]
+    _original_execute_change_set(self, change_set.change_set_id, stack_name)
+
+    stack.template = change_set.template
+    stack._parse_template()
+    stack.description = stack.template_dict.get("Description")
+    # As CreateStack keeps them: the parameters as sent (UsePreviousValue already resolved).
+    stack.parameters = {k: _parameter_text(v) for k, v in change_set.parameters.items()}
+    stack.output_map = stack._create_output_map()
+    for name in old_exports:
+        self.exports.pop(name, None)
+    self._validate_export_uniqueness(stack)
+    for export in stack.exports:
+        self.exports[export.name] = export
+    for arn, other in list(self.change_sets.items()):
+        if other.stack_id == stack.stack_id and arn != change_set.change_set_id:
+            self.change_sets.pop(arn, None)
+
+
+CloudFormationBackend.execute_change_set = _execute_change_set
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 12: a change set given by name is the one of the stack given in StackName, and
+# ListChangeSets lists the change sets of one stack.
+#
+# AWS, DescribeChangeSet, StackName: "If you specified the name of a change set, specify the
+# stack name or ID (ARN) of the change set you want to describe." ExecuteChangeSet: "If you
+# specified the name of a change set, specify the stack name or Amazon Resource Name (ARN) that's
+# associated with the change set you want to execute." DeleteChangeSet: "If you specified the
+# name of a change set to delete, specify the stack name or Amazon Resource Name (ARN) that's
+# associated with it." ChangeSetNotFound: "The specified change set name or ID doesn't exit."
+# (sic). AWS, ListChangeSets: "Returns the ID and status of each active change set for a stack."
+#
+# moto 5.2 ignores StackName: a change set name picks some change set of that name in the
+# region, whichever stack it belongs to, and ListChangeSets lists every change set in the
+# region. Two stacks whose deployments name their change sets alike then see each other's.
+# ---------------------------------------------------------------------------------------------
+
+
+def _describe_change_set(self: Any) -> ActionResult:
+    backend = self.cloudformation_backend
+    change_set = _change_set_of(
+        backend, self._get_param("ChangeSetName"), self._get_param("StackName")
+    )
+    return ActionResult(change_set)
+
+
+def _delete_change_set(self: Any) -> EmptyResult:
+    backend = self.cloudformation_backend
+    change_set = _change_set_of(
+        backend, self._get_param("ChangeSetName"), self._get_param("StackName")
+    )
+    backend.change_sets.pop(change_set.change_set_id, None)
+    return EmptyResult()
+
+
+def _list_change_sets(self: Any) -> ActionResult:
+    stack_name = self._get_param("StackName")
+    change_sets = [
+        change_set
+        for change_set in list(self.cloudformation_backend.list_change_sets())
+        if stack_name in (change_set.stack_name, change_set.stack_id)
+    ]
+    return ActionResult({"Summaries": change_sets})
+
+
+CloudFormationResponse.describe_change_set = _describe_change_set
+CloudFormationResponse.delete_change_set = _delete_change_set
+CloudFormationResponse.list_change_sets = _list_change_sets
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 13: an UPDATE change set that changes nothing is created, with Status FAILED.
+#
+# AWS, CreateChangeSet: "If you create a change set for an existing stack, CloudFormation
+# compares the stack's information with the information that you submit in the change set and
+# lists the differences." "After the CreateChangeSet call successfully completes, CloudFormation
+# starts creating the change set. To check the status of the change set or to review it, use
+# the DescribeChangeSet action."
+# AWS, DescribeChangeSet, StatusReason: "A description of the change set's status. For example,
+# if your attempt to create a change set failed, CloudFormation shows the error message."
+# For a change set without changes AWS reports Status FAILED, ExecutionStatus UNAVAILABLE and
+# (usually; sometimes "No updates are to be performed.") the StatusReason "The submitted
+# information didn't contain changes. Submit different information to create a change set."
+#
+# moto 5.2 answers CreateChangeSet itself with ValidationError "No updates are to be performed."
+# (the UpdateStack answer) when the request names Parameters and nothing changed; it gives the
+# FAILED change set only when the request names no Parameters.
+# ---------------------------------------------------------------------------------------------
+
+_NO_CHANGES = (
+    "The submitted information didn't contain changes. Submit different information to create a "
+    "change set."
+)
+
+_original_create_change_set = CloudFormationResponse.create_change_set
+
+
+@functools.wraps(_original_create_change_set)
+def _create_change_set(self: Any) -> ActionResult:
+    # The UpdateStack check ("No updates are to be performed.") does not apply to change sets.
+    self._validate_different_update = lambda *args, **kwargs: None
+    answer = _original_create_change_set(self)
+    if self._get_param("ChangeSetType", "CREATE") != "UPDATE":
+        return answer
+    backend = self.cloudformation_backend
+    change_set = backend.change_sets[answer.result["Id"]]
+    stack = backend.stacks[change_set.stack_id]
+    new_template = change_set.template_dict
+    wanted = {
+        name: slot.get("Default")
+        for name, slot in (new_template.get("Parameters") or {}).items()
+    }
+    wanted.update(change_set.parameters)
+    current = stack.resource_map.resolved_parameters
+    unchanged = (
+        stack.has_template(change_set.template)
+        and wanted.keys() == current.keys()
+        and all(_parameter_text(wanted[k]) == _parameter_text(current[k]) for k in wanted)
+    )
+    if unchanged:
+        change_set.status = "FAILED"
+        change_set.execution_status = "UNAVAILABLE"
+        change_set.status_reason = _NO_CHANGES
+    elif change_set.status_reason == _NO_CHANGES:  # moto's own check, on other grounds
+        change_set.status = "CREATE_COMPLETE"
+        change_set.execution_status = "AVAILABLE"
+        change_set.status_reason = None
+    return answer
+
+
+CloudFormationResponse.create_change_set = _create_change_set
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 14: a stack update that gives an AWS::KMS::Alias a new AliasName replaces the alias.
+#
+# AWS, AWS::KMS::Alias, AliasName: "If you change the value of the AliasName property, the
+# existing alias is deleted and a new alias is created for the specified KMS key."
+#
+# moto 5.2 looks the new name up as an existing alias and fails the update with HTTP 500.
+# ---------------------------------------------------------------------------------------------
+
+Alias = kms_models.Alias
+
+_original_update_alias_from_cloudformation = Alias.update_from_cloudformation_json.__func__
+
+
+@classmethod  # type: ignore[misc]
+def _update_alias_from_cloudformation(
+    cls: Any,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    properties = cloudformation_json["Properties"]
+    if properties["AliasName"] == original_resource.alias_name:
+        return _original_update_alias_from_cloudformation(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+    backend = kms_models.kms_backends[account_id][region_name]
+    alias = backend.create_alias(properties["TargetKeyId"], properties["AliasName"])
+    backend.delete_alias(original_resource.alias_name)
+    return alias
+
+
+Alias.update_from_cloudformation_json = _update_alias_from_cloudformation
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 15: a stack update (UpdateStack or an UPDATE change set) updates the resources whose
+# properties depend on a changed parameter, through Fn::Sub or a condition as well as Ref, and
+# the change set lists them.
+#
+# AWS, CreateChangeSet: "If you create a change set for an existing stack, CloudFormation
+# compares the stack's information with the information that you submit in the change set and
+# lists the differences." AWS, Fn::Sub: "The intrinsic function Fn::Sub substitutes variables
+# in an input string with values that you specify." AWS, Fn::If: "Returns one value if the
+# specified condition evaluates to true and another value if the specified condition evaluates
+# to false."
+#
+# moto 5.2 updates a resource whose template text is unchanged only if it names a changed
+# parameter with Ref, and only when executing: a resource that uses the parameter through
+# Fn::Sub or Fn::If keeps its old properties after UPDATE_COMPLETE, and DescribeChangeSet lists
+# no change for any of them. (Resources of a type moto cannot update are left alone, as before;
+# a resource whose own Condition flips is not created or deleted: see README.)
+# ---------------------------------------------------------------------------------------------
+
+ResourceMap = cfn_parsing.ResourceMap
+
+
+def _mentions(node: Any, parameters: set[str], conditions: set[str]) -> bool:
+    """Whether a template fragment uses one of these parameters or conditions."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            # A resource's `Condition` names a condition; an IAM statement's `Condition` is a
+            # block of its own (a mapping), searched below like any other value.
+            if name == "Ref" and isinstance(value, str):
+                if value in parameters:
+                    return True
+                continue
+            if name == "Condition" and isinstance(value, str):
+                if value in conditions:
+                    return True
+                continue
+            if (
+                name == "Fn::If"
+                and isinstance(value, list)
+                and value
+                and isinstance(value[0], str)
+                and value[0] in conditions
+            ):
+                return True
+            if name == "Fn::Sub":
+                text = value[0] if isinstance(value, list) and value else value
+                if isinstance(text, str) and any("${" + p + "}" in text for p in parameters):
+                    return True
+            if _mentions(value, parameters, conditions):
+                return True
+    elif isinstance(node, list):
+        return any(_mentions(item, parameters, conditions) for item in node)
+    return False
+
+
+def _changed_parameters(
+    resource_map: Any, template: dict[str, Any], parameters: dict[str, Any]
+) -> set[str]:
+    slots = template.get("Parameters") or {}
+    wanted = {name: (slot or {}).get("Default") for name, slot in slots.items()}
+    wanted.update({k: v for k, v in parameters.items() if k in wanted})
+    current = resource_map.resolved_parameters
+    return {
+        name
+        for name, value in wanted.items()
+        if name not in current or _parameter_text(value) != _parameter_text(current[name])
+    }
+
+
+def _updatable(resource_json: dict[str, Any]) -> bool:
+    resource_class = cfn_parsing.resource_class_from_type(resource_json.get("Type", ""))
+    return resource_class is not None and not hasattr(
+        resource_class.update_from_cloudformation_json, "__isabstractmethod__"
+    )
+
+
+_original_build_resource_diff = ResourceMap.build_resource_diff
+
+
+@functools.wraps(_original_build_resource_diff)
+def _build_resource_diff(
+    self: Any, other_template: dict[str, Any], parameters: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    # The template text alone: moto's own parameter check compares the new values with the
+    # parameters given when the stack was created, so a parameter left at its default counted
+    # as changed on every update, and every resource using it was listed as modified.
+    diff = _original_build_resource_diff(self, other_template, None)
+    if parameters is None:
+        return diff
+    changed = _changed_parameters(self, other_template, parameters)
+    if not changed:
+        return diff
+    conditions_json = other_template.get("Conditions") or {}
+    conditions: set[str] = set()
+    while True:  # conditions that use a changed parameter, or such a condition
+        more = {
+            name
+            for name, condition in conditions_json.items()
+            if name not in conditions and _mentions(condition, changed, conditions)
+        }
+        if not more:
+            break
+        conditions |= more
+    old = self._resource_json_map
+    for name, resource_json in other_template["Resources"].items():
+        if name not in old or name in diff["Modify"] or "Condition" in resource_json:
+            continue
+        if _updatable(resource_json) and _mentions(
+            resource_json.get("Properties") or {}, changed, conditions
+        ):
+            diff["Modify"].append(name)
+    return diff
+
+
+ResourceMap.build_resource_diff = _build_resource_diff
+
+
+def _change_set_diff(self: Any) -> list[Any]:
+    """ChangeSet.diff, with the change set's parameters (moto diffs the template alone)."""
+    resource_map = self.stack.resource_map
+    template = self.template_dict
+    by_action = resource_map.build_resource_diff(template, self.parameters)
+    changes = []
+    for action in ("Add", "Modify", "Remove"):
+        for name in by_action[action]:
+            source = template["Resources"]
+            if action == "Remove":
+                source = resource_map._resource_json_map
+            changes.append(cfn_models.Change(action, name, source[name]["Type"]))
+    return changes
+
+
+cfn_models.ChangeSet.diff = _change_set_diff
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 16: a stack update keeps a resource of a type moto cannot update.
+#
+# AWS, Understand update behaviors of stack resources: "When you submit an update, AWS
+# CloudFormation updates resources based on differences between what you submit and the
+# stack's current template." "Update with No Interruption: AWS CloudFormation updates the
+# resource without disrupting operation of that resource and without changing the resource's
+# physical ID."
+#
+# moto 5.2 has no update for some types (AWS::Logs::LogGroup, AWS::Lambda::Permission,
+# AWS::Lambda::Version, AWS::IAM::ManagedPolicy, ...): when the template changes such a resource,
+# the stack loses it, and DescribeStacks then answers HTTP 500 for an output that uses Fn::GetAtt
+# on it. With this patch the resource stays, with its old properties (see README).
+# ---------------------------------------------------------------------------------------------
+
+_original_parse_and_update_resource = cfn_parsing.parse_and_update_resource
+
+
+@functools.wraps(_original_parse_and_update_resource)
+def _parse_and_update_resource(
+    logical_id: str,
+    resource_json: dict[str, Any],
+    resources_map: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    updated = _original_parse_and_update_resource(
+        logical_id, resource_json, resources_map, account_id, region_name
+    )
+    if updated is None and not _updatable(resource_json):
+        return resources_map[logical_id]
+    return updated
+
+
+cfn_parsing.parse_and_update_resource = _parse_and_update_resource
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: the figures the issues name, printed as a table and written to
 //! `target/dist/bench.md`.
 //!
-//! - the release `bootstrap` (the rotation Lambda): its size, and the time from process start
+//! - the release `bootstrap` (the rotation Lambda, as `package-lambda` builds it): its size,
+//!   zipped and not, and the time from process start
 //!   to its first poll of the Lambda Runtime API (`GET …/runtime/invocation/next`), served by
 //!   a listener on 127.0.0.1. Start-up needs no AWS call, so no emulator is involved.
 
@@ -17,31 +18,13 @@ use anyhow::{Context, Result, bail};
 const RUNS: usize = 15;
 
 pub(crate) fn run() -> Result<()> {
-    let root = crate::project_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("xtask: building the release bootstrap (LTO; this takes a while)");
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "kmsrot-lambda",
-            "--bin",
-            "bootstrap",
-        ])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build --release exited with {status}");
-    }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let binary = target.join("release").join("bootstrap");
+    // The binary that ships: the one `package-lambda` zips.
+    let package = crate::package::build()?;
+    let binary = package.binary;
     let size = std::fs::metadata(&binary)
         .with_context(|| format!("reading {}", binary.display()))?
         .len();
+    let zipped = package.size;
 
     let mut startups = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
@@ -52,16 +35,18 @@ pub(crate) fn run() -> Result<()> {
     let table = format!(
         "| figure | value |\n|---|---|\n\
          | release `bootstrap` size | {size} bytes ({:.1} MiB) |\n\
+         | zipped for Lambda | {zipped} bytes ({:.1} MiB) |\n\
          | start to first Runtime API poll, fastest of {RUNS} | {} |\n\
          | start to first Runtime API poll, median of {RUNS} | {} |\n\
          | start to first Runtime API poll, slowest of {RUNS} | {} |\n",
         size as f64 / (1024.0 * 1024.0),
+        zipped as f64 / (1024.0 * 1024.0),
         ms(startups[0]),
         ms(startups[RUNS / 2]),
         ms(startups[RUNS - 1]),
     );
     println!("\n{table}");
-    let dist = target.join("dist");
+    let dist = crate::target_dir().join("dist");
     std::fs::create_dir_all(&dist)?;
     std::fs::write(dist.join("bench.md"), &table)?;
     println!("xtask: written to {}", dist.join("bench.md").display());

@@ -2,9 +2,7 @@
 //! through `tools/emulator/kmsrot_emulator.py`, which applies kmsrot's documented fidelity
 //! patches.
 //!
-//! The emulator is installed into a virtualenv under the user's cache folder, keyed by a hash
-//! of the requirements file, so that every clone shares one install and a changed pin
-//! installs afresh.
+//! The emulator is installed like every pinned Python tool (`pytools`).
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -33,7 +31,7 @@ pub(crate) const TEST_SEED_ALIAS: &str = "alias/kmsrot-test/seeded";
 
 /// `cargo xtask emulator`: runs in the foreground until interrupted.
 pub(crate) fn run(args: &EmulatorArgs) -> Result<()> {
-    let python = ensure_installed()?;
+    let python = crate::pytools::install(crate::pytools::EMULATOR)?.python();
     let port = match args.port {
         Some(port) => port,
         None => free_port()?,
@@ -70,7 +68,7 @@ impl Emulator {
     /// Installs the emulator when missing, starts it on `port` (or a free one) and waits until
     /// it answers.
     pub(crate) fn start(port: Option<u16>, seed_alias: Option<&str>) -> Result<Self> {
-        let python = ensure_installed()?;
+        let python = crate::pytools::install(crate::pytools::EMULATOR)?.python();
         let port = match port {
             Some(port) => port,
             None => free_port()?,
@@ -194,95 +192,4 @@ fn script() -> PathBuf {
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
     Ok(listener.local_addr()?.port())
-}
-
-/// FNV-1a: a stable cache key for the requirements file (not a security boundary).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn cache_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("kmsrot");
-    }
-    match std::env::var_os("HOME") {
-        Some(home) => PathBuf::from(home).join(".cache/kmsrot"),
-        None => project_root().join("target/cache"),
-    }
-}
-
-/// Makes sure the pinned emulator is installed; returns its Python interpreter.
-fn ensure_installed() -> Result<PathBuf> {
-    let requirements = project_root().join("tools/emulator/requirements.txt");
-    let pins =
-        fs::read(&requirements).with_context(|| format!("reading {}", requirements.display()))?;
-    let venv = cache_root().join(format!("emulator-{:016x}", fnv1a(&pins)));
-    let python = venv.join("bin/python");
-    let stamp = venv.join(".installed");
-    if stamp.exists() {
-        return Ok(python);
-    }
-    println!(
-        "xtask: installing the local AWS emulator into {}",
-        venv.display()
-    );
-    if venv.exists() {
-        fs::remove_dir_all(&venv)?;
-    }
-    run_checked(
-        Command::new(system_python())
-            .args(["-m", "venv"])
-            .arg(&venv),
-    )?;
-    run_checked(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements),
-    )?;
-    // The stamp is written last, so an interrupted install is redone next time.
-    fs::write(&stamp, b"")?;
-    Ok(python)
-}
-
-fn system_python() -> &'static str {
-    if which("python3") {
-        "python3"
-    } else {
-        "python"
-    }
-}
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
-fn run_checked(command: &mut Command) -> Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("running {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} exited with {status}");
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cache_key_changes_with_the_pins() {
-        assert_ne!(fnv1a(b"moto[server]==5.2.5"), fnv1a(b"moto[server]==5.2.4"));
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-    }
 }

@@ -10,10 +10,16 @@
 
 mod bench;
 mod demo;
+mod deploy;
+mod e2e;
 mod emulator;
 mod lint;
+mod package;
+mod pytools;
+mod template;
 mod test;
 mod tidy;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,6 +50,19 @@ enum Task {
     Ci,
     /// Measure what the issues name: the release Lambda's size and its start-up time.
     Bench,
+    /// Build the release Lambda for Amazon Linux 2023 and zip it into target/dist; prints its
+    /// size and SHA-256.
+    PackageLambda,
+    /// Package the Lambda, upload it, and create or update the CloudFormation stack by change
+    /// set, streaming its events; prints the stack's outputs.
+    Deploy(deploy::DeployArgs),
+    /// Delete the stack (with --yes; without, list what would be deleted).
+    Destroy(deploy::DestroyArgs),
+    /// Check a deployed stack with kmsrot-validate: alias, round trips, rotation, rollback,
+    /// metrics, notifications and latency.
+    Validate(validate::ValidateArgs),
+    /// Lint the CloudFormation template with the pinned cfn-lint.
+    LintTemplate,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +74,11 @@ fn main() -> ExitCode {
         Task::Lint => lint::run(),
         Task::Ci => lint::run().and_then(|()| test::run(&test::TestArgs::default())),
         Task::Bench => bench::run(),
+        Task::PackageLambda => package::run(),
+        Task::Deploy(args) => deploy::deploy(&args),
+        Task::Destroy(args) => deploy::destroy(&args),
+        Task::Validate(args) => validate::run(&args),
+        Task::LintTemplate => template::lint(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,4 +99,37 @@ fn project_root() -> PathBuf {
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
+}
+
+/// Cargo's build folder: `CARGO_TARGET_DIR` when set (CI shares one between clones), else
+/// `target/` in the workspace.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| project_root().join("target"), PathBuf::from)
+}
+
+#[cfg(test)]
+mod docs {
+    use clap::Parser;
+
+    use super::Cli;
+
+    /// Every `cargo xtask` command quoted in the README or `docs/` parses.
+    #[test]
+    fn every_documented_xtask_command_parses() {
+        let mut seen = 0;
+        for path in kmsrot_testsuite::docs::documents() {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for example in kmsrot_testsuite::docs::commands(&text, "cargo xtask") {
+                seen += 1;
+                let args =
+                    shlex::split(&example).unwrap_or_else(|| panic!("cannot split {example}"));
+                // `cargo xtask` is one program name here.
+                if let Err(err) = Cli::try_parse_from(&args[1..]) {
+                    panic!("{}: `{example}` does not parse:\n{err}", path.display());
+                }
+            }
+        }
+        assert!(seen >= 5, "the docs quote cargo xtask commands");
+    }
 }

@@ -1,4 +1,6 @@
-//! `cargo xtask test`: the whole workspace's tests against a fresh local emulator.
+//! `cargo xtask test`: cfn-lint over the template, then the whole workspace's tests against a
+//! fresh local emulator, then the end-to-end deploy, validate and destroy (`e2e.rs`) against
+//! the same emulator.
 
 use anyhow::{Context, Result, bail};
 
@@ -7,12 +9,16 @@ use crate::emulator::{Emulator, TEST_SEED_ALIAS};
 /// Arguments of `cargo xtask test`.
 #[derive(Debug, Default, clap::Args)]
 pub(crate) struct TestArgs {
+    /// Skip the end-to-end deploy, validate and destroy that follows the tests.
+    #[arg(long)]
+    no_e2e: bool,
     /// Extra arguments for `cargo test`, after `--`; for example `-- -p kmsrot-types`.
     #[arg(last = true)]
     cargo_args: Vec<String>,
 }
 
 pub(crate) fn run(args: &TestArgs) -> Result<()> {
+    crate::template::lint()?;
     let emulator = Emulator::start(None, Some(TEST_SEED_ALIAS))?;
     println!("xtask: emulator ready at {}", emulator.endpoint());
     let mut command = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
@@ -27,8 +33,20 @@ pub(crate) fn run(args: &TestArgs) -> Result<()> {
         .env("KMSROT_TEST_SEED_ALIAS", TEST_SEED_ALIAS)
         .status()
         .context("running cargo test")?;
+    let e2e = if status.success() && !args.no_e2e {
+        crate::e2e::run(&emulator)
+    } else {
+        Ok(())
+    };
     // Stopping explicitly (Drop would too) so that the emulator's log is kept on failure.
     let log = emulator.stop();
+    if let Err(err) = e2e {
+        eprintln!(
+            "xtask: the end-to-end test failed; the emulator's log is at {}",
+            log.display()
+        );
+        return Err(err);
+    }
     if !status.success() {
         eprintln!(
             "xtask: tests failed; the emulator's log is at {}",

@@ -10,10 +10,12 @@ use serde_json::Value;
 /// A topic and the queue that receives what is published to it.
 #[derive(Debug, Clone)]
 pub struct Inbox {
+    sns: aws_sdk_sns::Client,
     sqs: aws_sdk_sqs::Client,
     /// The topic's ARN, for `KMSROT_TOPIC_ARN`.
     pub topic_arn: String,
     queue_url: String,
+    subscription_arn: Option<String>,
 }
 
 /// One notification as it arrived: the SNS subject and the JSON body.
@@ -30,9 +32,7 @@ pub struct Received {
 impl Inbox {
     /// Creates a topic and a queue named after `label`, and subscribes the queue.
     pub async fn create(config: &SdkConfig, label: &str) -> Result<Self> {
-        let sns = aws_sdk_sns::Client::new(config);
-        let sqs = aws_sdk_sqs::Client::new(config);
-        let topic_arn = sns
+        let topic_arn = aws_sdk_sns::Client::new(config)
             .create_topic()
             .name(format!("kmsrot-{label}"))
             .send()
@@ -41,9 +41,17 @@ impl Inbox {
             .topic_arn()
             .context("CreateTopic returned no ARN")?
             .to_owned();
+        Self::subscribe(config, &topic_arn, label).await
+    }
+
+    /// Creates a queue named after `label` (made unique), lets `topic_arn` send to it, and
+    /// subscribes it to that topic.
+    pub async fn subscribe(config: &SdkConfig, topic_arn: &str, label: &str) -> Result<Self> {
+        let sns = aws_sdk_sns::Client::new(config);
+        let sqs = aws_sdk_sqs::Client::new(config);
         let queue_url = sqs
             .create_queue()
-            .queue_name(format!("kmsrot-{label}"))
+            .queue_name(format!("kmsrot-{label}-{:08x}", fastrand::u32(..)))
             .send()
             .await
             .context("CreateQueue")?
@@ -61,18 +69,63 @@ impl Inbox {
             .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
             .context("the queue has no ARN")?
             .clone();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
+        // SQS accepts SNS's deliveries only when the queue's policy allows that topic.
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }],
+        });
+        sqs.set_queue_attributes()
+            .queue_url(&queue_url)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::Policy,
+                policy.to_string(),
+            )
             .send()
             .await
-            .context("Subscribe")?;
+            .context("SetQueueAttributes (Policy)")?;
+        let subscription_arn = sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .return_subscription_arn(true)
+            .send()
+            .await
+            .context("Subscribe")?
+            .subscription_arn()
+            .map(str::to_owned);
         Ok(Self {
+            sns,
             sqs,
-            topic_arn,
+            topic_arn: topic_arn.to_owned(),
             queue_url,
+            subscription_arn,
         })
+    }
+
+    /// Unsubscribes and deletes the queue (the topic stays).
+    pub async fn remove(&self) -> Result<()> {
+        if let Some(arn) = &self.subscription_arn {
+            self.sns
+                .unsubscribe()
+                .subscription_arn(arn)
+                .send()
+                .await
+                .context("Unsubscribe")?;
+        }
+        self.sqs
+            .delete_queue()
+            .queue_url(&self.queue_url)
+            .send()
+            .await
+            .context("DeleteQueue")?;
+        Ok(())
     }
 
     /// Everything that has arrived, waiting up to `wait` for at least `at_least` messages.

@@ -7,9 +7,11 @@
 
 #![warn(missing_docs)]
 
+pub mod docs;
 pub mod events;
 pub mod inbox;
 pub mod runtime_api;
+pub mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};

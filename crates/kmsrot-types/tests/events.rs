@@ -5,11 +5,14 @@ use kmsrot_types::event::{CLOUDTRAIL_KMS, detail_type};
 use kmsrot_types::{Event, EventError, Invocation, Request};
 use serde_json::Value;
 
+/// This package's folder, as cargo sets it when it runs the test (not as it was at build
+/// time: builds are shared between clones).
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+}
+
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/events/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/events/{name}.json", manifest_dir());
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 

@@ -592,6 +592,9 @@ impl Rotator {
             .kms
             .client
             .create_key()
+            // Explicit, though it is the default: the stack's role allows CreateKey only for
+            // `kms:KeyOrigin` AWS_KMS, and kmsrot rotates only keys whose material KMS makes.
+            .origin(aws_sdk_kms::types::OriginType::AwsKms)
             .key_spec(KeySpec::from(spec))
             .key_usage(KeyUsageType::from(usage))
             .multi_region(multi_region)

@@ -1,11 +1,18 @@
 //! Pins the emulator's fidelity patches (tools/emulator/kmsrot_emulator.py): each test checks
 //! through the raw SDK that the emulator now behaves as the quoted AWS documentation says.
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_sdk_cloudformation::types::{
+    ChangeAction, ChangeSetStatus, ChangeSetType, ExecutionStatus, Parameter, ResourceStatus,
+    Stack, StackStatus,
+};
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, RotationType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{
+    KeyMetadata, KeySpec, KeyState, KeyUsageType, MessageType, RotationType, SigningAlgorithmSpec,
+};
 use kmsrot_types::KeyArn;
 
 use crate::{env, symmetric};
@@ -476,4 +483,1088 @@ async fn patch_update_alias_refuses_another_key_type_or_usage() {
     let err = update(signing.as_str(), &decrypting).await.unwrap_err();
     assert_eq!(err.code(), Some("ValidationException"));
     assert_eq!(env.alias_target(&signing).await.unwrap().0, ecc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CloudFormation (patches 8 to 16). Stacks live in their own region, so that no other test's
+// keys or change sets mix with theirs; each test names its stacks uniquely.
+// ---------------------------------------------------------------------------------------------
+
+const CFN_REGION: &str = "me-central-1";
+
+async fn cfn_env() -> (kmsrot_testsuite::TestEnv, aws_sdk_cloudformation::Client) {
+    let env = kmsrot_testsuite::TestEnv::in_region(CFN_REGION)
+        .await
+        .expect("test environment");
+    let cfn = aws_sdk_cloudformation::Client::new(&env.config);
+    (env, cfn)
+}
+
+/// A stack name no other test (or earlier run against the same emulator) uses.
+fn stack_name(label: &str) -> String {
+    format!("kmsrot-{label}-{:08x}", fastrand::u32(..))
+}
+
+fn parameter(key: &str, value: &str) -> Parameter {
+    Parameter::builder()
+        .parameter_key(key)
+        .parameter_value(value)
+        .build()
+}
+
+fn previous(key: &str) -> Parameter {
+    Parameter::builder()
+        .parameter_key(key)
+        .use_previous_value(true)
+        .build()
+}
+
+/// CreateStack, waited for (the emulator completes stack operations at once).
+async fn create_stack(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    template: impl Into<String>,
+    parameters: Vec<Parameter>,
+) {
+    cfn.create_stack()
+        .stack_name(name)
+        .template_body(template)
+        .set_parameters(Some(parameters))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn describe_stack(cfn: &aws_sdk_cloudformation::Client, name: &str) -> Stack {
+    cfn.describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .unwrap()
+        .stacks()
+        .first()
+        .cloned()
+        .unwrap()
+}
+
+fn outputs(stack: &Stack) -> BTreeMap<String, String> {
+    stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect()
+}
+
+async fn key_metadata(env: &kmsrot_testsuite::TestEnv, key_id: &str) -> KeyMetadata {
+    env.client
+        .describe_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+}
+
+fn tag_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+const KEY_PROPERTIES_TEMPLATE: &str = r#"
+Parameters:
+  Rotate:
+    Type: String
+    Default: "true"
+Resources:
+  Signing:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: kmsrot signing key
+      KeySpec: ECC_NIST_P256
+      KeyUsage: SIGN_VERIFY
+      Enabled: false
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Sid: root
+            Effect: Allow
+            Principal:
+              AWS: !Sub "arn:aws:iam::${AWS::AccountId}:root"
+            Action: "kms:*"
+            Resource: "*"
+      Tags:
+        - Key: app
+          Value: kmsrot
+        - Key: env
+          Value: test
+  Rotating:
+    Type: AWS::KMS::Key
+    Properties:
+      EnableKeyRotation: !Ref Rotate
+      RotationPeriodInDays: 180
+Outputs:
+  SigningArn:
+    Value: !GetAtt Signing.Arn
+  SigningId:
+    Value: !GetAtt Signing.KeyId
+  RotatingId:
+    Value: !Ref Rotating
+"#;
+
+/// Patch 8: AWS::KMS::Key takes Tags as {Key, Value}, KeyPolicy as an object or not at all,
+/// KeySpec, KeyUsage, Enabled ("When Enabled is false, the key state of the KMS key is
+/// Disabled."), EnableKeyRotation with RotationPeriodInDays, and Fn::GetAtt KeyId.
+#[tokio::test]
+async fn patch_cloudformation_key_takes_its_properties() {
+    let (env, cfn) = cfn_env().await;
+    let name = stack_name("key-properties");
+    create_stack(&cfn, &name, KEY_PROPERTIES_TEMPLATE, vec![]).await;
+    let stack = describe_stack(&cfn, &name).await;
+    assert_eq!(stack.stack_status(), Some(&StackStatus::CreateComplete));
+    let out = outputs(&stack);
+    let signing_id = &out["SigningId"];
+    assert!(
+        out["SigningArn"].ends_with(&format!(":key/{signing_id}")),
+        "{out:?}"
+    );
+
+    let signing = key_metadata(&env, &out["SigningArn"]).await;
+    assert_eq!(signing.key_spec(), Some(&KeySpec::EccNistP256));
+    assert_eq!(signing.key_usage(), Some(&KeyUsageType::SignVerify));
+    assert_eq!(signing.description(), Some("kmsrot signing key"));
+    assert_eq!(signing.key_state(), Some(&KeyState::Disabled));
+    assert!(!signing.enabled());
+    // Disabled for real: patch 1 refuses to sign with it.
+    let err = env
+        .client
+        .sign()
+        .key_id(signing_id)
+        .message(Blob::new("m"))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
+    assert_eq!(
+        env.tags(signing_id).await.unwrap(),
+        tag_map(&[("app", "kmsrot"), ("env", "test")])
+    );
+    // The policy object is stored as the JSON document the API hands out.
+    let policy = env
+        .client
+        .get_key_policy()
+        .key_id(signing_id)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    assert_eq!(policy["Statement"][0]["Sid"], "root");
+    let principal = policy["Statement"][0]["Principal"]["AWS"].as_str().unwrap();
+    assert!(
+        principal.starts_with("arn:aws:iam::") && principal.ends_with(":root"),
+        "{principal}"
+    );
+
+    // No KeyPolicy: the default policy; no KeySpec or KeyUsage: a symmetric encryption key.
+    let rotating_id = &out["RotatingId"];
+    let rotating = key_metadata(&env, rotating_id).await;
+    assert_eq!(rotating.key_spec(), Some(&KeySpec::SymmetricDefault));
+    assert_eq!(rotating.key_usage(), Some(&KeyUsageType::EncryptDecrypt));
+    assert_eq!(rotating.key_state(), Some(&KeyState::Enabled));
+    let policy = env
+        .client
+        .get_key_policy()
+        .key_id(rotating_id)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    serde_json::from_str::<serde_json::Value>(&policy).unwrap();
+    // EnableKeyRotation from a parameter (the string "true"), with its period.
+    let status = env
+        .client
+        .get_key_rotation_status()
+        .key_id(rotating_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(status.key_rotation_enabled);
+    assert_eq!(status.rotation_period_in_days(), Some(180));
+
+    // RotationPeriodInDays out of range (90 to 2560): refused.
+    let err = cfn
+        .create_stack()
+        .stack_name(stack_name("key-bad-period"))
+        .template_body(
+            KEY_PROPERTIES_TEMPLATE
+                .replace("RotationPeriodInDays: 180", "RotationPeriodInDays: 30"),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationError"));
+}
+
+const KEY_UPDATE_TEMPLATE: &str = r#"
+Parameters:
+  Enabled:
+    Type: String
+    Default: "true"
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: __DESCRIPTION__
+      Enabled: !Ref Enabled
+      EnableKeyRotation: true
+      RotationPeriodInDays: __PERIOD__
+      KeySpec: __SPEC__
+      Tags:
+        - Key: team
+          Value: __TEAM__
+  Alias:
+    Type: AWS::KMS::Alias
+    Properties:
+      AliasName: !Sub "alias/kmsrot-test/${AWS::StackName}"
+      TargetKeyId: !Ref Key
+Outputs:
+  KeyId:
+    Value: !Ref Key
+"#;
+
+fn key_update_template(description: &str, period: u32, spec: &str, team: &str) -> String {
+    KEY_UPDATE_TEMPLATE
+        .replace("__DESCRIPTION__", description)
+        .replace("__PERIOD__", &period.to_string())
+        .replace("__SPEC__", spec)
+        .replace("__TEAM__", team)
+}
+
+/// Patch 9: a stack update changes an AWS::KMS::Key in place ("Update requires: No
+/// interruption"), and "If you change the value of the KeySpec, KeyUsage, Origin, or
+/// MultiRegion properties of an existing KMS key, the update request fails".
+#[tokio::test]
+async fn patch_cloudformation_key_updates_in_place() {
+    let (env, cfn) = cfn_env().await;
+    let name = stack_name("key-update");
+    create_stack(
+        &cfn,
+        &name,
+        key_update_template("one", 180, "SYMMETRIC_DEFAULT", "sec"),
+        vec![],
+    )
+    .await;
+    let key_id = outputs(&describe_stack(&cfn, &name).await)["KeyId"].clone();
+    let alias = format!("alias/kmsrot-test/{name}");
+    // A tag set outside the stack.
+    env.client
+        .tag_resource()
+        .key_id(&key_id)
+        .tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key("kmsrot:note")
+                .tag_value("outside")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    cfn.update_stack()
+        .stack_name(&name)
+        .template_body(key_update_template(
+            "two",
+            365,
+            "SYMMETRIC_DEFAULT",
+            "platform",
+        ))
+        .parameters(parameter("Enabled", "false"))
+        .send()
+        .await
+        .unwrap();
+    let stack = describe_stack(&cfn, &name).await;
+    assert_eq!(stack.stack_status(), Some(&StackStatus::UpdateComplete));
+    // The same key, changed in place.
+    assert_eq!(outputs(&stack)["KeyId"], key_id);
+    let key = key_metadata(&env, &key_id).await;
+    assert_eq!(key.description(), Some("two"));
+    assert_eq!(key.key_state(), Some(&KeyState::Disabled));
+    let status = env
+        .client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(status.key_rotation_enabled);
+    assert_eq!(status.rotation_period_in_days(), Some(365));
+    // Exactly the template's tags, as AWS's resource handler leaves them.
+    assert_eq!(
+        env.tags(&key_id).await.unwrap(),
+        tag_map(&[("team", "platform")])
+    );
+    // The alias on the key survives the update and still points at it.
+    let aliases = env
+        .client
+        .list_aliases()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = aliases
+        .aliases()
+        .iter()
+        .filter_map(|a| a.alias_name())
+        .collect();
+    assert_eq!(names, [alias.as_str()]);
+
+    // Enabled again through the parameter.
+    cfn.update_stack()
+        .stack_name(&name)
+        .template_body(key_update_template(
+            "three",
+            365,
+            "SYMMETRIC_DEFAULT",
+            "platform",
+        ))
+        .parameters(parameter("Enabled", "true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        key_metadata(&env, &key_id).await.key_state(),
+        Some(&KeyState::Enabled)
+    );
+
+    // Another KeySpec: the update fails and the key keeps its spec.
+    let err = cfn
+        .update_stack()
+        .stack_name(&name)
+        .template_body(key_update_template("four", 365, "HMAC_256", "platform"))
+        .parameters(parameter("Enabled", "true"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationError"));
+    let key = key_metadata(&env, &key_id).await;
+    assert_eq!(key.key_spec(), Some(&KeySpec::SymmetricDefault));
+    assert_eq!(key.description(), Some("three"));
+}
+
+const KEY_REMOVAL_TEMPLATE: &str = r#"
+Resources:
+  Kept:
+    Type: AWS::KMS::Key
+  Dropped:
+    Type: AWS::KMS::Key
+    Properties:
+      PendingWindowInDays: 7
+Outputs:
+  Kept:
+    Value: !Ref Kept
+  Dropped:
+    Value: !Ref Dropped
+"#;
+
+const KEY_REMOVAL_UPDATE_TEMPLATE: &str = r#"
+Resources:
+  Kept:
+    Type: AWS::KMS::Key
+Outputs:
+  Kept:
+    Value: !Ref Kept
+"#;
+
+/// Patch 10: "When you remove a KMS key from a CloudFormation stack, KMS schedules the KMS key
+/// for deletion and starts the mandatory waiting period", PendingWindowInDays long ("The
+/// default value is 30 days.").
+#[tokio::test]
+async fn patch_cloudformation_key_removal_schedules_deletion() {
+    let (env, cfn) = cfn_env().await;
+    let name = stack_name("key-removal");
+    create_stack(&cfn, &name, KEY_REMOVAL_TEMPLATE, vec![]).await;
+    let out = outputs(&describe_stack(&cfn, &name).await);
+    let days_until_deletion = |key: &KeyMetadata| {
+        let date = key.deletion_date().expect("a deletion date").as_secs_f64();
+        (date - unix_now()) / 86_400.0
+    };
+
+    // An update that drops a key: scheduled for deletion in its own window.
+    cfn.update_stack()
+        .stack_name(&name)
+        .template_body(KEY_REMOVAL_UPDATE_TEMPLATE)
+        .send()
+        .await
+        .unwrap();
+    let dropped = key_metadata(&env, &out["Dropped"]).await;
+    assert_eq!(dropped.key_state(), Some(&KeyState::PendingDeletion));
+    let days = days_until_deletion(&dropped);
+    assert!((6.9..=7.1).contains(&days), "{days}");
+    let kept = key_metadata(&env, &out["Kept"]).await;
+    assert_eq!(kept.key_state(), Some(&KeyState::Enabled));
+
+    // DeleteStack: the default window.
+    cfn.delete_stack().stack_name(&name).send().await.unwrap();
+    let kept = key_metadata(&env, &out["Kept"]).await;
+    assert_eq!(kept.key_state(), Some(&KeyState::PendingDeletion));
+    let days = days_until_deletion(&kept);
+    assert!((29.9..=30.1).contains(&days), "{days}");
+    // The stack is gone by name, as on AWS.
+    let err = cfn
+        .describe_stacks()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationError"));
+}
+
+const CHANGE_SET_TEMPLATE: &str = r#"
+Description: __DESCRIPTION__
+Parameters:
+  Env:
+    Type: String
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Sub "kmsrot ${Env} key"
+Outputs:
+  KeyArn:
+    Value: !GetAtt Key.Arn
+    Export:
+      Name: !Sub "${AWS::StackName}-KeyArn"
+  Env:
+    Value: !Ref Env
+"#;
+
+/// Patch 11: ExecuteChangeSet "Updates a stack using the input information that was provided
+/// when the specified change set was created": after a CREATE or an UPDATE change set the stack
+/// has that template's Outputs, exports and Description; "CloudFormation deletes all other
+/// change sets associated with the stack". Also pins DescribeChangeSet's statuses and
+/// DescribeStackEvents.
+#[tokio::test]
+async fn patch_change_set_execution_takes_its_template() {
+    let (env, cfn) = cfn_env().await;
+    let name = stack_name("change-set");
+    let created = cfn
+        .create_change_set()
+        .stack_name(&name)
+        .change_set_name("create")
+        .change_set_type(ChangeSetType::Create)
+        .template_body(CHANGE_SET_TEMPLATE.replace("__DESCRIPTION__", "first"))
+        .parameters(parameter("Env", "prod"))
+        .send()
+        .await
+        .unwrap();
+    let create_id = created.id().unwrap().to_owned();
+    let change_set = cfn
+        .describe_change_set()
+        .change_set_name(&create_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change_set.status(), Some(&ChangeSetStatus::CreateComplete));
+    assert_eq!(
+        change_set.execution_status(),
+        Some(&ExecutionStatus::Available)
+    );
+    let actions: Vec<_> = change_set
+        .changes()
+        .iter()
+        .filter_map(|c| c.resource_change())
+        .map(|r| (r.action().cloned(), r.logical_resource_id()))
+        .collect();
+    assert_eq!(actions, [(Some(ChangeAction::Add), Some("Key"))]);
+    assert_eq!(
+        describe_stack(&cfn, &name).await.stack_status(),
+        Some(&StackStatus::ReviewInProgress)
+    );
+
+    cfn.execute_change_set()
+        .change_set_name(&create_id)
+        .send()
+        .await
+        .unwrap();
+    let change_set = cfn
+        .describe_change_set()
+        .change_set_name(&create_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        change_set.execution_status(),
+        Some(&ExecutionStatus::ExecuteComplete)
+    );
+    let stack = describe_stack(&cfn, &name).await;
+    assert_eq!(stack.stack_status(), Some(&StackStatus::CreateComplete));
+    assert_eq!(stack.description(), Some("first"));
+    let out = outputs(&stack);
+    assert_eq!(out["Env"], "prod");
+    let key_arn = out["KeyArn"].clone();
+    assert!(
+        key_arn.starts_with(&format!("arn:aws:kms:{CFN_REGION}:")),
+        "{key_arn}"
+    );
+    assert_eq!(
+        key_metadata(&env, &key_arn).await.description(),
+        Some("kmsrot prod key")
+    );
+    let export_name = format!("{name}-KeyArn");
+    let export = |exports: &aws_sdk_cloudformation::operation::list_exports::ListExportsOutput| {
+        exports
+            .exports()
+            .iter()
+            .find(|e| e.name() == Some(export_name.as_str()))
+            .and_then(|e| e.value().map(str::to_owned))
+    };
+    let exports = cfn.list_exports().send().await.unwrap();
+    assert_eq!(export(&exports), Some(key_arn.clone()));
+    let events = cfn
+        .describe_stack_events()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        events
+            .stack_events()
+            .iter()
+            .any(|e| e.logical_resource_id() == Some(name.as_str())
+                && e.resource_status() == Some(&ResourceStatus::CreateComplete)),
+        "{:?}",
+        events.stack_events()
+    );
+
+    // Two UPDATE change sets; executing one deletes the other.
+    let update = |change_set: &'static str, description: &'static str| {
+        cfn.create_change_set()
+            .stack_name(&name)
+            .change_set_name(change_set)
+            .change_set_type(ChangeSetType::Update)
+            .template_body(
+                CHANGE_SET_TEMPLATE.replace("__DESCRIPTION__", description)
+                    + "  Extra:\n    Value: extra\n",
+            )
+            .parameters(previous("Env"))
+            .send()
+    };
+    update("update", "second").await.unwrap();
+    update("other", "third").await.unwrap();
+    cfn.execute_change_set()
+        .change_set_name("update")
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let stack = describe_stack(&cfn, &name).await;
+    assert_eq!(stack.stack_status(), Some(&StackStatus::UpdateComplete));
+    assert_eq!(stack.description(), Some("second"));
+    let out = outputs(&stack);
+    assert_eq!(out["Extra"], "extra");
+    assert_eq!(out["Env"], "prod");
+    assert_eq!(out["KeyArn"], key_arn);
+    let exports = cfn.list_exports().send().await.unwrap();
+    assert_eq!(export(&exports), Some(key_arn));
+    let listed = cfn
+        .list_change_sets()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = listed
+        .summaries()
+        .iter()
+        .filter_map(|s| s.change_set_name())
+        .collect();
+    assert!(!names.contains(&"other"), "{names:?}");
+    let err = cfn
+        .describe_change_set()
+        .change_set_name("other")
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ChangeSetNotFound"));
+
+    cfn.delete_stack().stack_name(&name).send().await.unwrap();
+}
+
+const NAMED_CHANGE_SET_TEMPLATE: &str = r#"
+Parameters:
+  Label:
+    Type: String
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Ref Label
+Outputs:
+  Label:
+    Value: !Ref Label
+"#;
+
+/// Patch 12: "If you specified the name of a change set, specify the stack name or ID (ARN) of
+/// the change set": two stacks' change sets of the same name stay apart, and ListChangeSets
+/// "Returns the ID and status of each active change set for a stack."
+#[tokio::test]
+async fn patch_change_sets_belong_to_their_stack() {
+    let (_env, cfn) = cfn_env().await;
+    let first = stack_name("named-first");
+    let second = stack_name("named-second");
+    for stack in [&first, &second] {
+        cfn.create_change_set()
+            .stack_name(stack.as_str())
+            .change_set_name("deploy")
+            .change_set_type(ChangeSetType::Create)
+            .template_body(NAMED_CHANGE_SET_TEMPLATE)
+            .parameters(parameter("Label", stack))
+            .send()
+            .await
+            .unwrap();
+    }
+    let listed = cfn
+        .list_change_sets()
+        .stack_name(&first)
+        .send()
+        .await
+        .unwrap();
+    let stacks: Vec<_> = listed.summaries().iter().map(|s| s.stack_name()).collect();
+    assert_eq!(stacks, [Some(first.as_str())]);
+    let described = cfn
+        .describe_change_set()
+        .change_set_name("deploy")
+        .stack_name(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.stack_name(), Some(second.as_str()));
+
+    cfn.execute_change_set()
+        .change_set_name("deploy")
+        .stack_name(&second)
+        .send()
+        .await
+        .unwrap();
+    let stack = describe_stack(&cfn, &second).await;
+    assert_eq!(stack.stack_status(), Some(&StackStatus::CreateComplete));
+    assert_eq!(outputs(&stack)["Label"], second);
+    assert_eq!(
+        describe_stack(&cfn, &first).await.stack_status(),
+        Some(&StackStatus::ReviewInProgress)
+    );
+
+    cfn.delete_change_set()
+        .change_set_name("deploy")
+        .stack_name(&first)
+        .send()
+        .await
+        .unwrap();
+    let listed = cfn
+        .list_change_sets()
+        .stack_name(&first)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.summaries().is_empty(), "{:?}", listed.summaries());
+    let err = cfn
+        .describe_change_set()
+        .change_set_name("deploy")
+        .stack_name(&first)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ChangeSetNotFound"));
+    // The other stack's change set is still there.
+    cfn.describe_change_set()
+        .change_set_name("deploy")
+        .stack_name(&second)
+        .send()
+        .await
+        .unwrap();
+    cfn.delete_stack().stack_name(&second).send().await.unwrap();
+}
+
+const NO_CHANGE_TEMPLATE: &str = r#"
+Parameters:
+  Label:
+    Type: String
+    Default: same
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Ref Label
+"#;
+
+/// Patch 13: an UPDATE change set that changes nothing is created and FAILED, with the
+/// StatusReason "The submitted information didn't contain changes. Submit different
+/// information to create a change set."; it cannot be executed.
+#[tokio::test]
+async fn patch_change_set_without_changes_fails() {
+    let (_env, cfn) = cfn_env().await;
+    let name = stack_name("no-change");
+    create_stack(&cfn, &name, NO_CHANGE_TEMPLATE, vec![]).await;
+    for (label, parameters) in [
+        ("implicit", vec![]),
+        ("previous", vec![previous("Label")]),
+        ("explicit", vec![parameter("Label", "same")]),
+    ] {
+        let created = cfn
+            .create_change_set()
+            .stack_name(&name)
+            .change_set_name(format!("no-change-{label}"))
+            .change_set_type(ChangeSetType::Update)
+            .template_body(NO_CHANGE_TEMPLATE)
+            .set_parameters(Some(parameters))
+            .send()
+            .await
+            .unwrap();
+        let id = created.id().unwrap();
+        let change_set = cfn
+            .describe_change_set()
+            .change_set_name(id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            change_set.status(),
+            Some(&ChangeSetStatus::Failed),
+            "{label}"
+        );
+        assert_eq!(
+            change_set.execution_status(),
+            Some(&ExecutionStatus::Unavailable),
+            "{label}"
+        );
+        assert_eq!(
+            change_set.status_reason(),
+            Some(
+                "The submitted information didn't contain changes. Submit different information to create a change set."
+            ),
+            "{label}"
+        );
+        let err = cfn
+            .execute_change_set()
+            .change_set_name(id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("InvalidChangeSetStatus"), "{label}");
+    }
+    // A new value is a change.
+    let created = cfn
+        .create_change_set()
+        .stack_name(&name)
+        .change_set_name("a-change")
+        .change_set_type(ChangeSetType::Update)
+        .template_body(NO_CHANGE_TEMPLATE)
+        .parameters(parameter("Label", "different"))
+        .send()
+        .await
+        .unwrap();
+    let change_set = cfn
+        .describe_change_set()
+        .change_set_name(created.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change_set.status(), Some(&ChangeSetStatus::CreateComplete));
+    // UpdateStack answers the error itself, as on AWS (moto's own behaviour, pinned).
+    let err = cfn
+        .update_stack()
+        .stack_name(&name)
+        .template_body(NO_CHANGE_TEMPLATE)
+        .parameters(previous("Label"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationError"));
+    assert_eq!(err.message(), Some("No updates are to be performed."));
+    cfn.delete_stack().stack_name(&name).send().await.unwrap();
+}
+
+const ALIAS_TEMPLATE: &str = r#"
+Parameters:
+  AliasName:
+    Type: String
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+  Alias:
+    Type: AWS::KMS::Alias
+    Properties:
+      AliasName: !Ref AliasName
+      TargetKeyId: !GetAtt Key.Arn
+Outputs:
+  KeyId:
+    Value: !Ref Key
+  Alias:
+    Value: !Ref Alias
+"#;
+
+/// Patch 14: AWS::KMS::Alias: "If you change the value of the AliasName property, the existing
+/// alias is deleted and a new alias is created for the specified KMS key."
+#[tokio::test]
+async fn patch_cloudformation_alias_rename_replaces_it() {
+    let (env, cfn) = cfn_env().await;
+    let name = stack_name("alias-rename");
+    let old = format!("alias/kmsrot-test/{name}-old");
+    let new = format!("alias/kmsrot-test/{name}-new");
+    create_stack(
+        &cfn,
+        &name,
+        ALIAS_TEMPLATE,
+        vec![parameter("AliasName", &old)],
+    )
+    .await;
+    let key_id = outputs(&describe_stack(&cfn, &name).await)["KeyId"].clone();
+    let aliases_of_key = || async {
+        let out = env
+            .client
+            .list_aliases()
+            .key_id(&key_id)
+            .send()
+            .await
+            .unwrap();
+        out.aliases()
+            .iter()
+            .filter_map(|a| a.alias_name().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(aliases_of_key().await, std::slice::from_ref(&old));
+
+    cfn.update_stack()
+        .stack_name(&name)
+        .template_body(ALIAS_TEMPLATE)
+        .parameters(parameter("AliasName", &new))
+        .send()
+        .await
+        .unwrap();
+    let stack = describe_stack(&cfn, &name).await;
+    assert_eq!(stack.stack_status(), Some(&StackStatus::UpdateComplete));
+    assert_eq!(outputs(&stack)["Alias"], new);
+    assert_eq!(aliases_of_key().await, std::slice::from_ref(&new));
+
+    cfn.delete_stack().stack_name(&name).send().await.unwrap();
+    assert!(aliases_of_key().await.is_empty());
+}
+
+const PARAMETER_TEMPLATE: &str = r#"
+Parameters:
+  Env:
+    Type: String
+  # Left at its default: it does not change, so neither does the log group.
+  Retention:
+    Type: Number
+    Default: 30
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      Description: !Sub "kmsrot ${Env} key"
+      EnableKeyRotation: !If [IsProd, true, false]
+      # A policy statement's Condition is a mapping, not a condition's name.
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal:
+              AWS: !Sub "arn:aws:iam::${AWS::AccountId}:root"
+            Action: kms:*
+            Resource: "*"
+            Condition:
+              StringEquals:
+                aws:PrincipalAccount: !Ref AWS::AccountId
+      Tags:
+        - Key: tier
+          Value: !If [IsProd, gold, bronze]
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: !Ref Retention
+Outputs:
+  KeyId:
+    Value: !Ref Key
+"#;
+
+/// Patch 15: a changed parameter reaches the resources that use it through Fn::Sub and Fn::If,
+/// in an UPDATE change set (which lists the change, and only it: a parameter left at its
+/// default is unchanged) and in UpdateStack.
+#[tokio::test]
+async fn patch_parameter_changes_reach_resources() {
+    let (env, cfn) = cfn_env().await;
+    let name = stack_name("parameters");
+    create_stack(
+        &cfn,
+        &name,
+        PARAMETER_TEMPLATE,
+        vec![parameter("Env", "dev")],
+    )
+    .await;
+    let key_id = outputs(&describe_stack(&cfn, &name).await)["KeyId"].clone();
+    let state = || async {
+        let description = key_metadata(&env, &key_id)
+            .await
+            .description()
+            .map(str::to_owned);
+        let rotation = env
+            .client
+            .get_key_rotation_status()
+            .key_id(&key_id)
+            .send()
+            .await
+            .unwrap()
+            .key_rotation_enabled;
+        let tags = env.tags(&key_id).await.unwrap();
+        (description, rotation, tags)
+    };
+    assert_eq!(
+        state().await,
+        (
+            Some("kmsrot dev key".to_owned()),
+            false,
+            tag_map(&[("tier", "bronze")])
+        )
+    );
+
+    let created = cfn
+        .create_change_set()
+        .stack_name(&name)
+        .change_set_name("prod")
+        .change_set_type(ChangeSetType::Update)
+        .template_body(PARAMETER_TEMPLATE)
+        .parameters(parameter("Env", "prod"))
+        .send()
+        .await
+        .unwrap();
+    let id = created.id().unwrap().to_owned();
+    let change_set = cfn
+        .describe_change_set()
+        .change_set_name(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change_set.status(), Some(&ChangeSetStatus::CreateComplete));
+    let actions: Vec<_> = change_set
+        .changes()
+        .iter()
+        .filter_map(|c| c.resource_change())
+        .map(|r| (r.action().cloned(), r.logical_resource_id()))
+        .collect();
+    assert_eq!(actions, [(Some(ChangeAction::Modify), Some("Key"))]);
+    cfn.execute_change_set()
+        .change_set_name(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        state().await,
+        (
+            Some("kmsrot prod key".to_owned()),
+            true,
+            tag_map(&[("tier", "gold")])
+        )
+    );
+
+    cfn.update_stack()
+        .stack_name(&name)
+        .template_body(PARAMETER_TEMPLATE)
+        .parameters(parameter("Env", "dev"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        state().await,
+        (
+            Some("kmsrot dev key".to_owned()),
+            false,
+            tag_map(&[("tier", "bronze")])
+        )
+    );
+    cfn.delete_stack().stack_name(&name).send().await.unwrap();
+}
+
+const LOG_GROUP_TEMPLATE: &str = r#"
+Parameters:
+  Retention:
+    Type: Number
+Resources:
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: !Ref Retention
+Outputs:
+  LogGroupArn:
+    Value: !GetAtt Logs.Arn
+"#;
+
+/// Patch 16: "When you submit an update, AWS CloudFormation updates resources based on
+/// differences between what you submit and the stack's current template."; a resource of a type
+/// moto cannot update (here AWS::Logs::LogGroup) stays in the stack, with its physical ID, and
+/// the outputs that use it still resolve.
+#[tokio::test]
+async fn patch_update_keeps_resources_moto_cannot_update() {
+    let (_env, cfn) = cfn_env().await;
+    let name = stack_name("log-group");
+    create_stack(
+        &cfn,
+        &name,
+        LOG_GROUP_TEMPLATE,
+        vec![parameter("Retention", "30")],
+    )
+    .await;
+    let resources = || async {
+        let out = cfn
+            .describe_stack_resources()
+            .stack_name(&name)
+            .send()
+            .await
+            .unwrap();
+        out.stack_resources()
+            .iter()
+            .map(|r| {
+                (
+                    r.logical_resource_id().map(str::to_owned),
+                    r.physical_resource_id().map(str::to_owned),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = resources().await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0].0.as_deref(), Some("Logs"));
+    let arn = outputs(&describe_stack(&cfn, &name).await)["LogGroupArn"].clone();
+
+    cfn.update_stack()
+        .stack_name(&name)
+        .template_body(LOG_GROUP_TEMPLATE)
+        .parameters(parameter("Retention", "90"))
+        .send()
+        .await
+        .unwrap();
+    let stack = describe_stack(&cfn, &name).await;
+    assert_eq!(stack.stack_status(), Some(&StackStatus::UpdateComplete));
+    assert_eq!(outputs(&stack)["LogGroupArn"], arn);
+    assert_eq!(resources().await, before);
+    cfn.delete_stack().stack_name(&name).send().await.unwrap();
 }
