@@ -116,14 +116,14 @@ fn system_python() -> &'static str {
 }
 
 /// Whether `program` is on `PATH`.
-pub(crate) fn which(program: &str) -> bool {
+fn which(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| {
         std::env::split_paths(&paths).any(|dir| Path::new(&dir).join(program).is_file())
     })
 }
 
 /// Runs a command, failing when it does not succeed.
-pub(crate) fn run_checked(command: &mut Command) -> Result<()> {
+fn run_checked(command: &mut Command) -> Result<()> {
     let status = command
         .status()
         .with_context(|| format!("running {command:?}"))?;
