@@ -117,7 +117,7 @@ impl Stage {
 pub(crate) fn run() -> Result<()> {
     let root = project_root();
     println!("xtask: building kmsrot");
-    let status = Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+    let status = crate::cargo()
         .current_dir(&root)
         .args(["build", "--quiet", "--locked", "-p", "kmsrot-cli"])
         .status()

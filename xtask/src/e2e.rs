@@ -74,15 +74,17 @@ pub(crate) fn run(emulator: &Emulator) -> Result<()> {
         print!("{}", String::from_utf8_lossy(&output.stdout));
         Ok(output)
     };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // A binary of the workspace, through `cargo run`.
-    let cargo_run = |package: &str, bin: &str| {
-        let mut command = command(std::path::Path::new(&cargo));
-        command.args([
-            "run", "--quiet", "--locked", "-p", package, "--bin", bin, "--",
-        ]);
-        command
-    };
+    // The workspace's binaries as `cargo test --workspace` builds them (usually already
+    // built: the tests ran just before). A `cargo run` of one package would build its
+    // dependencies again with that package's features alone, and the next test run again.
+    let status = crate::cargo()
+        .args(["test", "--workspace", "--locked", "--no-run", "--quiet"])
+        .status()
+        .context("building the workspace's binaries")?;
+    if !status.success() {
+        bail!("cargo test --no-run failed ({status})");
+    }
+    let built = |bin: &str| command(&crate::target_dir().join("debug").join(bin));
 
     // Deploy: a CREATE change set.
     let output = deploy(&[])?;
@@ -95,7 +97,7 @@ pub(crate) fn run(emulator: &Emulator) -> Result<()> {
     }
 
     // Validate against the outputs, with the packaged bootstrap as the function.
-    let output = cargo_run("kmsrot-testsuite", "kmsrot-validate")
+    let output = built("kmsrot-validate")
         .args(stack)
         .arg("--local-runtime")
         .arg(&package.binary)
@@ -185,7 +187,7 @@ pub(crate) fn run(emulator: &Emulator) -> Result<()> {
         Ok(())
     };
     refused("which carries kmsrot's records")?;
-    let status = cargo_run("kmsrot-cli", "kmsrot")
+    let status = built("kmsrot")
         .args(["rotate", ALIAS])
         .args(&stack[2..])
         .status()

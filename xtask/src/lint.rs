@@ -1,16 +1,24 @@
 //! `cargo xtask lint`: formatting and clippy, warnings denied.
 
-use anyhow::Result;
-use xshell::{Shell, cmd};
+use anyhow::{Result, bail};
 
 pub(crate) fn run() -> Result<()> {
-    let sh = Shell::new()?;
-    sh.change_dir(crate::project_root());
-    cmd!(sh, "cargo fmt --all -- --check").run()?;
-    cmd!(
-        sh,
-        "cargo clippy --workspace --all-targets --locked -- -D warnings"
-    )
-    .run()?;
+    for args in [
+        &["fmt", "--all", "--", "--check"][..],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ] {
+        let status = crate::cargo().args(args).status()?;
+        if !status.success() {
+            bail!("cargo {} failed ({status})", args.join(" "));
+        }
+    }
     Ok(())
 }

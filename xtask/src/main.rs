@@ -101,6 +101,31 @@ fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `cargo`, for xtask to run, without the variables `cargo run` set for xtask itself
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …). Build scripts rerun when such a variable changes
+/// (ring's watches `CARGO_MANIFEST_DIR`), so a cargo that inherited them would rebuild much of
+/// the dependency graph, and the next `cargo xtask` again.
+fn cargo() -> std::process::Command {
+    let mut command =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+        ) || name.starts_with("CARGO_PKG_")
+        {
+            command.env_remove(name);
+        }
+    }
+    command.current_dir(project_root());
+    command
+}
+
 /// Cargo's build folder: `CARGO_TARGET_DIR` when set (CI shares one between clones), else
 /// `target/` in the workspace.
 fn target_dir() -> PathBuf {

@@ -9,7 +9,6 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
@@ -68,13 +67,10 @@ pub(crate) fn run() -> Result<()> {
 /// Builds, checks and zips the release `bootstrap`.
 pub(crate) fn build() -> Result<Package> {
     let venv = pytools::install(pytools::LAMBDA_BUILD)?;
-    let root = crate::project_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     println!(
         "xtask: building the release bootstrap for {RUST_TARGET} (glibc {GLIBC_FLOOR}) with cargo-zigbuild"
     );
-    let status = Command::new(&cargo)
-        .current_dir(&root)
+    let status = crate::cargo()
         .env("PATH", venv.path_env()?)
         .args(["zigbuild", "--release", "--locked", "-p", "kmsrot-lambda"])
         .args(["--bin", HANDLER, "--target"])

@@ -21,7 +21,7 @@ pub(crate) fn run(args: &TestArgs) -> Result<()> {
     crate::template::lint()?;
     let emulator = Emulator::start(None, Some(TEST_SEED_ALIAS))?;
     println!("xtask: emulator ready at {}", emulator.endpoint());
-    let mut command = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()));
+    let mut command = crate::cargo();
     for name in Emulator::foreign_env() {
         command.env_remove(name);
     }

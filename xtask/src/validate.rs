@@ -1,7 +1,5 @@
 //! `cargo xtask validate`: runs `kmsrot-validate` (kmsrot-testsuite) against a deployed stack.
 
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
 
 use crate::deploy::StackArgs;
@@ -38,9 +36,7 @@ pub(crate) fn validator_args(args: &ValidateArgs) -> Vec<String> {
 
 /// `cargo xtask validate`.
 pub(crate) fn run(args: &ValidateArgs) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(crate::project_root())
+    let status = crate::cargo()
         .args(["run", "--quiet", "--locked", "-p", "kmsrot-testsuite"])
         .args(["--bin", "kmsrot-validate", "--"])
         .args(validator_args(args))
