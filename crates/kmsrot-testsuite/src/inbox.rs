@@ -58,9 +58,33 @@ impl Inbox {
             .queue_url()
             .context("CreateQueue returned no URL")?
             .to_owned();
+        let subscribed = Self::allow_and_subscribe(&sns, &sqs, topic_arn, &queue_url).await;
+        match subscribed {
+            Ok(subscription_arn) => Ok(Self {
+                sns,
+                sqs,
+                topic_arn: topic_arn.to_owned(),
+                queue_url,
+                subscription_arn,
+            }),
+            Err(err) => {
+                // Leave no queue behind (the validation suite runs against real accounts).
+                let _ = sqs.delete_queue().queue_url(&queue_url).send().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Lets the topic send to the queue, and subscribes the queue; returns the subscription.
+    async fn allow_and_subscribe(
+        sns: &aws_sdk_sns::Client,
+        sqs: &aws_sdk_sqs::Client,
+        topic_arn: &str,
+        queue_url: &str,
+    ) -> Result<Option<String>> {
         let queue_arn = sqs
             .get_queue_attributes()
-            .queue_url(&queue_url)
+            .queue_url(queue_url)
             .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
             .send()
             .await
@@ -81,7 +105,7 @@ impl Inbox {
             }],
         });
         sqs.set_queue_attributes()
-            .queue_url(&queue_url)
+            .queue_url(queue_url)
             .attributes(
                 aws_sdk_sqs::types::QueueAttributeName::Policy,
                 policy.to_string(),
@@ -89,7 +113,7 @@ impl Inbox {
             .send()
             .await
             .context("SetQueueAttributes (Policy)")?;
-        let subscription_arn = sns
+        Ok(sns
             .subscribe()
             .topic_arn(topic_arn)
             .protocol("sqs")
@@ -99,14 +123,7 @@ impl Inbox {
             .await
             .context("Subscribe")?
             .subscription_arn()
-            .map(str::to_owned);
-        Ok(Self {
-            sns,
-            sqs,
-            topic_arn: topic_arn.to_owned(),
-            queue_url,
-            subscription_arn,
-        })
+            .map(str::to_owned))
     }
 
     /// Unsubscribes and deletes the queue (the topic stays).
