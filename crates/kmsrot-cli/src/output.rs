@@ -5,8 +5,8 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use kmsrot_types::{
-    Action, AliasOutcome, AliasStatus, GuardVerdict, KeyInfo, KeyStatus, Outcome, RotationStatus,
-    Undone,
+    Action, AliasOutcome, AliasStatus, GuardVerdict, KeyArn, KeyInfo, KeyStatus, Outcome,
+    RotationStatus, Undone,
 };
 use serde::Serialize;
 
@@ -36,6 +36,17 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {
     out.write_all(&text)
         .and_then(|()| out.flush())
         .context("writing stdout")
+}
+
+/// Reports a signature or MAC that verified, with the key that made it: `{"valid": true,
+/// "key_arn": …}`, or `valid: <made> by <key>` for people.
+pub(crate) fn print_verified(format: Format, made: &str, key_arn: &KeyArn) -> Result<()> {
+    match format {
+        Format::Json => print_json(&serde_json::json!({ "valid": true, "key_arn": key_arn })),
+        Format::Text => {
+            crate::io::Sink::Stdout.write(format!("valid: {made} by {key_arn}\n").as_bytes())
+        }
+    }
 }
 
 /// Prints aligned `label  value` lines.

@@ -8,7 +8,7 @@ use kmsrot_types::{AliasRef, Mac};
 
 use crate::Global;
 use crate::io::{Sink, read_document, read_input};
-use crate::output::{Format, print_json, render_json};
+use crate::output::{print_verified, render_json};
 
 /// Arguments of `kmsrot mac`.
 #[derive(Debug, clap::Args)]
@@ -52,8 +52,5 @@ pub(crate) async fn verify_mac(global: &Global, args: VerifyMacArgs) -> Result<(
     kms.verify_mac(&message, &mac)
         .await
         .context("verifying the MAC")?;
-    match global.output {
-        Format::Json => print_json(&serde_json::json!({ "valid": true, "key_arn": mac.key_arn })),
-        Format::Text => Sink::Stdout.write(format!("valid: made by {}\n", mac.key_arn).as_bytes()),
-    }
+    print_verified(global.output, "made", &mac.key_arn)
 }

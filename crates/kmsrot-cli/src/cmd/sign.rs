@@ -8,7 +8,7 @@ use kmsrot_types::{AliasRef, Signature};
 
 use crate::Global;
 use crate::io::{Sink, read_document, read_input};
-use crate::output::{Format, print_json, render_json};
+use crate::output::{print_verified, render_json};
 
 /// Arguments of `kmsrot sign`.
 #[derive(Debug, clap::Args)]
@@ -53,12 +53,5 @@ pub(crate) async fn verify(global: &Global, args: VerifyArgs) -> Result<()> {
     kms.verify(&message, &signature)
         .await
         .context("verifying")?;
-    match global.output {
-        Format::Json => {
-            print_json(&serde_json::json!({ "valid": true, "key_arn": signature.key_arn }))
-        }
-        Format::Text => {
-            Sink::Stdout.write(format!("valid: signed by {}\n", signature.key_arn).as_bytes())
-        }
-    }
+    print_verified(global.output, "signed", &signature.key_arn)
 }
