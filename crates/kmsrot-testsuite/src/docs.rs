@@ -71,6 +71,36 @@ pub fn commands(text: &str, program: &str) -> Vec<String> {
     found
 }
 
+/// Checks every command line of `program` that the README and `docs/` quote with `parses`,
+/// which gets its arguments (program name first, as `try_parse_from` takes them) and says
+/// whether they parse. A line that shows a usage error on purpose says so
+/// (`…; echo "exit code $?"  # 2: …`) and must not parse. Panics naming the document and
+/// the line; returns how many lines were checked.
+pub fn check_commands(program: &str, parses: impl Fn(&[String]) -> Result<(), String>) -> usize {
+    let mut checked = 0;
+    for path in documents() {
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for command in commands(&text, program) {
+            checked += 1;
+            let args = shlex::split(&command).unwrap_or_else(|| panic!("cannot split {command}"));
+            let shows_usage_error = text.lines().any(|line| {
+                line.contains(&format!("{command}; echo \"exit code $?\"")) && line.contains("# 2")
+            });
+            match parses(&args) {
+                Err(err) if !shows_usage_error => {
+                    panic!("{}: `{command}` does not parse:\n{err}", path.display())
+                }
+                Ok(()) if shows_usage_error => {
+                    panic!("{}: `{command}` should be a usage error", path.display())
+                }
+                _ => {}
+            }
+        }
+    }
+    checked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
