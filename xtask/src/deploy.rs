@@ -375,9 +375,9 @@ async fn deploy_stack(
     let cfn = CloudFormation::new(config);
     let name = &args.stack.stack_name;
     let region = region_of(config);
-    let change_set_type = plan.change_set_type.clone();
-    let existing = plan.existing.clone();
-    let current: HashSet<String> = existing
+    let change_set_type = &plan.change_set_type;
+    let current: HashSet<String> = plan
+        .existing
         .iter()
         .flat_map(|s| s.parameters())
         .filter_map(|p| p.parameter_key().map(str::to_owned))
@@ -460,7 +460,7 @@ async fn deploy_stack(
         changes.extend(page.changes().iter().cloned());
         token = page.next_token().map(str::to_owned);
     }
-    if let Some(stack) = &existing
+    if let Some(stack) = &plan.existing
         && let Err(err) = check_key_update(config, stack, &changes).await
     {
         cfn.delete_change_set()

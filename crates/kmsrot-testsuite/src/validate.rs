@@ -311,7 +311,7 @@ pub async fn validate(config: &SdkConfig, options: &Options) -> Report {
         (Mode::Manual, Some(after), Some(new_sealed)) => rollback(
             &invoker,
             &kms,
-            &alias,
+            (&stack.alias, &alias),
             &usage,
             (&before_key, after),
             new_sealed,
@@ -762,17 +762,12 @@ async fn rotation(
 async fn rollback(
     invoker: &Invoker,
     kms: &Kms,
-    alias: &AliasKms,
+    (name, alias): (&AliasName, &AliasKms),
     usage: &Usage,
     (before, after): (&KeyArn, &KeyArn),
     new_sealed: &Sealed,
     context: &EncryptionContext,
 ) -> Result<String> {
-    let name = alias
-        .alias()
-        .to_string()
-        .parse::<AliasName>()
-        .context("alias name")?;
     let outcome = invoker
         .invoke(&Request::Rollback {
             alias: name.clone(),
