@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import re
 import os
 import sys
 import threading
@@ -34,6 +35,8 @@ from moto.kms import models as kms_models
 from moto.kms.exceptions import ValidationException
 from moto.kms.responses import KmsResponse
 from moto.kms.utils import _deserialize_ciphertext_blob
+from moto.s3 import exceptions as s3_exceptions
+from moto.s3.responses import S3Response
 
 
 class DisabledException(JsonRESTError):
@@ -995,6 +998,65 @@ def _parse_and_update_resource(
 
 
 cfn_parsing.parse_and_update_resource = _parse_and_update_resource
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 17: S3 UpdateObjectEncryption (PUT /{Key}?encryption) changes only an object's
+# encryption.
+#
+# AWS, UpdateObjectEncryption: "Updates the server-side encryption type of an existing encrypted
+# object in a general purpose bucket." "the UpdateObjectEncryption operation preserves all
+# object metadata properties, including the storage class, creation date, last modified date,
+# ETag, and checksum properties." SSEKMSEncryption: "You must specify the full AWS KMS key ARN.
+# The KMS key ID and KMS key alias aren't supported."
+#
+# moto 5.2 does not know the operation and takes the request for a PutObject: it replaces the
+# object's data with the request's XML body. With this patch the object keeps its data and every
+# property but its encryption. (An object moto stores without encryption stands for one under
+# AWS's default SSE-S3.)
+# ---------------------------------------------------------------------------------------------
+
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-zA-Z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+")
+
+
+class S3InvalidRequest(s3_exceptions.S3ClientError):
+    code = "InvalidRequest"
+
+    def __init__(self, message: str):
+        super().__init__("InvalidRequest", message)
+
+
+def _xml_text(body: bytes, tag: str) -> str | None:
+    match = re.search(rf"<{tag}>([^<]*)</{tag}>", body.decode("utf-8", "replace"))
+    return match.group(1).strip() if match else None
+
+
+_original_key_response_put = S3Response._key_response_put
+
+
+@functools.wraps(_original_key_response_put)
+def _key_response_put(self: Any, query: dict[str, Any], key_name: str) -> Any:
+    if "encryption" not in query:
+        return _original_key_response_put(self, query, key_name)
+    self._set_action("KEY", "PUT", query)
+    version_id = (query.get("versionId") or [None])[0]
+    key = self.backend.get_object(self.bucket_name, key_name, version_id=version_id)
+    if key is None:
+        raise s3_exceptions.MissingKey(key=key_name)
+    body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
+    arn = _xml_text(body, "KMSKeyArn")
+    if arn is None or not _KMS_KEY_ARN.fullmatch(arn):
+        raise S3InvalidRequest(
+            "You must specify the full AWS KMS key ARN. The KMS key ID and KMS key alias aren't supported."
+        )
+    bucket_key = _xml_text(body, "BucketKeyEnabled")
+    key.encryption = "aws:kms"
+    key.kms_key_id = arn
+    key.bucket_key_enabled = None if bucket_key is None else bucket_key.lower()
+    return 200, {}, ""
+
+
+S3Response._key_response_put = _key_response_put
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@
 //!
 //! - [`metrics`] publishes kmsrot's metrics (Embedded Metric Format or `PutMetricData`), and
 //!   [`notify`] its SNS notifications; neither ever fails its caller.
+//! - [`s3`] is S3 SSE-KMS through aliases: objects written under the key an alias names, bucket
+//!   defaults that follow the alias, and re-encryption of stored objects to the current key.
 //! - [`identity`] reads the caller's account.
 //! - [`audit`] finds KMS keys hard-coded in source and configuration.
 //!
@@ -27,6 +29,7 @@ pub mod identity;
 mod kms;
 pub mod metrics;
 pub mod notify;
+pub mod s3;
 mod secret;
 
 pub use engine::{AliasChange, RotateOptions, RotationError, Rotator, SweepOptions};

@@ -237,6 +237,50 @@ impl TestEnv {
         .expect("generated alias names are valid")
     }
 
+    /// A raw S3 client for arranging test state.
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::new(&self.config)
+    }
+
+    /// kmsrot's S3 service on this endpoint, the code under test.
+    pub fn s3(&self) -> kmsrot_core::s3::S3 {
+        kmsrot_core::s3::S3::new(&self.config)
+    }
+
+    /// Creates a fresh bucket in this region, with versioning when asked; returns its name.
+    pub async fn bucket(&self, label: &str, versioned: bool) -> Result<String> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("kmsrot-test-{label}-{}-{n}", std::process::id());
+        let client = self.s3_client();
+        let mut create = client.create_bucket().bucket(&name);
+        if self.region() != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(self.region().into())
+                    .build(),
+            );
+        }
+        create
+            .send()
+            .await
+            .with_context(|| format!("CreateBucket {name}"))?;
+        if versioned {
+            client
+                .put_bucket_versioning()
+                .bucket(&name)
+                .versioning_configuration(
+                    aws_sdk_s3::types::VersioningConfiguration::builder()
+                        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .with_context(|| format!("PutBucketVersioning {name}"))?;
+        }
+        Ok(name)
+    }
+
     /// Puts a fresh symmetric alias under kmsrot's default policy for `mode`, through the
     /// engine; returns the alias and its key.
     pub async fn managed_alias(

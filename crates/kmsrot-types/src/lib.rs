@@ -1,6 +1,7 @@
 //! Shared vocabulary of kmsrot: key references, encryption contexts, the results that carry
 //! the key ARN they were made with, the rotation model (policy, stages, tag names, reports),
-//! and the rotation Lambda's events, requests, outcomes, notifications and metric names.
+//! the rotation Lambda's events, requests, outcomes, notifications and metric names, and S3
+//! locations, object encryption and re-encryption reports.
 //!
 //! This crate is pure data. It does no I/O and does not depend on the AWS SDK, so every other
 //! crate (and anything that stores kmsrot's results) can use it. Every type round-trips through
@@ -19,6 +20,7 @@ pub mod metrics;
 mod outcome;
 mod report;
 mod rotation;
+pub mod s3;
 
 pub use bytes::Base64Bytes;
 pub use context::{ContextError, EncryptionContext};

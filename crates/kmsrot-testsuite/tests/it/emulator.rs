@@ -1568,3 +1568,84 @@ async fn patch_update_keeps_resources_moto_cannot_update() {
     assert_eq!(resources().await, before);
     cfn.delete_stack().stack_name(&name).send().await.unwrap();
 }
+
+/// Patch 17: S3 UpdateObjectEncryption "preserves all object metadata properties, including
+/// the storage class, creation date, last modified date, ETag, and checksum properties", and
+/// takes only a full key ARN ("The KMS key ID and KMS key alias aren't supported.").
+#[tokio::test]
+async fn patch_update_object_encryption_changes_only_the_encryption() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{ObjectEncryption, SsekmsEncryption, StorageClass};
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let key = env.create_key(spec, usage).await.unwrap();
+    let bucket = env.bucket("patch17", false).await.unwrap();
+    let s3 = env.s3_client();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("o")
+        .body(ByteStream::from_static(b"data"))
+        .metadata("m", "1")
+        .storage_class(StorageClass::StandardIa)
+        .send()
+        .await
+        .unwrap();
+    let before = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("o")
+        .send()
+        .await
+        .unwrap();
+    let update = |arn: String| {
+        s3.update_object_encryption()
+            .bucket(&bucket)
+            .key("o")
+            .object_encryption(ObjectEncryption::Ssekms(
+                SsekmsEncryption::builder()
+                    .kms_key_arn(arn)
+                    .bucket_key_enabled(true)
+                    .build()
+                    .unwrap(),
+            ))
+            .send()
+    };
+    let err = update("alias/some-alias".into()).await.unwrap_err();
+    assert_eq!(err.code(), Some("InvalidRequest"), "{err:?}");
+    update(key.to_string()).await.unwrap();
+    let after = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("o")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.ssekms_key_id(), Some(key.to_string().as_str()));
+    assert_eq!(after.bucket_key_enabled(), Some(true));
+    assert_eq!(after.e_tag(), before.e_tag());
+    assert_eq!(after.last_modified(), before.last_modified());
+    assert_eq!(after.storage_class(), Some(&StorageClass::StandardIa));
+    assert_eq!(after.metadata(), before.metadata());
+    let data = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("o")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(data.body.collect().await.unwrap().to_vec(), b"data");
+    let missing = s3
+        .update_object_encryption()
+        .bucket(&bucket)
+        .key("nope")
+        .object_encryption(ObjectEncryption::Ssekms(
+            SsekmsEncryption::builder()
+                .kms_key_arn(key.to_string())
+                .build()
+                .unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Some("NoSuchKey"), "{missing:?}");
+}

@@ -5,6 +5,7 @@ mod aliases;
 mod emulator;
 mod errors;
 mod rotation;
+mod s3;
 mod sweep;
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};

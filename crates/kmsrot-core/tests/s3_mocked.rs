@@ -1,0 +1,163 @@
+//! What the local emulator cannot show about S3: an AWS endpoint that does not implement
+//! `UpdateObjectEncryption`, tested through `aws-smithy-mocks` with the real SDK.
+
+use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+use aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput;
+use aws_sdk_kms::types::{
+    KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType, OriginType,
+};
+use aws_sdk_s3::operation::copy_object::CopyObjectOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::update_object_encryption::UpdateObjectEncryptionOutput;
+use aws_sdk_s3::types::{Object, ServerSideEncryption};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use kmsrot_core::s3::{MethodChoice, ReencryptOptions, S3, S3Error};
+use kmsrot_core::{AliasKms, Kms};
+use kmsrot_types::s3::ReencryptMethod;
+
+const NEW: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const OLD: &str = "arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab";
+
+fn alias() -> AliasKms {
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_output(|| {
+        DescribeKeyOutput::builder()
+            .key_metadata(
+                KeyMetadata::builder()
+                    .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+                    .arn(NEW)
+                    .key_state(KeyState::Enabled)
+                    .key_spec(KeySpec::SymmetricDefault)
+                    .key_usage(KeyUsageType::EncryptDecrypt)
+                    .origin(OriginType::AwsKms)
+                    .key_manager(KeyManagerType::Customer)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let rotation = mock!(aws_sdk_kms::Client::get_key_rotation_status).then_output(|| {
+        GetKeyRotationStatusOutput::builder()
+            .key_rotation_enabled(false)
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        [&describe, &rotation],
+        |c| c.region(aws_sdk_kms::config::Region::new("eu-west-1"))
+    );
+    Kms::from_client(client).alias("alias/data".parse().unwrap())
+}
+
+/// Two objects under the old key; `UpdateObjectEncryption` answers `update`.
+fn bucket(update: Rule) -> (S3, [Rule; 3]) {
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(Object::builder().key("a").size(4).build())
+            .contents(Object::builder().key("b").size(4).build())
+            .is_truncated(false)
+            .build()
+    });
+    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+        HeadObjectOutput::builder()
+            .content_length(4)
+            .e_tag("\"etag\"")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(OLD)
+            .build()
+    });
+    let copy = mock!(aws_sdk_s3::Client::copy_object)
+        .match_requests(|r| {
+            r.ssekms_key_id() == Some(NEW) && r.copy_source_if_match() == Some("\"etag\"")
+        })
+        .then_output(|| CopyObjectOutput::builder().ssekms_key_id(NEW).build());
+    let client = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&list, &head, &copy, &update],
+        |c| c
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+    );
+    (
+        S3::from_client(client, "eu-west-1", true),
+        [list, head, copy],
+    )
+}
+
+fn not_implemented() -> Rule {
+    mock!(aws_sdk_s3::Client::update_object_encryption)
+        .then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(501).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    "<Error><Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented</Message></Error>",
+                ),
+            )
+        })
+}
+
+#[tokio::test]
+async fn on_aws_update_object_encryption_is_used_and_nothing_is_copied() {
+    let update = mock!(aws_sdk_s3::Client::update_object_encryption)
+        .match_requests(|r| {
+            matches!(
+                r.object_encryption(),
+                Some(aws_sdk_s3::types::ObjectEncryption::Ssekms(e)) if e.kms_key_arn() == NEW
+            )
+        })
+        .then_output(|| UpdateObjectEncryptionOutput::builder().build());
+    let (s3, [_, _, copy]) = bucket(update.clone());
+    let report = s3
+        .reencrypt(
+            &"s3://data".parse().unwrap(),
+            &alias(),
+            &ReencryptOptions::default(),
+            &(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.method, ReencryptMethod::Update);
+    assert_eq!((report.moved, report.failed.len()), (2, 0), "{report:?}");
+    assert_eq!(update.num_calls(), 2);
+    assert_eq!(copy.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn an_endpoint_without_update_object_encryption_falls_back_to_copying() {
+    let update = not_implemented();
+    let (s3, [_, _, copy]) = bucket(update.clone());
+    let options = ReencryptOptions {
+        concurrency: 1,
+        ..ReencryptOptions::default()
+    };
+    let report = s3
+        .reencrypt(&"s3://data".parse().unwrap(), &alias(), &options, &())
+        .await
+        .unwrap();
+    assert_eq!(report.method, ReencryptMethod::Copy);
+    assert_eq!((report.moved, report.failed.len()), (2, 0), "{report:?}");
+    assert_eq!(update.num_calls(), 1, "asked once, then copied");
+    assert_eq!(copy.num_calls(), 2);
+    assert_eq!(report.moved_from[OLD], 2);
+}
+
+#[tokio::test]
+async fn method_update_on_an_endpoint_without_it_stops_and_says_so() {
+    let update = not_implemented();
+    let (s3, [_, _, copy]) = bucket(update.clone());
+    let options = ReencryptOptions {
+        concurrency: 1,
+        method: MethodChoice::Update,
+        ..ReencryptOptions::default()
+    };
+    let err = s3
+        .reencrypt(&"s3://data".parse().unwrap(), &alias(), &options, &())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, S3Error::UpdateUnsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("--method copy"), "{err}");
+    assert_eq!(update.num_calls(), 1, "no second object was started");
+    assert_eq!(copy.num_calls(), 0);
+}

@@ -1,0 +1,501 @@
+//! S3 SSE-KMS through aliases, and re-encryption of stored objects, against the emulator.
+
+use std::collections::HashMap;
+
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ServerSideEncryption, StorageClass};
+use kmsrot_core::s3::{MethodChoice, ReencryptOptions, S3Error, skip};
+use kmsrot_core::{AliasKms, KmsError};
+use kmsrot_testsuite::TestEnv;
+use kmsrot_types::s3::{ObjectEncryption, ReencryptMethod, S3Location};
+use kmsrot_types::{AliasName, KeyArn};
+
+use crate::{env, symmetric};
+
+fn at(bucket: &str, key: &str) -> S3Location {
+    format!("s3://{bucket}/{key}").parse().unwrap()
+}
+
+fn alias(env: &TestEnv, name: &AliasName) -> AliasKms {
+    env.kms.alias(name.clone().into())
+}
+
+/// HEAD through the raw SDK.
+async fn head(
+    env: &TestEnv,
+    bucket: &str,
+    key: &str,
+) -> aws_sdk_s3::operation::head_object::HeadObjectOutput {
+    env.s3_client()
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn body(env: &TestEnv, bucket: &str, key: &str) -> Vec<u8> {
+    let out = env
+        .s3_client()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    out.body.collect().await.unwrap().to_vec()
+}
+
+async fn tags(env: &TestEnv, bucket: &str, key: &str) -> HashMap<String, String> {
+    let out = env
+        .s3_client()
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    out.tag_set()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+async fn versions(env: &TestEnv, bucket: &str, key: &str) -> usize {
+    let out = env
+        .s3_client()
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .unwrap();
+    out.versions()
+        .iter()
+        .filter(|v| v.key() == Some(key))
+        .count()
+}
+
+#[tokio::test]
+async fn objects_are_written_under_the_key_arn_the_alias_names_and_report_it() {
+    let env = env().await;
+    let (name, first) = env.plain_alias("s3-put").await.unwrap();
+    let bucket = env.bucket("put", true).await.unwrap();
+    let s3 = env.s3();
+    let written = s3
+        .put(
+            &at(&bucket, "a.txt"),
+            b"hello".to_vec(),
+            Some("text/plain"),
+            &alias(&env, &name),
+        )
+        .await
+        .unwrap();
+    assert_eq!(written.key_arn, first);
+    assert!(written.version_id.is_some());
+    // S3 was sent the key ARN, not the alias.
+    assert_eq!(
+        head(&env, &bucket, "a.txt").await.ssekms_key_id(),
+        Some(first.to_string().as_str())
+    );
+
+    let (spec, usage) = symmetric();
+    let second = env.create_key(spec, usage).await.unwrap();
+    env.move_alias(&name, &second).await.unwrap();
+    let written = s3
+        .put(
+            &at(&bucket, "b.txt"),
+            b"world".to_vec(),
+            None,
+            &alias(&env, &name),
+        )
+        .await
+        .unwrap();
+    assert_eq!(written.key_arn, second);
+
+    let reports = s3
+        .object_keys(&at(&bucket, ""), Some(&second), 4)
+        .await
+        .unwrap();
+    let keys: Vec<_> = reports
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.encryption.key_arn().cloned(),
+                r.on_alias_key,
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("a.txt", Some(first.clone()), Some(false)),
+            ("b.txt", Some(second.clone()), Some(true))
+        ]
+    );
+    let fetched = s3.get(&at(&bucket, "a.txt")).await.unwrap();
+    assert_eq!(fetched.body, b"hello");
+    assert_eq!(fetched.encryption.key_arn(), Some(&first));
+    assert_eq!(fetched.content_type.as_deref(), Some("text/plain"));
+}
+
+#[tokio::test]
+async fn a_bucket_default_names_the_alias_arn_and_bare_names_are_warned_about() {
+    let env = env().await;
+    let (name, key) = env.plain_alias("s3-default").await.unwrap();
+    let bucket = env.bucket("default", false).await.unwrap();
+    let s3 = env.s3();
+    let set = s3
+        .set_bucket_default(&bucket, &alias(&env, &name), true)
+        .await
+        .unwrap();
+    let alias_arn = format!("arn:aws:kms:{}:{}:{name}", env.region(), key.account());
+    assert_eq!(set.kms_key.as_deref(), Some(alias_arn.as_str()));
+    assert_eq!(set.algorithm.as_deref(), Some("aws:kms"));
+    assert!(set.bucket_key);
+    assert!(set.warnings.is_empty(), "{:?}", set.warnings);
+
+    // Someone else configures the bare alias name: it resolves in each writer's account.
+    env.s3_client()
+        .put_bucket_encryption()
+        .bucket(&bucket)
+        .server_side_encryption_configuration(
+            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::AwsKms)
+                                .kms_master_key_id(name.as_str())
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let report = s3
+        .bucket_encryption(&bucket, Some(key.account()))
+        .await
+        .unwrap();
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(report.warnings[0].contains("account of whoever writes the object"));
+}
+
+#[tokio::test]
+async fn unusable_keys_and_missing_buckets_are_clear_errors() {
+    let env = env().await;
+    let s3 = env.s3();
+    let bucket = env.bucket("errors", false).await.unwrap();
+    let (hmac, _) = env
+        .key_with_alias("s3-hmac", KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac)
+        .await
+        .unwrap();
+    let err = s3
+        .put(&at(&bucket, "x"), vec![1], None, &alias(&env, &hmac))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, S3Error::Kms(KmsError::WrongKeyType { .. })),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("symmetric encryption keys"),
+        "{err}"
+    );
+
+    let (disabled, key) = env.plain_alias("s3-disabled").await.unwrap();
+    env.disable_key(&key).await.unwrap();
+    let err = s3
+        .put(&at(&bucket, "x"), vec![1], None, &alias(&env, &disabled))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, S3Error::Kms(KmsError::Disabled { .. })),
+        "{err:?}"
+    );
+
+    let (fine, _) = env.plain_alias("s3-fine").await.unwrap();
+    let err = s3
+        .put(
+            &at("kmsrot-test-no-such-bucket-x", "x"),
+            vec![1],
+            None,
+            &alias(&env, &fine),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, S3Error::NoSuchBucket { .. }), "{err:?}");
+    let err = s3
+        .put(&at(&bucket, "dir/"), vec![1], None, &alias(&env, &fine))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("names no object"), "{err}");
+}
+
+/// Puts an object with everything a copy must keep.
+async fn put_rich(
+    env: &TestEnv,
+    bucket: &str,
+    key: &str,
+    data: Vec<u8>,
+    sse: Option<(&str, Option<&KeyArn>)>,
+) {
+    let mut put = env
+        .s3_client()
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(data))
+        .content_type("application/json")
+        .cache_control("max-age=60")
+        .metadata("owner", "team-a")
+        .tagging("env=prod&team=a")
+        .storage_class(StorageClass::StandardIa);
+    if let Some((algorithm, kms)) = sse {
+        put = put.server_side_encryption(algorithm.into());
+        if let Some(kms) = kms {
+            put = put.ssekms_key_id(kms.to_string());
+        }
+    }
+    put.send().await.unwrap();
+}
+
+async fn assert_kept(env: &TestEnv, bucket: &str, key: &str, target: &KeyArn, data: &[u8]) {
+    let h = head(env, bucket, key).await;
+    assert_eq!(
+        h.ssekms_key_id(),
+        Some(target.to_string().as_str()),
+        "{key}"
+    );
+    assert_eq!(
+        h.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms),
+        "{key}"
+    );
+    assert_eq!(h.content_type(), Some("application/json"), "{key}");
+    assert_eq!(h.cache_control(), Some("max-age=60"), "{key}");
+    assert_eq!(
+        h.metadata()
+            .and_then(|m| m.get("owner"))
+            .map(String::as_str),
+        Some("team-a"),
+        "{key}"
+    );
+    assert_eq!(h.storage_class(), Some(&StorageClass::StandardIa), "{key}");
+    let t = tags(env, bucket, key).await;
+    assert_eq!(
+        (t["env"].as_str(), t["team"].as_str()),
+        ("prod", "a"),
+        "{key}"
+    );
+    assert_eq!(body(env, bucket, key).await, data, "{key}");
+}
+
+#[tokio::test]
+async fn reencryption_by_copy_keeps_everything_and_moves_only_what_it_should() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let old = env.create_key(spec.clone(), usage.clone()).await.unwrap();
+    let third = env.create_key(spec, usage).await.unwrap();
+    let (name, target) = env.plain_alias("s3-reencrypt").await.unwrap();
+    let bucket = env.bucket("reencrypt", true).await.unwrap();
+    let small = b"{\"a\":1}".to_vec();
+    // 6 MiB, copied in two parts below.
+    let large: Vec<u8> = (0..6 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    put_rich(
+        &env,
+        &bucket,
+        "keep/meta.json",
+        small.clone(),
+        Some(("aws:kms", Some(&old))),
+    )
+    .await;
+    put_rich(
+        &env,
+        &bucket,
+        "keep/with space+plus.json",
+        small.clone(),
+        Some(("aws:kms", Some(&old))),
+    )
+    .await;
+    put_rich(
+        &env,
+        &bucket,
+        "keep/sse-s3.json",
+        small.clone(),
+        Some(("AES256", None)),
+    )
+    .await;
+    put_rich(&env, &bucket, "keep/none.json", small.clone(), None).await;
+    put_rich(
+        &env,
+        &bucket,
+        "keep/third.json",
+        small.clone(),
+        Some(("aws:kms", Some(&third))),
+    )
+    .await;
+    put_rich(
+        &env,
+        &bucket,
+        "keep/on-target.json",
+        small.clone(),
+        Some(("aws:kms", Some(&target))),
+    )
+    .await;
+    put_rich(
+        &env,
+        &bucket,
+        "big/large.bin",
+        large.clone(),
+        Some(("aws:kms", Some(&old))),
+    )
+    .await;
+    let s3 = env.s3();
+    let alias = alias(&env, &name);
+    let everything = at(&bucket, "");
+    let options = ReencryptOptions {
+        method: MethodChoice::Copy,
+        multipart_threshold: 5 * 1024 * 1024,
+        part_size: 5 * 1024 * 1024,
+        concurrency: 4,
+        ..ReencryptOptions::default()
+    };
+
+    // A dry run reports and changes nothing.
+    let etag = head(&env, &bucket, "keep/meta.json")
+        .await
+        .e_tag()
+        .map(str::to_owned);
+    let dry = ReencryptOptions {
+        dry_run: true,
+        ..options.clone()
+    };
+    let report = s3.reencrypt(&everything, &alias, &dry, &()).await.unwrap();
+    assert_eq!(
+        (report.listed, report.moved, report.skipped[skip::ON_TARGET]),
+        (7, 6, 1),
+        "{report:?}"
+    );
+    assert!(report.dry_run);
+    assert_eq!(
+        head(&env, &bucket, "keep/meta.json")
+            .await
+            .e_tag()
+            .map(str::to_owned),
+        etag
+    );
+    assert_eq!(versions(&env, &bucket, "keep/meta.json").await, 1);
+
+    // Only objects under the old key.
+    let only_old = ReencryptOptions {
+        only_from: vec![old.clone()],
+        ..options.clone()
+    };
+    let report = s3
+        .reencrypt(&everything, &alias, &only_old, &())
+        .await
+        .unwrap();
+    assert_eq!(report.method, ReencryptMethod::Copy);
+    assert_eq!(report.moved, 3, "{report:?}");
+    assert_eq!(report.moved_from[&old.to_string()], 3);
+    assert_eq!(report.skipped[skip::NOT_ONLY_FROM], 3, "{report:?}");
+    assert_eq!(report.skipped[skip::ON_TARGET], 1, "{report:?}");
+    assert!(report.failed.is_empty(), "{report:?}");
+    for key in ["keep/meta.json", "keep/with space+plus.json"] {
+        assert_kept(&env, &bucket, key, &target, &small).await;
+        assert_eq!(
+            versions(&env, &bucket, key).await,
+            2,
+            "the old version stays: {key}"
+        );
+    }
+    assert_kept(&env, &bucket, "big/large.bin", &target, &large).await;
+    assert_eq!(
+        head(&env, &bucket, "keep/third.json").await.ssekms_key_id(),
+        Some(third.to_string().as_str()),
+        "--only-from left it alone"
+    );
+
+    // Then everything else; objects on the target are skipped.
+    let report = s3
+        .reencrypt(&everything, &alias, &options, &())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.moved, report.skipped[skip::ON_TARGET]),
+        (3, 4),
+        "{report:?}"
+    );
+    assert_eq!(report.moved_from["SSE-S3"], 1);
+    assert_eq!(report.moved_from["none"], 1);
+    for key in ["keep/sse-s3.json", "keep/none.json", "keep/third.json"] {
+        assert_kept(&env, &bucket, key, &target, &small).await;
+    }
+    let keys = s3.object_keys(&everything, Some(&target), 8).await.unwrap();
+    assert!(
+        keys.iter().all(|k| k.on_alias_key == Some(true)),
+        "{keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn reencryption_by_update_object_encryption_moves_no_data() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let old = env.create_key(spec, usage).await.unwrap();
+    let (name, target) = env.plain_alias("s3-update").await.unwrap();
+    let bucket = env.bucket("update", true).await.unwrap();
+    put_rich(
+        &env,
+        &bucket,
+        "a.json",
+        b"{}".to_vec(),
+        Some(("aws:kms", Some(&old))),
+    )
+    .await;
+    let etag = head(&env, &bucket, "a.json")
+        .await
+        .e_tag()
+        .map(str::to_owned);
+    let options = ReencryptOptions {
+        method: MethodChoice::Update,
+        ..ReencryptOptions::default()
+    };
+    let report = env
+        .s3()
+        .reencrypt(&at(&bucket, ""), &alias(&env, &name), &options, &())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.method, report.moved),
+        (ReencryptMethod::Update, 1),
+        "{report:?}"
+    );
+    assert_kept(&env, &bucket, "a.json", &target, b"{}").await;
+    assert_eq!(
+        head(&env, &bucket, "a.json")
+            .await
+            .e_tag()
+            .map(str::to_owned),
+        etag
+    );
+    assert_eq!(
+        versions(&env, &bucket, "a.json").await,
+        1,
+        "no new version: no data moved"
+    );
+    let fetched = env.s3().get(&at(&bucket, "a.json")).await.unwrap();
+    assert!(matches!(
+        fetched.encryption,
+        ObjectEncryption::SseKms { .. }
+    ));
+}
