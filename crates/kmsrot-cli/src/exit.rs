@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use kmsrot_core::config::ConfigError;
+use kmsrot_core::s3::{CheckpointError, S3Error};
 use kmsrot_core::{KmsError, RotationError};
 use kmsrot_types::{ContextError, ParseError};
 
@@ -25,9 +26,12 @@ pub(crate) const THROTTLED: u8 = 7;
 /// kmsrot refused an unsafe or unsupported change: unmanaged alias, alias exists, unsupported
 /// key, spec or usage mismatch, nothing to roll back, a rotation still unfinished, on-demand
 /// rotations used up, an invalid policy in a key's tags, a failed self-test of a new key, a
-/// sweep in which some alias failed, or (`kmsrot event`) an event refused as malformed,
-/// forged or foreign, or whose outcome reports a failure.
+/// sweep in which some alias failed, a re-encryption in which some object failed, an S3
+/// endpoint without UpdateObjectEncryption under `--method update`, or (`kmsrot event`) an
+/// event refused as malformed, forged or foreign, or whose outcome reports a failure.
 pub(crate) const REFUSED: u8 = 8;
+/// Interrupted (Ctrl-C) before every object was handled; resume with `--resume FILE`.
+pub(crate) const INTERRUPTED: u8 = 130;
 
 fn kms_code(kms: &KmsError) -> u8 {
     match kms {
@@ -45,6 +49,20 @@ fn kms_code(kms: &KmsError) -> u8 {
         KmsError::AccessDenied { .. } => ACCESS,
         KmsError::Throttled { .. } => THROTTLED,
         KmsError::LimitExceeded { .. } => REFUSED,
+        _ => FAILURE,
+    }
+}
+
+fn s3_code(err: &S3Error) -> u8 {
+    match err {
+        S3Error::Kms(kms) => kms_code(kms),
+        S3Error::NoSuchBucket { .. } | S3Error::NoSuchKey { .. } => NOT_FOUND,
+        S3Error::AccessDenied { .. } => ACCESS,
+        S3Error::Throttled { .. } => THROTTLED,
+        S3Error::Refused(_) => USAGE,
+        S3Error::Checkpoint(CheckpointError::Io { .. }) => FAILURE,
+        S3Error::Checkpoint(_) => USAGE,
+        S3Error::UpdateUnsupported { .. } => REFUSED,
         _ => FAILURE,
     }
 }
@@ -67,7 +85,17 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
                 _ => REFUSED,
             };
         }
-        if cause.is::<SweepFailed>() || cause.is::<EventRefused>() || cause.is::<OutcomeFailed>() {
+        if let Some(err) = cause.downcast_ref::<S3Error>() {
+            return s3_code(err);
+        }
+        if cause.is::<Interrupted>() {
+            return INTERRUPTED;
+        }
+        if cause.is::<SweepFailed>()
+            || cause.is::<EventRefused>()
+            || cause.is::<OutcomeFailed>()
+            || cause.is::<ObjectsFailed>()
+        {
             return REFUSED;
         }
         if cause.is::<ParseError>()
@@ -88,6 +116,16 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
 #[derive(Debug, thiserror::Error)]
 #[error("{0} of the swept aliases failed; see the report")]
 pub(crate) struct SweepFailed(pub(crate) usize);
+
+/// A re-encryption finished, and some objects failed; the report says which and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} object(s) could not be re-encrypted; see the report, then run again to retry them")]
+pub(crate) struct ObjectsFailed(pub(crate) usize);
+
+/// A re-encryption was interrupted.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted with {0} object(s) left; resume with --resume {path}", path = .1.display())]
+pub(crate) struct Interrupted(pub(crate) u64, pub(crate) std::path::PathBuf);
 
 /// A flag's value is invalid (beyond what clap checks).
 #[derive(Debug, thiserror::Error)]

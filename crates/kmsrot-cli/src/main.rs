@@ -74,6 +74,10 @@ enum Command {
     /// Audit: hard-coded KMS keys in files (`audit code`), or the region's key and alias
     /// compliance (`audit account`).
     Audit(cmd::audit::Args),
+    /// Move stored S3 objects to the key an alias names now (resumable; --dry-run to preview).
+    Reencrypt(cmd::reencrypt::Args),
+    /// S3 through aliases: put and get objects, the key each object uses, bucket defaults.
+    S3(cmd::s3::Args),
     /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
     Completions(cmd::completions::Args),
 }
@@ -127,6 +131,8 @@ fn main() -> ExitCode {
             Command::Guard(args) => cmd::guard::run(&global, args).await,
             Command::Event(args) => cmd::event::run(&global, args).await,
             Command::Audit(args) => cmd::audit::run(&global, args).await,
+            Command::Reencrypt(args) => cmd::reencrypt::run(&global, args).await,
+            Command::S3(args) => cmd::s3::run(&global, args).await,
             Command::Completions(args) => cmd::completions::run(&args),
         }
     });

@@ -2,8 +2,10 @@
 //! people.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::{Context, Result};
+use kmsrot_types::s3::{BucketEncryption, ObjectKeyReport, ReencryptReport};
 use kmsrot_types::{
     Action, AliasOutcome, AliasStatus, GuardVerdict, KeyArn, KeyInfo, KeyStatus, Outcome,
     RotationStatus, Undone,
@@ -93,6 +95,11 @@ pub(crate) fn key_fields(info: &KeyInfo) -> Vec<(&'static str, String)> {
 
 /// Prints a table: a header row, then one row per entry, columns padded to their widest cell.
 pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    crate::io::Sink::Stdout.write(table_text(headers, rows).as_bytes())
+}
+
+/// A table as text: a header row, then one row per entry, columns padded to their widest cell.
+pub(crate) fn table_text(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -108,15 +115,15 @@ pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) -> Result<()> 
                 text.push_str(&format!("{cell:<width$}  "));
             }
         }
-        text.trim_end().to_owned()
+        let mut text = text.trim_end().to_owned();
+        text.push('\n');
+        text
     };
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", line(headers.to_vec())).context("writing stdout")?;
+    let mut text = line(headers.to_vec());
     for row in rows {
-        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))
-            .context("writing stdout")?;
+        text.push_str(&line(row.iter().map(String::as_str).collect()));
     }
-    Ok(())
+    text
 }
 
 /// The short form of a key in tables: its key ID.
@@ -469,6 +476,147 @@ pub(crate) fn account_text(report: &kmsrot_types::audit::AccountReport) -> Strin
     out
 }
 
+/// Bytes for people: 4.0 KiB, 1.2 MiB.
+fn bytes_text(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `kmsrot s3 keys`: one row per object, then a count per key.
+pub(crate) fn object_keys_text(reports: &[ObjectKeyReport]) -> String {
+    let with_alias = reports.iter().any(|r| r.on_alias_key.is_some());
+    let mut headers = vec!["KEY", "SIZE", "ENCRYPTION"];
+    if with_alias {
+        headers.push("ON ALIAS KEY");
+    }
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.key.clone(), bytes_text(r.size), r.encryption.source()];
+            if let Some(on) = r.on_alias_key {
+                row.push(if on { "yes" } else { "NO" }.to_owned());
+            }
+            row
+        })
+        .collect();
+    let mut text = table_text(&headers, &rows);
+    let mut by_source: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in reports {
+        *by_source.entry(r.encryption.source()).or_default() += 1;
+    }
+    text.push_str(&format!("{} object(s)\n", reports.len()));
+    for (source, n) in by_source {
+        text.push_str(&format!("  {n:>6}  {source}\n"));
+    }
+    text
+}
+
+/// `kmsrot s3 default-encryption`.
+pub(crate) fn bucket_encryption_text(report: &BucketEncryption) -> String {
+    let mut text = format!("s3://{}\n", report.bucket);
+    let algorithm = report.algorithm.as_deref().unwrap_or("none configured");
+    text.push_str(&format!("  algorithm   {algorithm}\n"));
+    if let Some(key) = &report.kms_key {
+        text.push_str(&format!("  kms key     {key}\n"));
+    }
+    text.push_str(&format!(
+        "  bucket key  {}\n",
+        if report.bucket_key {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    ));
+    for warning in &report.warnings {
+        text.push_str(&format!("WARNING: {warning}\n"));
+    }
+    text
+}
+
+/// The final report of `kmsrot reencrypt`.
+pub(crate) fn reencrypt_text(r: &ReencryptReport) -> String {
+    let verb = if r.dry_run {
+        "would re-encrypt"
+    } else {
+        "re-encrypted"
+    };
+    let mut text = format!(
+        "{verb} s3://{}/{} to {} ({}) by {}\n",
+        r.bucket, r.prefix, r.alias, r.target_key_arn, r.method
+    );
+    let skipped: u64 = r.skipped.values().sum();
+    text.push_str(&format!(
+        "  listed   {:>7}  {}\n",
+        r.listed,
+        bytes_text(r.listed_bytes)
+    ));
+    text.push_str(&format!(
+        "  {}  {:>7}  {}\n",
+        if r.dry_run { "to move" } else { "moved  " },
+        r.moved,
+        bytes_text(r.moved_bytes)
+    ));
+    for (from, n) in &r.moved_from {
+        text.push_str(&format!("    {n:>7}  from {from}\n"));
+    }
+    text.push_str(&format!("  skipped  {skipped:>7}\n"));
+    for (why, n) in &r.skipped {
+        text.push_str(&format!("    {n:>7}  {why}\n"));
+    }
+    if r.resumed > 0 {
+        text.push_str(&format!(
+            "  resumed  {:>7}  finished by an earlier run\n",
+            r.resumed
+        ));
+    }
+    text.push_str(&format!("  failed   {:>7}\n", r.failed.len()));
+    for f in &r.failed {
+        text.push_str(&format!("    {}: {}\n", f.key, f.reason));
+    }
+    if r.dry_run {
+        text.push_str("DRY RUN: nothing was changed\n");
+    }
+    if r.interrupted {
+        text.push_str(&format!(
+            "INTERRUPTED: {} object(s) not handled yet; run again with --resume to finish\n",
+            r.pending()
+        ));
+    }
+    text
+}
+
+/// What `kmsrot reencrypt --emit-batch-job` wrote, and what to do with it.
+pub(crate) fn batch_job_text(r: &ReencryptReport, dir: &Path, manifest_key: &str) -> String {
+    let manifest = dir.join("manifest.csv");
+    let job = dir.join("job.json");
+    format!(
+        "wrote {} ({} object(s) to move to {}) and {}\n\
+         next:\n\
+         \x20 1. aws s3 cp {} s3://{}/{manifest_key}\n\
+         \x20 2. put the manifest's ETag and the Batch Operations role's ARN into {}\n\
+         \x20 3. aws s3control create-job --region {} --cli-input-json file://{}\n",
+        manifest.display(),
+        r.moved,
+        r.target_key_arn,
+        job.display(),
+        manifest.display(),
+        r.bucket,
+        job.display(),
+        r.target_key_arn.region(),
+        job.display(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,5 +639,405 @@ mod tests {
             "automatic",
         );
         check(RotationStatus::Disabled, "automatic rotation off");
+    }
+
+    // Snapshots of what people and scripts read. The fixtures are fixed values, so the
+    // snapshots pin the rendering and the JSON schema; `UPDATE_EXPECT=1 cargo test` rewrites
+    // them after a deliberate change.
+
+    const OLD: &str = "arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab";
+    const NEW: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn key_status(arn: &str, stage: kmsrot_types::Stage, created: &str) -> KeyStatus {
+        KeyStatus {
+            key_arn: arn.parse().unwrap(),
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            key_state: "Enabled".into(),
+            stage: Some(stage),
+            created_at: Some(created.into()),
+            promoted_at: Some(created.into()),
+            demoted_at: None,
+            retired_at: None,
+            deletion_date: None,
+        }
+    }
+
+    fn json_text<T: Serialize>(value: &T) -> String {
+        String::from_utf8(render_json(value).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn status_snapshot() {
+        let status = AliasStatus {
+            alias: "alias/payments".parse().unwrap(),
+            policy: kmsrot_types::Policy::new(kmsrot_types::Mode::Manual),
+            current: key_status(NEW, kmsrot_types::Stage::Current, "2026-09-01T00:00:00Z"),
+            rotation: RotationStatus::Disabled,
+            next_rotation: "2026-11-30T00:00:00Z".into(),
+            previous: Some(key_status(
+                OLD,
+                kmsrot_types::Stage::Previous,
+                "2026-06-01T00:00:00Z",
+            )),
+            rotation_in_progress: None,
+            on_demand_remaining: None,
+            compliance: kmsrot_types::Compliance {
+                age_days: 90,
+                max_age_days: 90,
+                overdue: false,
+                findings: vec![],
+            },
+        };
+        let mut overdue = status.clone();
+        overdue.alias = "alias/ledger".parse().unwrap();
+        overdue.previous = None;
+        overdue.compliance.age_days = 120;
+        overdue.compliance.overdue = true;
+        let rows: Vec<_> = [&status, &overdue].into_iter().map(status_row).collect();
+        expect_test::expect![[r#"
+            ALIAS           KEY                                   SPEC               MODE    STAGE    AGE   NEXT ROTATION  PREVIOUS                                                  COMPLIANCE
+            alias/payments  1234abcd-12ab-34cd-56ef-1234567890ab  SYMMETRIC_DEFAULT  manual  current  90d   2026-11-30     0000abcd-12ab-34cd-56ef-1234567890ab (previous, Enabled)  ok
+            alias/ledger    1234abcd-12ab-34cd-56ef-1234567890ab  SYMMETRIC_DEFAULT  manual  current  120d  2026-11-30     -                                                         OVERDUE (120 > 90 days)
+        "#]].assert_eq(&table_text(&STATUS_HEADERS, &rows));
+        expect_test::expect![[r#"
+            [
+              {
+                "alias": "alias/ledger",
+                "policy": {
+                  "mode": "manual",
+                  "max_age_days": 365,
+                  "period_days": 365,
+                  "grace_days": 30,
+                  "delete_after_days": 30,
+                  "deletion_window_days": 30
+                },
+                "current": {
+                  "key_arn": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                  "key_spec": "SYMMETRIC_DEFAULT",
+                  "key_usage": "ENCRYPT_DECRYPT",
+                  "key_state": "Enabled",
+                  "stage": "current",
+                  "created_at": "2026-09-01T00:00:00Z",
+                  "promoted_at": "2026-09-01T00:00:00Z",
+                  "demoted_at": null,
+                  "retired_at": null,
+                  "deletion_date": null
+                },
+                "rotation": {
+                  "status": "disabled"
+                },
+                "next_rotation": "2026-11-30T00:00:00Z",
+                "previous": null,
+                "rotation_in_progress": null,
+                "on_demand_remaining": null,
+                "compliance": {
+                  "age_days": 120,
+                  "max_age_days": 90,
+                  "overdue": true,
+                  "findings": []
+                }
+              }
+            ]
+        "#]].assert_eq(&json_text(&vec![overdue]));
+    }
+
+    #[test]
+    fn audit_snapshots() {
+        use kmsrot_types::audit::{
+            AccountFinding, AccountIssue, AccountReport, CodeFinding, Confidence,
+        };
+        let findings = vec![
+            CodeFinding {
+                path: "./app/crypto.py".into(),
+                line: 3,
+                column: 20,
+                text: NEW.into(),
+                key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+                confidence: Confidence::High,
+                why: "a key ARN".into(),
+                key_arn: Some(NEW.parse().unwrap()),
+                aliases: vec![kmsrot_types::audit::AliasHint {
+                    alias: "alias/payments".parse().unwrap(),
+                    managed: true,
+                }],
+                lookup: None,
+            },
+            CodeFinding {
+                path: "./notes.md".into(),
+                line: 9,
+                column: 1,
+                text: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+                key_id: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+                confidence: Confidence::Low,
+                why: "a UUID with no KMS context nearby: maybe another identifier".into(),
+                key_arn: None,
+                aliases: vec![],
+                lookup: Some("not looked up: --no-lookup".into()),
+            },
+        ];
+        expect_test::expect![[r#"
+            ./app/crypto.py:3:20: [high] arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (a key ARN)
+                name `alias/payments` instead (managed by kmsrot)
+            ./notes.md:9:1: [low] 0f8fad5b-d9cb-469f-a165-70867728950e (a UUID with no KMS context nearby: maybe another identifier)
+                not looked up: --no-lookup
+            1 hard-coded key reference(s), 1 low-confidence look-alike(s)
+        "#]].assert_eq(&audit_text(&findings));
+        expect_test::expect![[r#"
+            {
+              "path": "./app/crypto.py",
+              "line": 3,
+              "column": 20,
+              "text": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+              "key_id": "1234abcd-12ab-34cd-56ef-1234567890ab",
+              "confidence": "high",
+              "why": "a key ARN",
+              "key_arn": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+              "aliases": [
+                {
+                  "alias": "alias/payments",
+                  "managed": true
+                }
+              ]
+            }
+        "#]].assert_eq(&json_text(&findings[0]));
+        let account = AccountReport {
+            region: "eu-west-1".into(),
+            keys: 3,
+            aliases: 2,
+            findings: vec![
+                AccountFinding {
+                    issue: AccountIssue::AliasNamesKeyPendingDeletion,
+                    alias: Some("alias/old-app".parse().unwrap()),
+                    key: Some(OLD.parse().unwrap()),
+                    detail: "the key is pending deletion; cancel it or move the alias".into(),
+                },
+                AccountFinding {
+                    issue: AccountIssue::RotationDisabled,
+                    alias: None,
+                    key: Some(NEW.parse().unwrap()),
+                    detail: "automatic rotation is off".into(),
+                },
+            ],
+        };
+        expect_test::expect![[r#"
+            PENDING DELETION: the key is pending deletion; cancel it or move the alias
+            ROTATION OFF: automatic rotation is off
+            2 finding(s) over 3 customer-managed key(s) and 2 alias(es) in eu-west-1
+        "#]]
+        .assert_eq(&account_text(&account));
+        expect_test::expect![[r#"
+            {
+              "region": "eu-west-1",
+              "keys": 3,
+              "aliases": 2,
+              "findings": [
+                {
+                  "issue": "alias_names_key_pending_deletion",
+                  "alias": "alias/old-app",
+                  "key": "arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab",
+                  "detail": "the key is pending deletion; cancel it or move the alias"
+                },
+                {
+                  "issue": "rotation_disabled",
+                  "key": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                  "detail": "automatic rotation is off"
+                }
+              ]
+            }
+        "#]].assert_eq(&json_text(&account));
+    }
+
+    fn reencrypt_report() -> ReencryptReport {
+        ReencryptReport {
+            bucket: "data".into(),
+            prefix: "logs/".into(),
+            alias: "alias/payments".into(),
+            target_key_arn: NEW.parse().unwrap(),
+            method: kmsrot_types::s3::ReencryptMethod::Copy,
+            dry_run: false,
+            interrupted: false,
+            listed: 1000,
+            listed_bytes: 4_096_000,
+            moved: 990,
+            moved_bytes: 4_055_040,
+            moved_from: [(OLD.to_owned(), 900), ("SSE-S3".to_owned(), 90)].into(),
+            skipped: [("already under the target key".to_owned(), 8)].into(),
+            resumed: 0,
+            failed: vec![
+                kmsrot_types::s3::ObjectFailure {
+                    key: "logs/a.gz".into(),
+                    version_id: Some("v1".into()),
+                    reason: "PreconditionFailed: At least one of the pre-conditions you specified did not hold; the object changed while it was being re-encrypted: run again to pick up the new version".into(),
+                },
+                kmsrot_types::s3::ObjectFailure {
+                    key: "logs/b.gz".into(),
+                    version_id: None,
+                    reason: "encrypted with a customer-provided key (SSE-C): only that key can re-encrypt it, and kmsrot never has it".into(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn reencrypt_snapshots() {
+        let report = reencrypt_report();
+        expect_test::expect![[r#"
+            re-encrypted s3://data/logs/ to alias/payments (arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab) by copy in place
+              listed      1000  3.9 MiB
+              moved        990  3.9 MiB
+                     90  from SSE-S3
+                    900  from arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab
+              skipped        8
+                      8  already under the target key
+              failed         2
+                logs/a.gz: PreconditionFailed: At least one of the pre-conditions you specified did not hold; the object changed while it was being re-encrypted: run again to pick up the new version
+                logs/b.gz: encrypted with a customer-provided key (SSE-C): only that key can re-encrypt it, and kmsrot never has it
+        "#]].assert_eq(&reencrypt_text(&report));
+        expect_test::expect![[r#"
+            {
+              "bucket": "data",
+              "prefix": "logs/",
+              "alias": "alias/payments",
+              "target_key_arn": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+              "method": "copy",
+              "dry_run": false,
+              "interrupted": false,
+              "listed": 1000,
+              "listed_bytes": 4096000,
+              "moved": 990,
+              "moved_bytes": 4055040,
+              "moved_from": {
+                "SSE-S3": 90,
+                "arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab": 900
+              },
+              "skipped": {
+                "already under the target key": 8
+              },
+              "resumed": 0,
+              "failed": [
+                {
+                  "key": "logs/a.gz",
+                  "version_id": "v1",
+                  "reason": "PreconditionFailed: At least one of the pre-conditions you specified did not hold; the object changed while it was being re-encrypted: run again to pick up the new version"
+                },
+                {
+                  "key": "logs/b.gz",
+                  "version_id": null,
+                  "reason": "encrypted with a customer-provided key (SSE-C): only that key can re-encrypt it, and kmsrot never has it"
+                }
+              ]
+            }
+        "#]].assert_eq(&json_text(&report));
+        let dry = ReencryptReport {
+            dry_run: true,
+            failed: vec![],
+            moved: 992,
+            ..report.clone()
+        };
+        expect_test::expect![[r#"
+            would re-encrypt s3://data/logs/ to alias/payments (arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab) by copy in place
+              listed      1000  3.9 MiB
+              to move      992  3.9 MiB
+                     90  from SSE-S3
+                    900  from arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab
+              skipped        8
+                      8  already under the target key
+              failed         0
+            DRY RUN: nothing was changed
+        "#]].assert_eq(&reencrypt_text(&dry));
+        let interrupted = ReencryptReport {
+            interrupted: true,
+            moved: 400,
+            resumed: 100,
+            failed: vec![],
+            ..report
+        };
+        expect_test::expect![[r#"
+            re-encrypted s3://data/logs/ to alias/payments (arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab) by copy in place
+              listed      1000  3.9 MiB
+              moved        400  3.9 MiB
+                     90  from SSE-S3
+                    900  from arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab
+              skipped        8
+                      8  already under the target key
+              resumed      100  finished by an earlier run
+              failed         0
+            INTERRUPTED: 492 object(s) not handled yet; run again with --resume to finish
+        "#]].assert_eq(&reencrypt_text(&interrupted));
+    }
+
+    #[test]
+    fn object_keys_and_bucket_snapshots() {
+        use kmsrot_types::s3::ObjectEncryption;
+        let reports = vec![
+            ObjectKeyReport {
+                key: "logs/a.gz".into(),
+                version_id: None,
+                size: 4096,
+                encryption: ObjectEncryption::SseKms {
+                    key: OLD.into(),
+                    key_arn: Some(OLD.parse().unwrap()),
+                    bucket_key: false,
+                },
+                on_alias_key: Some(false),
+            },
+            ObjectKeyReport {
+                key: "logs/b.gz".into(),
+                version_id: Some("v2".into()),
+                size: 3 * 1024 * 1024,
+                encryption: ObjectEncryption::SseKms {
+                    key: NEW.into(),
+                    key_arn: Some(NEW.parse().unwrap()),
+                    bucket_key: true,
+                },
+                on_alias_key: Some(true),
+            },
+            ObjectKeyReport {
+                key: "logs/c.gz".into(),
+                version_id: None,
+                size: 12,
+                encryption: ObjectEncryption::SseS3,
+                on_alias_key: Some(false),
+            },
+        ];
+        expect_test::expect![[r#"
+            KEY        SIZE     ENCRYPTION                                                                   ON ALIAS KEY
+            logs/a.gz  4.0 KiB  arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab  NO
+            logs/b.gz  3.0 MiB  arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab  yes
+            logs/c.gz  12 B     SSE-S3                                                                       NO
+            3 object(s)
+                   1  SSE-S3
+                   1  arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab
+                   1  arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab
+        "#]].assert_eq(&object_keys_text(&reports));
+        expect_test::expect![[r#"
+            {
+              "key": "logs/a.gz",
+              "version_id": null,
+              "size": 4096,
+              "encryption": {
+                "type": "sse_kms",
+                "key": "arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab",
+                "key_arn": "arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab",
+                "bucket_key": false
+              },
+              "on_alias_key": false
+            }
+        "#]].assert_eq(&json_text(&reports[0]));
+        let bucket = BucketEncryption {
+            bucket: "data".into(),
+            algorithm: Some("aws:kms".into()),
+            kms_key: Some("alias/payments".into()),
+            bucket_key: false,
+            warnings: kmsrot_core::s3::bucket_key_warnings("alias/payments", Some("111122223333")),
+        };
+        expect_test::expect![[r#"
+            s3://data
+              algorithm   aws:kms
+              kms key     alias/payments
+              bucket key  disabled
+            WARNING: the default names `alias/payments` by name: S3 resolves a bare alias in the account of whoever writes the object, so a writer from another account encrypts under its own account's alias of that name, or fails; name the alias's ARN instead (`kmsrot s3 default-encryption --alias alias/payments` does)
+        "#]].assert_eq(&bucket_encryption_text(&bucket));
     }
 }

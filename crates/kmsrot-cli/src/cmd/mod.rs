@@ -10,7 +10,9 @@ pub(crate) mod fleet;
 pub(crate) mod guard;
 pub(crate) mod mac;
 pub(crate) mod manage;
+pub(crate) mod reencrypt;
 pub(crate) mod rotate;
+pub(crate) mod s3;
 pub(crate) mod sign;
 
 use anyhow::Result;
