@@ -57,6 +57,7 @@ fn s3_code(err: &S3Error) -> u8 {
     match err {
         S3Error::Kms(kms) => kms_code(kms),
         S3Error::NoSuchBucket { .. } | S3Error::NoSuchKey { .. } => NOT_FOUND,
+        S3Error::WrongRegion { .. } => USAGE,
         S3Error::AccessDenied { .. } => ACCESS,
         S3Error::Throttled { .. } => THROTTLED,
         S3Error::Refused(_) => USAGE,
@@ -122,10 +123,21 @@ pub(crate) struct SweepFailed(pub(crate) usize);
 #[error("{0} object(s) could not be re-encrypted; see the report, then run again to retry them")]
 pub(crate) struct ObjectsFailed(pub(crate) usize);
 
-/// A re-encryption was interrupted.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted with {0} object(s) left; resume with --resume {path}", path = .1.display())]
-pub(crate) struct Interrupted(pub(crate) u64, pub(crate) std::path::PathBuf);
+/// A re-encryption was interrupted; the checkpoint file to resume from, when there is one.
+#[derive(Debug)]
+pub(crate) struct Interrupted(pub(crate) u64, pub(crate) Option<std::path::PathBuf>);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted with {} object(s) left", self.0)?;
+        match &self.1 {
+            Some(path) => write!(f, "; resume with --resume {}", path.display()),
+            None => f.write_str("; run it again"),
+        }
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// A flag's value is invalid (beyond what clap checks).
 #[derive(Debug, thiserror::Error)]

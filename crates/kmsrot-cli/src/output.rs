@@ -596,25 +596,38 @@ pub(crate) fn reencrypt_text(r: &ReencryptReport) -> String {
 }
 
 /// What `kmsrot reencrypt --emit-batch-job` wrote, and what to do with it.
-pub(crate) fn batch_job_text(r: &ReencryptReport, dir: &Path, manifest_key: &str) -> String {
+pub(crate) fn batch_job_text(
+    r: &ReencryptReport,
+    unencrypted: u64,
+    dir: &Path,
+    manifest_key: &str,
+) -> String {
     let manifest = dir.join("manifest.csv");
     let job = dir.join("job.json");
-    format!(
-        "wrote {} ({} object(s) to move to {}) and {}\n\
+    let left_out = if unencrypted > 0 {
+        format!(
+            "{unencrypted} object(s) without encryption are left out (UpdateObjectEncryption changes only encrypted objects): move them with kmsrot reencrypt --method copy\n"
+        )
+    } else {
+        String::new()
+    };
+    left_out
+        + &format!(
+            "wrote {} ({} object(s) to move to {}) and {}\n\
          next:\n\
          \x20 1. aws s3 cp {} s3://{}/{manifest_key}\n\
          \x20 2. put the manifest's ETag and the Batch Operations role's ARN into {}\n\
          \x20 3. aws s3control create-job --region {} --cli-input-json file://{}\n",
-        manifest.display(),
-        r.moved,
-        r.target_key_arn,
-        job.display(),
-        manifest.display(),
-        r.bucket,
-        job.display(),
-        r.target_key_arn.region(),
-        job.display(),
-    )
+            manifest.display(),
+            r.moved - unencrypted,
+            r.target_key_arn,
+            job.display(),
+            manifest.display(),
+            r.bucket,
+            job.display(),
+            r.target_key_arn.region(),
+            job.display(),
+        )
 }
 
 #[cfg(test)]

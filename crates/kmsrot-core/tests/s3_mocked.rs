@@ -161,3 +161,55 @@ async fn method_update_on_an_endpoint_without_it_stops_and_says_so() {
     assert_eq!(update.num_calls(), 1, "no second object was started");
     assert_eq!(copy.num_calls(), 0);
 }
+
+#[tokio::test]
+async fn an_endpoint_that_takes_the_update_for_a_write_stops_the_run() {
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(Object::builder().key("a").size(4).build())
+            .contents(Object::builder().key("b").size(4).build())
+            .is_truncated(false)
+            .build()
+    });
+    // Read, then (after the "update") read again with other data: what moto did unpatched.
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .sequence()
+        .output(|| {
+            HeadObjectOutput::builder()
+                .content_length(4)
+                .e_tag("\"etag\"")
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(OLD)
+                .build()
+        })
+        .output(|| {
+            HeadObjectOutput::builder()
+                .content_length(180)
+                .e_tag("\"other\"")
+                .build()
+        })
+        .build();
+    let update = mock!(aws_sdk_s3::Client::update_object_encryption)
+        .then_output(|| UpdateObjectEncryptionOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&list, &head, &update],
+        |c| c
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+    );
+    // Not AWS's endpoint, and --method update.
+    let s3 = S3::from_client(client, "eu-west-1", false);
+    let options = ReencryptOptions {
+        concurrency: 1,
+        method: MethodChoice::Update,
+        ..ReencryptOptions::default()
+    };
+    let err = s3
+        .reencrypt(&"s3://data".parse().unwrap(), &alias(), &options, &())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, S3Error::UpdateUnsupported { .. }), "{err:?}");
+    assert_eq!(update.num_calls(), 1, "the second object was never touched");
+}

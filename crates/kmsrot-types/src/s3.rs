@@ -95,6 +95,11 @@ pub enum ObjectEncryption {
     SseC,
     /// No server-side encryption reported.
     None,
+    /// HEAD failed, so the encryption is not known.
+    Unreadable {
+        /// What S3 answered.
+        reason: String,
+    },
     /// An algorithm kmsrot does not know.
     Other {
         /// S3's name for it.
@@ -120,6 +125,7 @@ impl ObjectEncryption {
             Self::SseS3 => "SSE-S3".into(),
             Self::SseC => "SSE-C".into(),
             Self::None => "none".into(),
+            Self::Unreadable { .. } => "unreadable".into(),
             Self::Other { algorithm } => algorithm.clone(),
         }
     }

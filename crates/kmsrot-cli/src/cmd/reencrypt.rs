@@ -82,35 +82,62 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     };
     let progress = Bar::new();
     if let Some(dir) = &args.emit_batch_job {
+        let account = kmsrot_core::identity::caller_account(&config).await.ok();
         let job = s3
-            .batch_job(&args.at, &alias, &options, &progress)
+            .batch_job(&args.at, &alias, account.as_deref(), &options, &progress)
             .await
             .with_context(|| format!("planning a Batch Operations job for {}", args.at))?;
         progress.finish();
+        // A manifest must list every object to move: nothing is written after a failure.
+        if job.report.interrupted {
+            return Err(Interrupted(job.report.pending(), None).into());
+        }
+        if !job.report.failed.is_empty() {
+            for failure in &job.report.failed {
+                eprintln!("kmsrot: {}: {}", failure.key, failure.reason);
+            }
+            return Err(ObjectsFailed(job.report.failed.len()).into());
+        }
         write_batch_job(dir, &job)?;
         return match global.output {
             Format::Json => print_json(&serde_json::json!({
                 "manifest": dir.join("manifest.csv"),
                 "job": dir.join("job.json"),
-                "objects": job.report.moved,
+                "objects": job.report.moved - job.unencrypted,
+                "unencrypted_left_out": job.unencrypted,
                 "report": job.report,
             })),
             Format::Text => Sink::Stdout.write(
-                output::batch_job_text(&job.report, dir, kmsrot_core::s3::MANIFEST_KEY).as_bytes(),
+                output::batch_job_text(
+                    &job.report,
+                    job.unencrypted,
+                    dir,
+                    kmsrot_core::s3::MANIFEST_KEY,
+                )
+                .as_bytes(),
             ),
         };
     }
-    let report = s3
-        .reencrypt(&args.at, &alias, &options, &progress)
-        .await
-        .with_context(|| format!("re-encrypting {} to {}", args.at, args.alias))?;
+    let report = match s3.reencrypt(&args.at, &alias, &options, &progress).await {
+        Ok(report) => report,
+        Err(err) => {
+            // A checkpoint this run created and never used is not worth keeping.
+            if let (true, Some(path)) = (own_checkpoint, &checkpoint)
+                && std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() <= 1)
+            {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(anyhow::Error::new(err)
+                .context(format!("re-encrypting {} to {}", args.at, args.alias)));
+        }
+    };
     progress.finish();
     match global.output {
         Format::Json => print_json(&report)?,
         Format::Text => Sink::Stdout.write(output::reencrypt_text(&report).as_bytes())?,
     }
     if report.interrupted {
-        return Err(Interrupted(report.pending(), checkpoint.unwrap_or_default()).into());
+        return Err(Interrupted(report.pending(), checkpoint).into());
     }
     if !report.failed.is_empty() {
         return Err(ObjectsFailed(report.failed.len()).into());
@@ -129,8 +156,9 @@ fn default_checkpoint(at: &S3Location) -> PathBuf {
         .map(|d| d.as_secs())
         .unwrap_or_default();
     PathBuf::from(format!(
-        "kmsrot-reencrypt-{}-{seconds}.checkpoint",
-        at.bucket
+        "kmsrot-reencrypt-{}-{seconds}-{}.checkpoint",
+        at.bucket,
+        std::process::id()
     ))
 }
 

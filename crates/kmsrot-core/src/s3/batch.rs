@@ -21,6 +21,9 @@ pub struct BatchJob {
     pub job: serde_json::Value,
     /// The dry run that chose the objects.
     pub report: ReencryptReport,
+    /// Objects with no encryption, left out: UpdateObjectEncryption changes only encrypted
+    /// objects, so these need `--method copy`.
+    pub unencrypted: u64,
 }
 
 /// Where the job expects its manifest, relative to the bucket.
@@ -42,6 +45,7 @@ const MANIFEST_KEY_SET: &AsciiSet = &NON_ALPHANUMERIC
 struct Collect<'a> {
     inner: &'a dyn Progress,
     keys: Mutex<Vec<String>>,
+    unencrypted: std::sync::atomic::AtomicU64,
 }
 
 impl Progress for Collect<'_> {
@@ -50,7 +54,10 @@ impl Progress for Collect<'_> {
     }
 
     fn object(&self, key: &str, bytes: u64, outcome: &ObjectOutcome) {
-        if matches!(outcome, ObjectOutcome::Moved { .. }) {
+        if matches!(outcome, ObjectOutcome::Moved { from } if from == "none") {
+            self.unencrypted
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else if matches!(outcome, ObjectOutcome::Moved { .. }) {
             self.keys
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -62,17 +69,20 @@ impl Progress for Collect<'_> {
 
 impl S3 {
     /// Chooses the objects to move with a dry run, and writes the Batch Operations job that
-    /// would move them with `UpdateObjectEncryption`. Nothing in S3 changes.
+    /// would move them with `UpdateObjectEncryption`, to be created in `account` (the bucket
+    /// owner's; the target key's account when `None`). Nothing in S3 changes.
     pub async fn batch_job(
         &self,
         at: &S3Location,
         alias: &AliasKms,
+        account: Option<&str>,
         options: &ReencryptOptions,
         progress: &dyn Progress,
     ) -> Result<BatchJob, S3Error> {
         let collect = Collect {
             inner: progress,
             keys: Mutex::default(),
+            unencrypted: Default::default(),
         };
         let dry = ReencryptOptions {
             dry_run: true,
@@ -80,13 +90,21 @@ impl S3 {
             ..options.clone()
         };
         let report = self.reencrypt(at, alias, &dry, &collect).await?;
-        let mut keys = collect.keys.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut keys = std::mem::take(&mut *collect.keys.lock().unwrap_or_else(|p| p.into_inner()));
         keys.sort();
         let manifest_csv = manifest(&at.bucket, &keys);
-        let job = job(at, &report.target_key_arn, &report.alias, &manifest_csv);
+        let account = account.unwrap_or(report.target_key_arn.account());
+        let job = job(
+            at,
+            account,
+            &report.target_key_arn,
+            &report.alias,
+            &manifest_csv,
+        );
         Ok(BatchJob {
             manifest_csv,
             job,
+            unencrypted: collect.unencrypted.into_inner(),
             report,
         })
     }
@@ -98,14 +116,20 @@ fn manifest(bucket: &str, keys: &[String]) -> String {
         .collect()
 }
 
-fn job(at: &S3Location, target: &KeyArn, alias: &str, manifest: &str) -> serde_json::Value {
+fn job(
+    at: &S3Location,
+    account: &str,
+    target: &KeyArn,
+    alias: &str,
+    manifest: &str,
+) -> serde_json::Value {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(manifest.as_bytes());
     let token: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     let partition = target.partition().as_str();
     let bucket_arn = format!("arn:{partition}:s3:::{}", at.bucket);
     serde_json::json!({
-        "AccountId": target.account(),
+        "AccountId": account,
         "ConfirmationRequired": true,
         "Description": format!("kmsrot: re-encrypt {at} to {alias} ({target})"),
         "Priority": 10,
@@ -114,7 +138,7 @@ fn job(at: &S3Location, target: &KeyArn, alias: &str, manifest: &str) -> serde_j
         "Operation": {
             "S3UpdateObjectEncryption": {
                 "ObjectEncryption": {
-                    "SSEKMS": { "KMSKeyArn": target.to_string(), "BucketKeyEnabled": false }
+                    "SSEKMS": { "KMSKeyArn": target.to_string() }
                 }
             }
         },
@@ -152,8 +176,8 @@ mod tests {
                 .parse()
                 .unwrap();
         let at: S3Location = "s3://data/logs/".parse().unwrap();
-        let job = job(&at, &target, "alias/data", "data,logs/a\n");
-        assert_eq!(job["AccountId"], "111122223333");
+        let job = job(&at, "444455556666", &target, "alias/data", "data,logs/a\n");
+        assert_eq!(job["AccountId"], "444455556666");
         assert_eq!(
             job["Operation"]["S3UpdateObjectEncryption"]["ObjectEncryption"]["SSEKMS"]["KMSKeyArn"],
             target.to_string()

@@ -31,6 +31,18 @@ pub enum CheckpointError {
         /// What is wrong.
         why: String,
     },
+    /// The alias names another key than when the checkpoint was written.
+    #[error(
+        "checkpoint file {path} moved objects to {theirs}, and the alias now names {ours}: it was rotated since; start again with a new --resume file, which moves every object to the new key"
+    )]
+    TargetMoved {
+        /// The file.
+        path: PathBuf,
+        /// The key the checkpoint moved objects to.
+        theirs: KeyArn,
+        /// The key the alias names now.
+        ours: KeyArn,
+    },
     /// It belongs to another run.
     #[error(
         "checkpoint file {path} belongs to another run ({theirs}), not this one ({ours}); give another --resume file, or run the same command as before"
@@ -103,6 +115,16 @@ impl Checkpoint {
                         why: format!("its first line is not a checkpoint header: {e}"),
                     }
                 })?;
+                if theirs.bucket == header.bucket
+                    && theirs.prefix == header.prefix
+                    && theirs.target_key_arn != header.target_key_arn
+                {
+                    return Err(CheckpointError::TargetMoved {
+                        path: path.to_owned(),
+                        theirs: theirs.target_key_arn,
+                        ours: header.target_key_arn.clone(),
+                    });
+                }
                 if &theirs != header {
                     return Err(CheckpointError::OtherRun {
                         path: path.to_owned(),
@@ -211,6 +233,13 @@ mod tests {
         Checkpoint::open(&path, &header("p/")).unwrap();
         let err = Checkpoint::open(&path, &header("q/")).unwrap_err();
         assert!(err.to_string().contains("belongs to another run"), "{err}");
+        let mut rotated = header("p/");
+        rotated.target_key_arn =
+            "arn:aws:kms:us-east-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab"
+                .parse()
+                .unwrap();
+        let err = Checkpoint::open(&path, &rotated).unwrap_err();
+        assert!(err.to_string().contains("rotated since"), "{err}");
         std::fs::write(&path, "hello\n").unwrap();
         let err = Checkpoint::open(&path, &header("p/")).unwrap_err();
         assert!(

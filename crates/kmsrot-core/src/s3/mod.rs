@@ -51,6 +51,18 @@ pub enum S3Error {
         /// The region in use.
         region: String,
     },
+    /// The bucket is in another region.
+    #[error(
+        "bucket `{bucket}` is not in {region}; pass the bucket's region with --region (S3 answered {code})"
+    )]
+    WrongRegion {
+        /// The bucket.
+        bucket: String,
+        /// The region in use.
+        region: String,
+        /// What S3 answered.
+        code: String,
+    },
     /// The object does not exist.
     #[error("{location} does not exist in {region}; check the key and --region")]
     NoSuchKey {
@@ -130,6 +142,9 @@ pub enum S3Error {
     Checkpoint(#[from] CheckpointError),
 }
 
+/// Why a HEAD that S3 answers with a bare 400 is reported as it is.
+pub(crate) const SSE_C_HEAD: &str = "S3 answered HEAD with 400 and no reason, which it does for an object encrypted with a customer-provided key (SSE-C): only that key can read or re-encrypt it, and kmsrot never has it";
+
 /// A failed S3 call, before it is given a meaning.
 #[derive(Debug, Clone)]
 pub(crate) struct Failure {
@@ -177,7 +192,7 @@ impl Failure {
     /// One line for a report: the code and message, and what to do for common causes.
     pub(crate) fn reason(&self) -> String {
         let advice = match self.code.as_str() {
-            "PreconditionFailed" => {
+            "PreconditionFailed" | "ConditionalRequestConflict" => {
                 "; the object changed while it was being re-encrypted: run again to pick up the new version"
             }
             "AccessDenied" => {
@@ -209,14 +224,24 @@ impl Failure {
                 region,
             };
         }
+        let bucket_of = |target: &str| {
+            target
+                .trim_start_matches("s3://")
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
         match (self.code.as_str(), self.status) {
+            ("PermanentRedirect" | "AuthorizationHeaderMalformed", _) | (_, Some(301)) => {
+                S3Error::WrongRegion {
+                    bucket: bucket_of(&target),
+                    region,
+                    code: self.code,
+                }
+            }
             ("NoSuchBucket", _) => S3Error::NoSuchBucket {
-                bucket: target
-                    .trim_start_matches("s3://")
-                    .split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
+                bucket: bucket_of(&target),
                 region,
             },
             ("NoSuchKey" | "NotFound", _) | (_, Some(404)) => S3Error::NoSuchKey {
@@ -306,7 +331,7 @@ impl S3 {
                 .region()
                 .map(|r| r.as_ref().to_owned())
                 .unwrap_or_default(),
-            aws_endpoint: config.endpoint_url().is_none(),
+            aws_endpoint: custom_s3_endpoint(config).is_none(),
         }
     }
 
@@ -476,7 +501,12 @@ impl S3 {
     ) -> Result<Vec<ObjectKeyReport>, S3Error> {
         let listed = self.list(at).await?;
         let heads = futures_util::stream::iter(listed)
-            .map(|o| async move { self.head(&at.bucket, &o.key).await.map(|h| (o, h)) })
+            .map(|o| async move {
+                match self.head(&at.bucket, &o.key).await {
+                    Ok(h) => Ok((o, h)),
+                    Err(e) => Err((o, e)),
+                }
+            })
             .buffered(concurrency.max(1))
             .collect::<Vec<_>>()
             .await;
@@ -485,8 +515,19 @@ impl S3 {
             let (listed, head) = match head {
                 Ok(pair) => pair,
                 // Deleted since it was listed.
-                Err(S3Error::NoSuchKey { .. }) => continue,
-                Err(other) => return Err(other),
+                Err((_, S3Error::NoSuchKey { .. })) => continue,
+                Err((listed, other)) => {
+                    reports.push(ObjectKeyReport {
+                        key: listed.key,
+                        version_id: None,
+                        size: listed.size,
+                        encryption: ObjectEncryption::Unreadable {
+                            reason: other.to_string(),
+                        },
+                        on_alias_key: current.map(|_| false),
+                    });
+                    continue;
+                }
             };
             reports.push(ObjectKeyReport {
                 on_alias_key: current.map(|c| head.encryption.key_arn() == Some(c)),
@@ -509,11 +550,15 @@ impl S3 {
             .send()
             .await
             .map_err(|e| {
-                Failure::of(&e).into_error(
-                    "HeadObject",
-                    &format!("s3://{bucket}/{key}"),
-                    &self.region,
-                )
+                let failure = Failure::of(&e);
+                if failure.status == Some(400)
+                    && matches!(failure.code.as_str(), "HTTP 400" | "BadRequest")
+                {
+                    // HEAD has no body; S3 answers a bare 400 for an SSE-C object read
+                    // without its key.
+                    return S3Error::Refused(SSE_C_HEAD.to_owned());
+                }
+                failure.into_error("HeadObject", &format!("s3://{bucket}/{key}"), &self.region)
             })?;
         Ok(Head {
             encryption: encryption_of(
@@ -654,6 +699,21 @@ impl S3 {
         self.bucket_encryption(bucket, Some(target.key_arn.account()))
             .await
     }
+}
+
+/// The S3 endpoint the configuration sets, as the S3 client resolves it: `--endpoint-url` or
+/// `AWS_ENDPOINT_URL`, or an S3-only `AWS_ENDPOINT_URL_S3` or profile `services` entry.
+fn custom_s3_endpoint(config: &SdkConfig) -> Option<String> {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id("S3")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("every field is set");
+    config
+        .service_config()
+        .and_then(|c| c.load_config(key))
+        .or_else(|| config.endpoint_url().map(str::to_owned))
 }
 
 /// What to watch out for in a bucket's default KMS key.

@@ -149,11 +149,15 @@ pub(crate) fn parts(size: u64, part_size: u64) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// Whether a failure says the endpoint does not know the operation at all.
+/// Whether a failure says the endpoint does not know the operation at all. (A 405 is not
+/// enough: S3 answers it for one object too, for example a version that became a delete
+/// marker.)
 fn unsupported(failure: &Failure) -> bool {
-    matches!(failure.status, Some(501 | 405))
-        || matches!(failure.code.as_str(), "NotImplemented" | "MethodNotAllowed")
+    failure.status == Some(501) || failure.code == "NotImplemented"
 }
+
+/// The code of a failure that shows the endpoint did not do what UpdateObjectEncryption asks.
+const NOT_HONOURED: &str = "UpdateObjectEncryptionNotHonoured";
 
 /// What a run of one object needs to know.
 struct Run<'a> {
@@ -255,7 +259,9 @@ impl S3 {
                 }
                 ObjectOutcome::Skipped(why) => {
                     *report.skipped.entry((*why).to_owned()).or_default() += 1;
-                    Some("skipped")
+                    // Only an object on the target is done; others may move in another run
+                    // (another --only-from, a key restored, an object written again).
+                    (*why == skip::ON_TARGET).then_some("skipped")
                 }
                 ObjectOutcome::Failed(reason) => {
                     tracing::warn!(key = %object.key, %reason, "not re-encrypted");
@@ -343,12 +349,14 @@ impl Run<'_> {
         let moved = ObjectOutcome::Moved {
             from: head.encryption.source(),
         };
-        if self.options.dry_run {
+        let copying =
+            self.copy_instead.load(Ordering::SeqCst) || head.encryption == ObjectEncryption::None;
+        if self.options.dry_run && !(copying && head.archived) {
             return (moved, None);
         }
         // UpdateObjectEncryption changes the encryption of an encrypted object; an object with
         // none is copied.
-        if !self.copy_instead.load(Ordering::SeqCst) && head.encryption != ObjectEncryption::None {
+        if !copying {
             match self.update(&object.key, head).await {
                 Ok(()) => return (moved, None),
                 Err(f) if unsupported(&f) && self.options.method == MethodChoice::Auto => {
@@ -358,7 +366,7 @@ impl Run<'_> {
                     );
                     self.copy_instead.store(true, Ordering::SeqCst);
                 }
-                Err(f) if unsupported(&f) => {
+                Err(f) if unsupported(&f) || f.code == NOT_HONOURED => {
                     return (ObjectOutcome::Failed(f.reason()), Some(f.code));
                 }
                 Err(f) => return (ObjectOutcome::Failed(f.reason()), None),
@@ -401,7 +409,39 @@ impl Run<'_> {
         }
     }
 
+    /// `UpdateObjectEncryption`. On an endpoint other than AWS's, the object is read again
+    /// afterwards: same ETag and size, and the target key, or the run stops.
     async fn update(&self, key: &str, head: &Head) -> Result<(), Failure> {
+        self.send_update(key, head).await?;
+        if self.s3.aws_endpoint {
+            return Ok(());
+        }
+        let after = self.s3.head(self.bucket, key).await.map_err(|e| Failure {
+            status: None,
+            code: "HeadObject".into(),
+            message: e.to_string(),
+            unreachable: false,
+        })?;
+        let same = after.etag == head.etag && after.size == head.size;
+        if same && after.encryption.key_arn() == Some(self.target) {
+            return Ok(());
+        }
+        Err(Failure {
+            status: None,
+            code: NOT_HONOURED.into(),
+            message: if same {
+                format!(
+                    "the endpoint accepted UpdateObjectEncryption but reports {} afterwards; use --method copy",
+                    after.encryption.source()
+                )
+            } else {
+                "the endpoint took UpdateObjectEncryption for a write and changed the object's data; in a versioned bucket its previous version holds the data; do not use --method update on this endpoint".into()
+            },
+            unreachable: false,
+        })
+    }
+
+    async fn send_update(&self, key: &str, head: &Head) -> Result<(), Failure> {
         let encryption = SsekmsEncryption::builder()
             .kms_key_arn(self.target.to_string())
             .set_bucket_key_enabled(Self::bucket_key(head))
@@ -430,7 +470,10 @@ impl Run<'_> {
             .key(key)
             .copy_source(copy_source(self.bucket, key, head.version_id.as_deref()))
             .set_copy_source_if_match(head.etag.clone())
+            // The destination too: a version written since the HEAD is never replaced.
+            .set_if_match(head.etag.clone())
             .metadata_directive(MetadataDirective::Copy)
+            .set_website_redirect_location(head.website_redirect_location.clone())
             .tagging_directive(TaggingDirective::Copy)
             .set_storage_class(head.storage_class.as_deref().map(StorageClass::from))
             .server_side_encryption(ServerSideEncryption::AwsKms)
@@ -529,6 +572,7 @@ impl Run<'_> {
                 .bucket(self.bucket)
                 .key(key)
                 .upload_id(&upload_id)
+                .set_if_match(head.etag.clone())
                 .multipart_upload(
                     CompletedMultipartUpload::builder()
                         .set_parts(Some(done))
@@ -592,7 +636,7 @@ mod tests {
             unreachable: false,
         };
         assert!(unsupported(&failure(Some(501), "NotImplemented")));
-        assert!(unsupported(&failure(Some(405), "MethodNotAllowed")));
+        assert!(!unsupported(&failure(Some(405), "MethodNotAllowed")));
         assert!(!unsupported(&failure(Some(400), "InvalidRequest")));
         assert!(!unsupported(&failure(Some(403), "AccessDenied")));
     }

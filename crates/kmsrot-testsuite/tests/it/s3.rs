@@ -499,3 +499,60 @@ async fn reencryption_by_update_object_encryption_moves_no_data() {
         ObjectEncryption::SseKms { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_checkpoint_records_only_objects_that_are_done() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let old = env.create_key(spec.clone(), usage.clone()).await.unwrap();
+    let other = env.create_key(spec, usage).await.unwrap();
+    let (name, target) = env.plain_alias("s3-checkpoint").await.unwrap();
+    let bucket = env.bucket("checkpoint", false).await.unwrap();
+    put_rich(
+        &env,
+        &bucket,
+        "old.json",
+        b"1".to_vec(),
+        Some(("aws:kms", Some(&old))),
+    )
+    .await;
+    put_rich(
+        &env,
+        &bucket,
+        "other.json",
+        b"2".to_vec(),
+        Some(("aws:kms", Some(&other))),
+    )
+    .await;
+    let checkpoint =
+        std::env::temp_dir().join(format!("kmsrot-it-{}.checkpoint", std::process::id()));
+    let _ = std::fs::remove_file(&checkpoint);
+    let options = ReencryptOptions {
+        method: MethodChoice::Copy,
+        checkpoint: Some(checkpoint.clone()),
+        only_from: vec![old.clone()],
+        ..ReencryptOptions::default()
+    };
+    let s3 = env.s3();
+    let report = s3
+        .reencrypt(&at(&bucket, ""), &alias(&env, &name), &options, &())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.moved, report.skipped[skip::NOT_ONLY_FROM]),
+        (1, 1),
+        "{report:?}"
+    );
+    // Without --only-from, the same checkpoint: the skipped object moves now.
+    let all = ReencryptOptions {
+        only_from: vec![],
+        ..options
+    };
+    let report = s3
+        .reencrypt(&at(&bucket, ""), &alias(&env, &name), &all, &())
+        .await
+        .unwrap();
+    assert_eq!((report.resumed, report.moved), (1, 1), "{report:?}");
+    assert_kept(&env, &bucket, "other.json", &target, b"2").await;
+    let _ = std::fs::remove_file(&checkpoint);
+}
