@@ -5,6 +5,8 @@
 //!   zipped and not, and the time from process start
 //!   to its first poll of the Lambda Runtime API (`GET …/runtime/invocation/next`), served by
 //!   a listener on 127.0.0.1. Start-up needs no AWS call, so no emulator is involved.
+//! - re-encryption of S3 objects, objects per second, beside the AWS CLI and the emulator's
+//!   HEAD ceiling (`bench_s3.rs`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -45,6 +47,7 @@ pub(crate) fn run() -> Result<()> {
         ms(startups[RUNS / 2]),
         ms(startups[RUNS - 1]),
     );
+    let table = format!("{table}\n{}", crate::bench_s3::run()?);
     println!("\n{table}");
     let dist = crate::target_dir().join("dist");
     std::fs::create_dir_all(&dist)?;

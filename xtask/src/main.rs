@@ -9,6 +9,7 @@
 )]
 
 mod bench;
+mod bench_s3;
 mod demo;
 mod deploy;
 mod e2e;

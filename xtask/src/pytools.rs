@@ -2,8 +2,8 @@
 //! virtualenv under the user's cache folder. The virtualenv is keyed by a hash of the
 //! requirements file, so every clone shares one install and a changed pin installs afresh.
 //!
-//! This is xtask's one door for tools that come from PyPI: the emulator (moto), cfn-lint, and
-//! cargo-zigbuild with its zig.
+//! This is xtask's one door for tools that come from PyPI: the emulator (moto), cfn-lint,
+//! cargo-zigbuild with its zig, and the AWS CLI (for the benchmark).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,8 @@ pub(crate) const EMULATOR: Tool = Tool("emulator");
 pub(crate) const CFN_LINT: Tool = Tool("cfn-lint");
 /// cargo-zigbuild and zig, for a Lambda binary that links against an old glibc.
 pub(crate) const LAMBDA_BUILD: Tool = Tool("lambda-build");
+/// The AWS CLI, for the re-encryption benchmark beside `aws s3 cp`.
+pub(crate) const AWSCLI: Tool = Tool("awscli");
 
 /// An installed tool's virtualenv.
 #[derive(Debug, Clone)]
