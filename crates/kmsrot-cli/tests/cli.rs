@@ -1370,3 +1370,61 @@ async fn reencrypt_emits_a_batch_operations_job_and_changes_nothing() {
         "nothing moved"
     );
 }
+
+#[tokio::test]
+async fn reencrypt_draws_a_progress_bar_on_a_terminal_and_plain_lines_otherwise() {
+    let env = env().await;
+    let (alias, old) = env.plain_alias("tty").await.unwrap();
+    let bucket = env.bucket("tty", false).await.unwrap();
+    fill_bucket(&env, &bucket, 40, &old).await;
+    let target = env
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .await
+        .unwrap();
+    env.move_alias(&alias, &target).await.unwrap();
+    let checkpoint = tmp("tty.checkpoint");
+    let _ = std::fs::remove_file(&checkpoint);
+    // `script` runs kmsrot on a pseudo-terminal (util-linux).
+    let command = format!(
+        "{} reencrypt s3://{bucket}/a/ --alias {alias} --concurrency 1 --resume {}",
+        env!("CARGO_BIN_EXE_kmsrot"),
+        path(&checkpoint)
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script (util-linux) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("/10 objects") && text.contains("ETA"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("kmsrot: 10/10 objects"),
+        "no plain lines: {text}"
+    );
+    assert!(text.contains("objects/s, ETA"), "{text}");
+    assert!(
+        text.contains("re-encrypted s3://") && text.contains("10  40.0 KiB"),
+        "the report follows: {text}"
+    );
+
+    // Not a terminal: plain lines on stderr, the report on stdout.
+    let out = kmsrot(
+        &[
+            "reencrypt",
+            &format!("s3://{bucket}/b/"),
+            "--alias",
+            alias.as_str(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("kmsrot: 10/10 objects"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("ETA"), "{}", stderr(&out));
+}

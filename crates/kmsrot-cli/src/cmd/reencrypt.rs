@@ -200,12 +200,19 @@ struct Bar {
 impl Bar {
     fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            // Hidden until the listing gives it a length.
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} objects, {msg}, {per_sec}, ETA {eta}",
+                    "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} objects, {msg}, {rate}, ETA {eta}",
                 )
                 .expect("the template is valid")
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} objects/s", state.per_sec());
+                    },
+                )
                 .progress_chars("=> "),
             );
             bar
@@ -255,8 +262,9 @@ impl Progress for Bar {
         self.total_bytes.store(bytes, Ordering::Relaxed);
         match &self.bar {
             Some(bar) => {
-                bar.set_length(objects);
                 bar.set_message(self.bytes_text());
+                bar.set_length(objects);
+                bar.set_draw_target(ProgressDrawTarget::stderr());
             }
             None => eprintln!("kmsrot: {objects} objects, {} listed", HumanBytes(bytes)),
         }
