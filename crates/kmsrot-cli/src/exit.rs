@@ -92,6 +92,9 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
         if cause.is::<Interrupted>() {
             return INTERRUPTED;
         }
+        if cause.is::<Throttled>() {
+            return THROTTLED;
+        }
         if cause.is::<SweepFailed>()
             || cause.is::<EventRefused>()
             || cause.is::<OutcomeFailed>()
@@ -138,6 +141,26 @@ impl std::fmt::Display for Interrupted {
 }
 
 impl std::error::Error for Interrupted {}
+
+/// A re-encryption stopped starting objects because S3 kept throttling.
+#[derive(Debug)]
+pub(crate) struct Throttled(pub(crate) u64, pub(crate) Option<std::path::PathBuf>);
+
+impl std::fmt::Display for Throttled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "S3 kept throttling, so {} object(s) were not started; run again later with a lower --concurrency",
+            self.0
+        )?;
+        match &self.1 {
+            Some(path) => write!(f, " and --resume {}", path.display()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Throttled {}
 
 /// A flag's value is invalid (beyond what clap checks).
 #[derive(Debug, thiserror::Error)]

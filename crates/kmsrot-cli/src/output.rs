@@ -586,6 +586,11 @@ pub(crate) fn reencrypt_text(r: &ReencryptReport) -> String {
     if r.dry_run {
         text.push_str("DRY RUN: nothing was changed\n");
     }
+    if r.throttled {
+        text.push_str(
+            "THROTTLED: S3 kept throttling after every retry, so no more objects were started; run again later with a lower --concurrency\n",
+        );
+    }
     if r.interrupted {
         text.push_str(&format!(
             "INTERRUPTED: {} object(s) not handled yet; run again with --resume to finish\n",
@@ -870,6 +875,7 @@ mod tests {
             method: kmsrot_types::s3::ReencryptMethod::Copy,
             dry_run: false,
             interrupted: false,
+            throttled: false,
             listed: 1000,
             listed_bytes: 4_096_000,
             moved: 990,
@@ -916,6 +922,7 @@ mod tests {
               "method": "copy",
               "dry_run": false,
               "interrupted": false,
+              "throttled": false,
               "listed": 1000,
               "listed_bytes": 4096000,
               "moved": 990,

@@ -213,3 +213,56 @@ async fn an_endpoint_that_takes_the_update_for_a_write_stops_the_run() {
     assert!(matches!(err, S3Error::UpdateUnsupported { .. }), "{err:?}");
     assert_eq!(update.num_calls(), 1, "the second object was never touched");
 }
+
+#[tokio::test]
+async fn throttling_past_the_retries_stops_starting_objects() {
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(Object::builder().key("a").size(4).build())
+            .contents(Object::builder().key("b").size(4).build())
+            .contents(Object::builder().key("c").size(4).build())
+            .is_truncated(false)
+            .build()
+    });
+    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+        HeadObjectOutput::builder()
+            .content_length(4)
+            .e_tag("\"etag\"")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(OLD)
+            .build()
+    });
+    let copy = mock!(aws_sdk_s3::Client::copy_object).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(503).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+            ),
+        )
+    });
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&list, &head, &copy], |c| c
+        .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+        .retry_config(
+            aws_sdk_s3::config::retry::RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(std::time::Duration::from_millis(1))
+        ));
+    let s3 = S3::from_client(client, "eu-west-1", false);
+    let options = ReencryptOptions {
+        concurrency: 1,
+        ..ReencryptOptions::default()
+    };
+    let report = s3
+        .reencrypt(&"s3://data".parse().unwrap(), &alias(), &options, &())
+        .await
+        .unwrap();
+    assert!(report.throttled && report.interrupted, "{report:?}");
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(report.failed[0].reason.contains("throttled"), "{report:?}");
+    assert_eq!(report.pending(), 2);
+    assert_eq!(
+        copy.num_calls(),
+        2,
+        "one object, retried once, then no more"
+    );
+}

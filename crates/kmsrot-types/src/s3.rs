@@ -208,8 +208,11 @@ pub struct ReencryptReport {
     pub method: ReencryptMethod,
     /// Nothing was changed.
     pub dry_run: bool,
-    /// The run was stopped (Ctrl-C) before every object was handled; resume it.
+    /// The run was stopped (Ctrl-C, or throttling) before every object was handled; resume it.
     pub interrupted: bool,
+    /// S3 kept throttling after every retry, so the run started no more objects.
+    #[serde(default)]
+    pub throttled: bool,
     /// Objects under the prefix.
     pub listed: u64,
     /// Their bytes.
@@ -283,6 +286,7 @@ mod tests {
             method: ReencryptMethod::Copy,
             dry_run: false,
             interrupted: true,
+            throttled: false,
             listed: 10,
             listed_bytes: 100,
             moved: 3,

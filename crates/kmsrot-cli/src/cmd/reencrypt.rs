@@ -14,7 +14,7 @@ use kmsrot_types::s3::S3Location;
 use kmsrot_types::{AliasRef, KeyArn};
 
 use crate::Global;
-use crate::exit::{Interrupted, ObjectsFailed};
+use crate::exit::{Interrupted, ObjectsFailed, Throttled};
 use crate::io::Sink;
 use crate::output::{self, Format, print_json};
 
@@ -135,6 +135,9 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     match global.output {
         Format::Json => print_json(&report)?,
         Format::Text => Sink::Stdout.write(output::reencrypt_text(&report).as_bytes())?,
+    }
+    if report.throttled {
+        return Err(Throttled(report.pending(), checkpoint).into());
     }
     if report.interrupted {
         return Err(Interrupted(report.pending(), checkpoint).into());

@@ -182,7 +182,7 @@ impl Failure {
         }
     }
 
-    fn is_throttling(&self) -> bool {
+    pub(crate) fn is_throttling(&self) -> bool {
         matches!(
             self.code.as_str(),
             "SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded"
@@ -192,6 +192,9 @@ impl Failure {
     /// One line for a report: the code and message, and what to do for common causes.
     pub(crate) fn reason(&self) -> String {
         let advice = match self.code.as_str() {
+            _ if self.is_throttling() => {
+                "; S3 throttled it after every retry: run again later with a lower --concurrency"
+            }
             "PreconditionFailed" | "ConditionalRequestConflict" => {
                 "; the object changed while it was being re-encrypted: run again to pick up the new version"
             }

@@ -168,6 +168,8 @@ struct Run<'a> {
     only_from: HashSet<&'a KeyArn>,
     /// Set when `UpdateObjectEncryption` turned out unsupported (auto mode).
     copy_instead: AtomicBool,
+    /// Set when S3 still throttled an object after every retry.
+    throttled: AtomicBool,
 }
 
 impl S3 {
@@ -210,6 +212,7 @@ impl S3 {
             method,
             dry_run: options.dry_run,
             interrupted: false,
+            throttled: false,
             listed: listed.len() as u64,
             listed_bytes: listed.iter().map(|o| o.size).sum(),
             moved: 0,
@@ -236,6 +239,7 @@ impl S3 {
             options,
             only_from: options.only_from.iter().collect(),
             copy_instead: AtomicBool::new(method == ReencryptMethod::Copy),
+            throttled: AtomicBool::new(false),
         };
         // Set when `--method update` meets an endpoint without it: start nothing more.
         let halt = AtomicBool::new(false);
@@ -249,6 +253,10 @@ impl S3 {
             if let Some(code) = unsupported {
                 halt.store(true, Ordering::SeqCst);
                 unsupported_code.get_or_insert(code);
+            }
+            // Throttled after every retry: starting more objects would only fail them too.
+            if run.throttled.load(Ordering::SeqCst) {
+                halt.store(true, Ordering::SeqCst);
             }
             let record = match &outcome {
                 ObjectOutcome::Moved { from } => {
@@ -285,7 +293,9 @@ impl S3 {
             report.method = ReencryptMethod::Copy;
         }
         report.failed.sort_by(|a, b| a.key.cmp(&b.key));
-        report.interrupted = options.stop.load(Ordering::SeqCst) && report.pending() > 0;
+        report.throttled = run.throttled.load(Ordering::SeqCst);
+        report.interrupted =
+            (options.stop.load(Ordering::SeqCst) || report.throttled) && report.pending() > 0;
         if let Some(code) = unsupported_code {
             return Err(S3Error::UpdateUnsupported {
                 region: self.region.clone(),
@@ -306,6 +316,9 @@ impl Run<'_> {
                 return (object, ObjectOutcome::Skipped(skip::GONE), None, None);
             }
             Err(other) => {
+                if matches!(other, S3Error::Throttled { .. }) {
+                    self.throttled.store(true, Ordering::SeqCst);
+                }
                 return (object, ObjectOutcome::Failed(other.to_string()), None, None);
             }
         };
@@ -369,7 +382,7 @@ impl Run<'_> {
                 Err(f) if unsupported(&f) || f.code == NOT_HONOURED => {
                     return (ObjectOutcome::Failed(f.reason()), Some(f.code));
                 }
-                Err(f) => return (ObjectOutcome::Failed(f.reason()), None),
+                Err(f) => return (self.failed(&f), None),
             }
         }
         if head.archived {
@@ -397,8 +410,16 @@ impl Run<'_> {
                 )
             }
             Ok(_) => (moved, None),
-            Err(f) => (ObjectOutcome::Failed(f.reason()), None),
+            Err(f) => (self.failed(&f), None),
         }
+    }
+
+    /// A failed object, noting whether S3 was throttling.
+    fn failed(&self, failure: &Failure) -> ObjectOutcome {
+        if failure.is_throttling() {
+            self.throttled.store(true, Ordering::SeqCst);
+        }
+        ObjectOutcome::Failed(failure.reason())
     }
 
     /// The bucket-key setting to keep: the object's own, when it has SSE-KMS.
