@@ -183,7 +183,7 @@ fn measure(tools: &Tools) -> Result<String> {
             let _ = std::fs::remove_file(checkpoint(&bucket));
             let started = Instant::now();
             let out = match *tool {
-                "kmsrot-copy" => tools.kmsrot(&[
+                "kmsrot-copy" | "kmsrot-update" => tools.kmsrot(&[
                     "reencrypt",
                     &bucket,
                     "--alias",
@@ -191,21 +191,7 @@ fn measure(tools: &Tools) -> Result<String> {
                     "--concurrency",
                     CONCURRENCY,
                     "--method",
-                    "copy",
-                    "--output",
-                    "json",
-                    "--resume",
-                    &checkpoint(&bucket),
-                ])?,
-                "kmsrot-update" => tools.kmsrot(&[
-                    "reencrypt",
-                    &bucket,
-                    "--alias",
-                    alias,
-                    "--concurrency",
-                    CONCURRENCY,
-                    "--method",
-                    "update",
+                    tool.trim_start_matches("kmsrot-"),
                     "--output",
                     "json",
                     "--resume",

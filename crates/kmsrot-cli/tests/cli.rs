@@ -1026,6 +1026,25 @@ async fn fill_bucket(env: &TestEnv, bucket: &str, n: usize, key: &kmsrot_types::
     puts.collect::<Vec<()>>().await;
 }
 
+/// A bucket of `n` objects under an alias's old key, and the alias then moved to a new key:
+/// the state after a rotation. Returns the alias, the bucket and the new key.
+async fn rotated_bucket(
+    env: &TestEnv,
+    label: &str,
+    n: usize,
+    versioned: bool,
+) -> (kmsrot_types::AliasName, String, kmsrot_types::KeyArn) {
+    let (alias, old) = env.plain_alias(label).await.unwrap();
+    let bucket = env.bucket(label, versioned).await.unwrap();
+    fill_bucket(env, &bucket, n, &old).await;
+    let target = env
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .await
+        .unwrap();
+    env.move_alias(&alias, &target).await.unwrap();
+    (alias, bucket, target)
+}
+
 /// The number of versions of every object in the bucket.
 async fn version_counts(env: &TestEnv, bucket: &str) -> std::collections::BTreeMap<String, usize> {
     let mut counts = std::collections::BTreeMap::new();
@@ -1086,12 +1105,7 @@ fn interrupt_reencrypt(args: &[&str], checkpoint: &Path, after: usize, signal: &
 #[tokio::test(flavor = "multi_thread")]
 async fn reencrypt_of_1000_objects_survives_ctrl_c_and_a_kill_and_moves_each_exactly_once() {
     let env = env().await;
-    let (alias, old) = env.plain_alias("bulk").await.unwrap();
-    let bucket = env.bucket("bulk", true).await.unwrap();
-    fill_bucket(&env, &bucket, 1000, &old).await;
-    let (spec, usage) = (KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt);
-    let target = env.create_key(spec, usage).await.unwrap();
-    env.move_alias(&alias, &target).await.unwrap();
+    let (alias, bucket, target) = rotated_bucket(&env, "bulk", 1000, true).await;
     let url = format!("s3://{bucket}");
     let checkpoint = tmp("bulk.checkpoint");
     let _ = std::fs::remove_file(&checkpoint);
@@ -1326,14 +1340,7 @@ async fn s3_commands_put_get_report_keys_and_set_the_bucket_default() {
 #[tokio::test]
 async fn reencrypt_emits_a_batch_operations_job_and_changes_nothing() {
     let env = env().await;
-    let (alias, old) = env.plain_alias("batch").await.unwrap();
-    let bucket = env.bucket("batch", false).await.unwrap();
-    fill_bucket(&env, &bucket, 8, &old).await;
-    let target = env
-        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
-        .await
-        .unwrap();
-    env.move_alias(&alias, &target).await.unwrap();
+    let (alias, bucket, target) = rotated_bucket(&env, "batch", 8, false).await;
     let dir = tmp("batch-job");
     let _ = std::fs::remove_dir_all(&dir);
     let out = kmsrot(
@@ -1374,14 +1381,7 @@ async fn reencrypt_emits_a_batch_operations_job_and_changes_nothing() {
 #[tokio::test]
 async fn reencrypt_draws_a_progress_bar_on_a_terminal_and_plain_lines_otherwise() {
     let env = env().await;
-    let (alias, old) = env.plain_alias("tty").await.unwrap();
-    let bucket = env.bucket("tty", false).await.unwrap();
-    fill_bucket(&env, &bucket, 40, &old).await;
-    let target = env
-        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
-        .await
-        .unwrap();
-    env.move_alias(&alias, &target).await.unwrap();
+    let (alias, bucket, _) = rotated_bucket(&env, "tty", 40, false).await;
     let checkpoint = tmp("tty.checkpoint");
     let _ = std::fs::remove_file(&checkpoint);
     // `script` runs kmsrot on a pseudo-terminal (util-linux).

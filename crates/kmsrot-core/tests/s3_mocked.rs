@@ -50,23 +50,42 @@ fn alias() -> AliasKms {
     Kms::from_client(client).alias("alias/data".parse().unwrap())
 }
 
-/// Two objects under the old key; `UpdateObjectEncryption` answers `update`.
-fn bucket(update: Rule) -> (S3, [Rule; 3]) {
-    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
-        ListObjectsV2Output::builder()
-            .contents(Object::builder().key("a").size(4).build())
-            .contents(Object::builder().key("b").size(4).build())
+/// ListObjectsV2 answering these keys, 4 bytes each.
+fn listing(keys: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_s3::Client::list_objects_v2).then_output(move || {
+        keys.iter()
+            .fold(ListObjectsV2Output::builder(), |out, key| {
+                out.contents(Object::builder().key(*key).size(4).build())
+            })
             .is_truncated(false)
             .build()
-    });
-    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
-        HeadObjectOutput::builder()
-            .content_length(4)
-            .e_tag("\"etag\"")
-            .server_side_encryption(ServerSideEncryption::AwsKms)
-            .ssekms_key_id(OLD)
-            .build()
-    });
+    })
+}
+
+/// HEAD of a 4-byte object under the old key.
+fn under_old_key() -> HeadObjectOutput {
+    HeadObjectOutput::builder()
+        .content_length(4)
+        .e_tag("\"etag\"")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(OLD)
+        .build()
+}
+
+/// An S3 error response.
+fn s3_error(status: u16, code: &str, message: &str) -> aws_smithy_runtime_api::http::Response {
+    aws_smithy_runtime_api::http::Response::new(
+        aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+        aws_smithy_types::body::SdkBody::from(format!(
+            "<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        )),
+    )
+}
+
+/// Two objects under the old key; `UpdateObjectEncryption` answers `update`.
+fn bucket(update: Rule) -> (S3, [Rule; 3]) {
+    let list = listing(&["a", "b"]);
+    let head = mock!(aws_sdk_s3::Client::head_object).then_output(under_old_key);
     let copy = mock!(aws_sdk_s3::Client::copy_object)
         .match_requests(|r| {
             r.ssekms_key_id() == Some(NEW) && r.copy_source_if_match() == Some("\"etag\"")
@@ -87,15 +106,13 @@ fn bucket(update: Rule) -> (S3, [Rule; 3]) {
 }
 
 fn not_implemented() -> Rule {
-    mock!(aws_sdk_s3::Client::update_object_encryption)
-        .then_http_response(|| {
-            aws_smithy_runtime_api::http::Response::new(
-                aws_smithy_runtime_api::http::StatusCode::try_from(501).unwrap(),
-                aws_smithy_types::body::SdkBody::from(
-                    "<Error><Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented</Message></Error>",
-                ),
-            )
-        })
+    mock!(aws_sdk_s3::Client::update_object_encryption).then_http_response(|| {
+        s3_error(
+            501,
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+        )
+    })
 }
 
 #[tokio::test]
@@ -164,24 +181,11 @@ async fn method_update_on_an_endpoint_without_it_stops_and_says_so() {
 
 #[tokio::test]
 async fn an_endpoint_that_takes_the_update_for_a_write_stops_the_run() {
-    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
-        ListObjectsV2Output::builder()
-            .contents(Object::builder().key("a").size(4).build())
-            .contents(Object::builder().key("b").size(4).build())
-            .is_truncated(false)
-            .build()
-    });
+    let list = listing(&["a", "b"]);
     // Read, then (after the "update") read again with other data: what moto did unpatched.
     let head = mock!(aws_sdk_s3::Client::head_object)
         .sequence()
-        .output(|| {
-            HeadObjectOutput::builder()
-                .content_length(4)
-                .e_tag("\"etag\"")
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(OLD)
-                .build()
-        })
+        .output(under_old_key)
         .output(|| {
             HeadObjectOutput::builder()
                 .content_length(180)
@@ -216,30 +220,10 @@ async fn an_endpoint_that_takes_the_update_for_a_write_stops_the_run() {
 
 #[tokio::test]
 async fn throttling_past_the_retries_stops_starting_objects() {
-    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
-        ListObjectsV2Output::builder()
-            .contents(Object::builder().key("a").size(4).build())
-            .contents(Object::builder().key("b").size(4).build())
-            .contents(Object::builder().key("c").size(4).build())
-            .is_truncated(false)
-            .build()
-    });
-    let head = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
-        HeadObjectOutput::builder()
-            .content_length(4)
-            .e_tag("\"etag\"")
-            .server_side_encryption(ServerSideEncryption::AwsKms)
-            .ssekms_key_id(OLD)
-            .build()
-    });
-    let copy = mock!(aws_sdk_s3::Client::copy_object).then_http_response(|| {
-        aws_smithy_runtime_api::http::Response::new(
-            aws_smithy_runtime_api::http::StatusCode::try_from(503).unwrap(),
-            aws_smithy_types::body::SdkBody::from(
-                "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
-            ),
-        )
-    });
+    let list = listing(&["a", "b", "c"]);
+    let head = mock!(aws_sdk_s3::Client::head_object).then_output(under_old_key);
+    let copy = mock!(aws_sdk_s3::Client::copy_object)
+        .then_http_response(|| s3_error(503, "SlowDown", "Please reduce your request rate."));
     let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&list, &head, &copy], |c| c
         .region(aws_sdk_s3::config::Region::new("eu-west-1"))
         .retry_config(

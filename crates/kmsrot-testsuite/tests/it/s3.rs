@@ -240,14 +240,11 @@ async fn unusable_keys_and_missing_buckets_are_clear_errors() {
     assert!(err.to_string().contains("names no object"), "{err}");
 }
 
+/// How an object is written: an SSE algorithm and, for SSE-KMS, the key.
+type Sse<'a> = Option<(&'a str, Option<&'a KeyArn>)>;
+
 /// Puts an object with everything a copy must keep.
-async fn put_rich(
-    env: &TestEnv,
-    bucket: &str,
-    key: &str,
-    data: Vec<u8>,
-    sse: Option<(&str, Option<&KeyArn>)>,
-) {
+async fn put_rich(env: &TestEnv, bucket: &str, key: &str, data: Vec<u8>, sse: Sse<'_>) {
     let mut put = env
         .s3_client()
         .put_object()
@@ -310,55 +307,26 @@ async fn reencryption_by_copy_keeps_everything_and_moves_only_what_it_should() {
     let small = b"{\"a\":1}".to_vec();
     // 6 MiB, copied in two parts below.
     let large: Vec<u8> = (0..6 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
-    put_rich(
-        &env,
-        &bucket,
-        "keep/meta.json",
-        small.clone(),
-        Some(("aws:kms", Some(&old))),
-    )
-    .await;
-    put_rich(
-        &env,
-        &bucket,
-        "keep/with space+plus.json",
-        small.clone(),
-        Some(("aws:kms", Some(&old))),
-    )
-    .await;
-    put_rich(
-        &env,
-        &bucket,
-        "keep/sse-s3.json",
-        small.clone(),
-        Some(("AES256", None)),
-    )
-    .await;
-    put_rich(&env, &bucket, "keep/none.json", small.clone(), None).await;
-    put_rich(
-        &env,
-        &bucket,
-        "keep/third.json",
-        small.clone(),
-        Some(("aws:kms", Some(&third))),
-    )
-    .await;
-    put_rich(
-        &env,
-        &bucket,
-        "keep/on-target.json",
-        small.clone(),
-        Some(("aws:kms", Some(&target))),
-    )
-    .await;
-    put_rich(
-        &env,
-        &bucket,
-        "big/large.bin",
-        large.clone(),
-        Some(("aws:kms", Some(&old))),
-    )
-    .await;
+    let objects: [(&str, &[u8], Sse); 7] = [
+        ("keep/meta.json", &small, Some(("aws:kms", Some(&old)))),
+        (
+            "keep/with space+plus.json",
+            &small,
+            Some(("aws:kms", Some(&old))),
+        ),
+        ("keep/sse-s3.json", &small, Some(("AES256", None))),
+        ("keep/none.json", &small, None),
+        ("keep/third.json", &small, Some(("aws:kms", Some(&third)))),
+        (
+            "keep/on-target.json",
+            &small,
+            Some(("aws:kms", Some(&target))),
+        ),
+        ("big/large.bin", &large, Some(("aws:kms", Some(&old)))),
+    ];
+    for (key, data, sse) in objects {
+        put_rich(&env, &bucket, key, data.to_vec(), sse).await;
+    }
     let s3 = env.s3();
     let alias = alias(&env, &name);
     let everything = at(&bucket, "");
