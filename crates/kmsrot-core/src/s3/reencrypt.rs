@@ -272,7 +272,8 @@ impl S3 {
                     (*why == skip::ON_TARGET).then_some("skipped")
                 }
                 ObjectOutcome::Failed(reason) => {
-                    tracing::warn!(key = %object.key, %reason, "not re-encrypted");
+                    // The report carries it; the CLI prints it as it happens.
+                    tracing::info!(key = %object.key, %reason, "not re-encrypted");
                     report.failed.push(ObjectFailure {
                         key: object.key.clone(),
                         version_id,
