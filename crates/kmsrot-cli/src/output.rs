@@ -477,7 +477,7 @@ pub(crate) fn account_text(report: &kmsrot_types::audit::AccountReport) -> Strin
 }
 
 /// Bytes for people: 4.0 KiB, 1.2 MiB.
-fn bytes_text(n: u64) -> String {
+pub(crate) fn bytes_text(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kmsrot_core::s3::{MethodChoice, ObjectOutcome, Progress, ReencryptOptions, S3};
 use kmsrot_types::s3::S3Location;
 use kmsrot_types::{AliasRef, KeyArn};
@@ -235,8 +235,8 @@ impl Bar {
     fn bytes_text(&self) -> String {
         format!(
             "{} of {}",
-            HumanBytes(self.bytes.load(Ordering::Relaxed)),
-            HumanBytes(self.total_bytes.load(Ordering::Relaxed))
+            output::bytes_text(self.bytes.load(Ordering::Relaxed)),
+            output::bytes_text(self.total_bytes.load(Ordering::Relaxed))
         )
     }
 
@@ -269,7 +269,10 @@ impl Progress for Bar {
                 bar.set_length(objects);
                 bar.set_draw_target(ProgressDrawTarget::stderr());
             }
-            None => eprintln!("kmsrot: {objects} objects, {} listed", HumanBytes(bytes)),
+            None => eprintln!(
+                "kmsrot: {objects} objects, {} listed",
+                output::bytes_text(bytes)
+            ),
         }
     }
 
