@@ -1060,6 +1060,93 @@ S3Response._key_response_put = _key_response_put
 
 
 # ---------------------------------------------------------------------------------------------
+# Patch 18: CreateKey takes the ed25519 and ML-DSA key specs, and Sign, Verify and GetPublicKey
+# work with them.
+#
+# AWS, CreateKey, KeySpec: "Asymmetric NIST-standard elliptic curve key pairs (signing and
+# verification -or- deriving shared secrets) ... ECC_NIST_EDWARDS25519 (ed25519) - signing and
+# verification only"; "Asymmetric ML-DSA key pairs (signing and verification): ML_DSA_44,
+# ML_DSA_65, ML_DSA_87". "For ECC_NIST_EDWARDS25519 KMS keys, the ED25519_SHA_512 signing
+# algorithm requires MessageType:RAW, while ED25519_PH_SHA_512 requires MessageType:DIGEST."
+# Sign, SigningAlgorithm: ML_DSA_SHAKE_256 is the ML-DSA algorithm.
+#
+# moto 5.2.5 refuses these specs with a ValidationException ("Member must satisfy enum value
+# set"). With this patch the keys sign RAW messages (pure Ed25519; pure ML-DSA with an empty
+# context) and verify, through the cryptography package's own Ed25519 and ML-DSA.
+# ---------------------------------------------------------------------------------------------
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
+from moto.kms import utils as kms_utils
+
+_NEW_SIGNING_SPECS = {
+    "ECC_NIST_EDWARDS25519": (ed25519.Ed25519PrivateKey, ["ED25519_SHA_512"]),
+    "ML_DSA_44": (mldsa.MLDSA44PrivateKey, ["ML_DSA_SHAKE_256"]),
+    "ML_DSA_65": (mldsa.MLDSA65PrivateKey, ["ML_DSA_SHAKE_256"]),
+    "ML_DSA_87": (mldsa.MLDSA87PrivateKey, ["ML_DSA_SHAKE_256"]),
+}
+
+_original_key_specs = kms_utils.KeySpec.key_specs.__func__
+
+
+def _key_specs(cls: Any) -> list[str]:
+    return sorted(set(_original_key_specs(cls)) | set(_NEW_SIGNING_SPECS))
+
+
+kms_utils.KeySpec.key_specs = classmethod(_key_specs)
+
+
+class _PureSigningKey(kms_utils.AbstractPrivateKey):
+    """An Ed25519 or ML-DSA key pair: it signs the message itself (MessageType RAW)."""
+
+    def __init__(self, key_spec: str) -> None:
+        generate, self.algorithms = _NEW_SIGNING_SPECS[key_spec]
+        self.private_key = generate.generate()
+
+    def sign(self, message: bytes, signing_algorithm: str) -> bytes:
+        kms_utils.validate_signing_algorithm(signing_algorithm, self.algorithms)
+        return self.private_key.sign(message)
+
+    def verify(self, message: bytes, signature: bytes, signing_algorithm: str) -> bool:
+        kms_utils.validate_signing_algorithm(signing_algorithm, self.algorithms)
+        try:
+            self.private_key.public_key().verify(signature, message)
+            return True
+        except InvalidSignature:
+            return False
+
+    def public_key(self) -> bytes:
+        return self.private_key.public_key().public_bytes(
+            encoding=serialization.Encoding.DER,
+            format=serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+
+
+_original_generate_private_key = kms_models.generate_private_key
+
+
+def _generate_private_key(key_spec: str) -> Any:
+    if key_spec in _NEW_SIGNING_SPECS:
+        return _PureSigningKey(key_spec)
+    return _original_generate_private_key(key_spec)
+
+
+kms_models.generate_private_key = _generate_private_key
+
+_original_signing_algorithms = kms_models.Key.signing_algorithms
+
+
+def _signing_algorithms(self: Any) -> Any:
+    if self.key_spec in _NEW_SIGNING_SPECS and self.key_usage == "SIGN_VERIFY":
+        return list(_NEW_SIGNING_SPECS[self.key_spec][1])
+    return _original_signing_algorithms.fget(self)
+
+
+kms_models.Key.signing_algorithms = property(_signing_algorithms)
+
+
+# ---------------------------------------------------------------------------------------------
 # Running the server.
 # ---------------------------------------------------------------------------------------------
 

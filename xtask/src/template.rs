@@ -398,6 +398,67 @@ mod tests {
         );
     }
 
+    /// The template offers exactly the key specs KMS offers, and for each exactly the usages
+    /// kmsrot manages (`kmsrot_types::key_kind`, the one table).
+    #[test]
+    fn the_template_offers_the_key_kinds_kmsrot_manages() {
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use kmsrot_types::KeyKind;
+        use kmsrot_types::key_kind::SPECS;
+
+        let template = template();
+        let offered: BTreeSet<String> = texts(&template["Parameters"]["KeySpec"]["AllowedValues"])
+            .into_iter()
+            .collect();
+        let specs: BTreeSet<String> = SPECS.iter().map(|s| s.spec.to_owned()).collect();
+        assert_eq!(offered, specs, "KeySpec's AllowedValues");
+
+        let usages = [
+            "ENCRYPT_DECRYPT",
+            "SIGN_VERIFY",
+            "GENERATE_VERIFY_MAC",
+            "KEY_AGREEMENT",
+        ];
+        let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (_, rule) in template["Rules"].as_mapping().expect("Rules") {
+            let condition = text(&rule["RuleCondition"]);
+            if !condition.contains("!Ref KeySpec") {
+                continue;
+            }
+            let asserted: Vec<String> = rule["Assertions"]
+                .as_sequence()
+                .expect("Assertions")
+                .iter()
+                .map(|assertion| text(&assertion["Assert"]))
+                .filter(|assert| assert.contains("!Ref KeyUsage"))
+                .collect();
+            for spec in condition.split([',', ' ']).filter(|t| specs.contains(*t)) {
+                allowed.entry(spec.to_owned()).or_default().extend(
+                    asserted
+                        .iter()
+                        .flat_map(|assert| assert.split([',', ' ']))
+                        .filter(|t| usages.contains(t))
+                        .map(str::to_owned),
+                );
+            }
+        }
+        for info in SPECS {
+            let managed: BTreeSet<String> = info
+                .usages
+                .iter()
+                .filter(|usage| KeyKind::of(info.spec, usage).is_ok())
+                .map(|usage| (*usage).to_owned())
+                .collect();
+            assert_eq!(
+                allowed.get(info.spec).cloned().unwrap_or_default(),
+                managed,
+                "the Rules' usages for {}",
+                info.spec
+            );
+        }
+    }
+
     #[test]
     fn the_topic_is_encrypted_and_the_alarms_notify_it() {
         let template = template();

@@ -192,6 +192,33 @@ mod docs {
         assert!(checked >= in_cli_md.len(), "README and the docs");
     }
 
+    /// `kmsrot init --help` and the README name every key spec of the key-kind table.
+    #[test]
+    fn init_help_and_the_readme_name_every_key_spec() {
+        let command = Cli::command();
+        let init = command.find_subcommand("init").expect("init");
+        let help = init
+            .get_arguments()
+            .find(|arg| arg.get_id() == "key_spec")
+            .and_then(|arg| arg.get_help())
+            .expect("--key-spec has help")
+            .to_string();
+        let readme = kmsrot_testsuite::docs::workspace_root().join("README.md");
+        let readme = std::fs::read_to_string(readme).unwrap();
+        for (name, text) in [("kmsrot init --help", help), ("README.md", readme)] {
+            let words: std::collections::BTreeSet<&str> = text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .collect();
+            for spec in kmsrot_types::key_kind::SPECS {
+                assert!(
+                    words.contains(spec.spec),
+                    "{name} does not name {}",
+                    spec.spec
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_command_has_a_section() {
         let docs = read();

@@ -12,13 +12,14 @@ use aws_sdk_kms::types::{
     SigningAlgorithmSpec,
 };
 use aws_smithy_types::date_time::Format;
+use kmsrot_types::key_kind::{self, usage};
 use kmsrot_types::{
-    AliasRef, AsymmetricCiphertext, Ciphertext, EncryptionContext, KeyArn, KeyInfo, KeyRef, Mac,
-    RotationStatus, Signature,
+    AliasRef, AsymmetricCiphertext, Ciphertext, EncryptionContext, KeyArn, KeyInfo, KeyKind,
+    KeyRef, Mac, RotationStatus, Signature,
 };
 
 use crate::error::{Call, key_in_message};
-use crate::{KmsError, MAX_KMS_MESSAGE, SecretBytes, Subject, algorithms};
+use crate::{KmsError, MAX_KMS_MESSAGE, SecretBytes, Subject};
 
 /// The KMS service in one region. Cheap to clone: clones share one client.
 #[derive(Debug, Clone)]
@@ -79,9 +80,6 @@ fn bytes(blob: Option<Blob>) -> Vec<u8> {
 
 /// Whether KMS can rotate this key's material itself: symmetric, origin AWS_KMS, not in a
 /// custom key store.
-pub(crate) fn rotates_itself(spec: &str, origin: &str, custom_key_store: bool) -> bool {
-    spec == "SYMMETRIC_DEFAULT" && origin == "AWS_KMS" && !custom_key_store
-}
 
 fn date(value: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     value.and_then(|d| d.fmt(Format::DateTime).ok())
@@ -263,7 +261,7 @@ impl Kms {
         metadata: &KeyMetadata,
         subject: &Subject,
     ) -> Result<RotationStatus, KmsError> {
-        let rotates = rotates_itself(
+        let rotates = key_kind::rotates_itself(
             metadata.key_spec().map_or("", |s| s.as_str()),
             metadata.origin().map_or("", |o| o.as_str()),
             metadata.custom_key_store_id().is_some(),
@@ -489,7 +487,7 @@ impl AliasKms {
         &self,
         operation: &'static str,
         usage: &str,
-        algorithm_for_spec: fn(&str) -> Option<&'static str>,
+        algorithm_of: fn(KeyKind) -> Option<&'static str>,
     ) -> Result<(Resolved, &'static str), KmsError> {
         let subject = self.subject();
         let m = self.kms.metadata(&self.alias.to_string(), &subject).await?;
@@ -504,7 +502,10 @@ impl AliasKms {
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_default(),
         };
-        match algorithm_for_spec(&key.spec) {
+        match KeyKind::of(&key.spec, &key.usage)
+            .ok()
+            .and_then(algorithm_of)
+        {
             Some(algorithm) if key.usage == usage => Ok((key, algorithm)),
             _ => Err(KmsError::WrongKeyType {
                 subject,
@@ -668,11 +669,7 @@ impl AliasKms {
     ) -> Result<AsymmetricCiphertext, KmsError> {
         const OP: &str = "Encrypt";
         let (key, algorithm) = self
-            .resolve_for(
-                OP,
-                "ENCRYPT_DECRYPT",
-                algorithms::default_asymmetric_encryption,
-            )
+            .resolve_for(OP, usage::ENCRYPT_DECRYPT, KeyKind::asymmetric_encryption)
             .await?;
         let result = self
             .kms
@@ -702,7 +699,7 @@ impl AliasKms {
             return Err(self.too_large(OP, message.len(), "sign a digest of the message"));
         }
         let (key, algorithm) = self
-            .resolve_for(OP, "SIGN_VERIFY", algorithms::default_signing)
+            .resolve_for(OP, usage::SIGN_VERIFY, KeyKind::signing)
             .await?;
         let result = self
             .kms
@@ -733,7 +730,7 @@ impl AliasKms {
             return Err(self.too_large(OP, message.len(), "MAC a digest of the message"));
         }
         let (key, algorithm) = self
-            .resolve_for(OP, "GENERATE_VERIFY_MAC", algorithms::default_mac)
+            .resolve_for(OP, usage::GENERATE_VERIFY_MAC, KeyKind::mac)
             .await?;
         let result = self
             .kms

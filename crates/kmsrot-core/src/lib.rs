@@ -20,7 +20,6 @@
 
 #![warn(missing_docs)]
 
-mod algorithms;
 pub mod audit;
 pub mod config;
 pub mod engine;

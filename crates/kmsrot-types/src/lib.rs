@@ -1,5 +1,6 @@
 //! Shared vocabulary of kmsrot: key references, encryption contexts, the results that carry
-//! the key ARN they were made with, the rotation model (policy, stages, tag names, reports),
+//! the key ARN they were made with, key kinds (the specs and usages KMS offers and which
+//! kmsrot manages), the rotation model (policy, stages, tag names, reports),
 //! the rotation Lambda's events, requests, outcomes, notifications and metric names, and S3
 //! locations, object encryption and re-encryption reports.
 //!
@@ -15,6 +16,7 @@ mod context;
 mod crypto;
 pub mod event;
 mod key_info;
+pub mod key_kind;
 mod key_ref;
 pub mod metrics;
 mod outcome;
@@ -27,6 +29,7 @@ pub use context::{ContextError, EncryptionContext};
 pub use crypto::{AsymmetricCiphertext, Ciphertext, Mac, Signature};
 pub use event::{Event, EventError, Invocation, Request};
 pub use key_info::{KeyInfo, RotationStatus};
+pub use key_kind::{KeyKind, KindError, SpecInfo};
 pub use key_ref::{
     ALIAS_PREFIX, AliasArn, AliasName, AliasRef, KeyArn, KeyId, KeyRef, MAX_ALIAS_LEN, ParseError,
     Partition, RESERVED_ALIAS_PREFIX, is_account_id,

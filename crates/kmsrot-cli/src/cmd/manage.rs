@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use kmsrot_core::RotationError;
+use kmsrot_types::key_kind::{self, SpecInfo};
 use kmsrot_types::{AliasName, KeyRef, Mode, Policy, RotationStatus};
 
 use crate::Global;
@@ -49,12 +50,10 @@ impl PolicyArgs {
     }
 }
 
+/// The mode a new policy takes for a key spec, from the key-kind table; a spec KMS does not
+/// offer gets manual, and is then refused for what it is.
 fn default_mode(spec: &str) -> Mode {
-    if spec == "SYMMETRIC_DEFAULT" {
-        Mode::Automatic
-    } else {
-        Mode::Manual
-    }
+    key_kind::spec_info(spec).map_or(Mode::Manual, SpecInfo::default_mode)
 }
 
 /// Arguments of `kmsrot init`.
@@ -62,11 +61,13 @@ fn default_mode(spec: &str) -> Mode {
 pub(crate) struct InitArgs {
     /// The alias to create (`alias/NAME`).
     alias: AliasName,
-    /// The key spec: SYMMETRIC_DEFAULT, RSA_2048/3072/4096, ECC_NIST_P256/P384, HMAC_224/256/384/512.
+    /// The key spec: SYMMETRIC_DEFAULT, RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256,
+    /// ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519, ML_DSA_44, ML_DSA_65,
+    /// ML_DSA_87, SM2 (China Regions only), HMAC_224, HMAC_256, HMAC_384, HMAC_512
     #[arg(long, default_value = "SYMMETRIC_DEFAULT")]
     key_spec: String,
-    /// The key usage [default: SIGN_VERIFY for ECC, GENERATE_VERIFY_MAC for HMAC,
-    /// ENCRYPT_DECRYPT otherwise]
+    /// The key usage: ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC [default: the spec's
+    /// only usage; ENCRYPT_DECRYPT for RSA and SM2; SIGN_VERIFY for ECC]
     #[arg(long)]
     key_usage: Option<String>,
     /// The key's description [default: "kmsrot: ALIAS"]
@@ -77,14 +78,12 @@ pub(crate) struct InitArgs {
 }
 
 pub(crate) async fn init(global: &Global, args: InitArgs) -> Result<()> {
+    // A spec KMS does not offer keeps KMS's own default usage here, and the engine refuses it
+    // with the list of specs.
     let usage = args.key_usage.clone().unwrap_or_else(|| {
-        if args.key_spec.starts_with("ECC_") {
-            "SIGN_VERIFY".into()
-        } else if args.key_spec.starts_with("HMAC_") {
-            "GENERATE_VERIFY_MAC".into()
-        } else {
-            "ENCRYPT_DECRYPT".into()
-        }
+        key_kind::spec_info(&args.key_spec)
+            .map_or(key_kind::usage::ENCRYPT_DECRYPT, SpecInfo::default_usage)
+            .to_owned()
     });
     let policy = args.policy.over(Policy::new(default_mode(&args.key_spec)));
     let engine = super::rotator(global).await?;

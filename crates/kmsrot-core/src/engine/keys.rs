@@ -58,7 +58,7 @@ impl KeyView {
 
     /// Whether KMS can rotate this key's material itself.
     pub(crate) fn rotates_itself(&self) -> bool {
-        crate::kms::rotates_itself(&self.spec, &self.origin, self.custom_key_store)
+        kmsrot_types::key_kind::rotates_itself(&self.spec, &self.origin, self.custom_key_store)
     }
 
     pub(crate) fn is_enabled(&self) -> bool {

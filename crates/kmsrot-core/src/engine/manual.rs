@@ -14,14 +14,15 @@ use aws_sdk_kms::types::{
     EncryptionAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType,
     SigningAlgorithmSpec,
 };
+use kmsrot_types::key_kind::SYMMETRIC_DEFAULT;
 use kmsrot_types::{
-    Action, AliasName, AliasStatus, AsymmetricCiphertext, EncryptionContext, KeyArn, Mac, Mode,
-    Policy, Signature, Stage, Undone, tags,
+    Action, AliasName, AliasStatus, AsymmetricCiphertext, EncryptionContext, KeyArn, KeyKind, Mac,
+    Mode, Policy, Signature, Stage, Undone, tags,
 };
 
 use super::keys::{KeyView, alias_subject};
 use super::{RotationError, Rotator, new_rotation_id, rfc3339};
-use crate::{KmsError, Subject, algorithms};
+use crate::{KmsError, Subject};
 
 /// How to run [`Rotator::rotate`].
 #[derive(Debug, Clone, Default)]
@@ -32,39 +33,6 @@ pub struct RotateOptions {
     /// to retry a rotation that failed, so it finishes once instead of rotating twice.
     pub rotation_id: Option<String>,
 }
-
-/// The round trip that proves a key works, by usage and spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Check {
-    Symmetric,
-    Asymmetric(&'static str),
-    Sign(&'static str),
-    Mac(&'static str),
-}
-
-impl Check {
-    pub(crate) fn for_key(spec: &str, usage: &str) -> Option<Self> {
-        match usage {
-            "ENCRYPT_DECRYPT" if spec == "SYMMETRIC_DEFAULT" => Some(Self::Symmetric),
-            "ENCRYPT_DECRYPT" => {
-                algorithms::default_asymmetric_encryption(spec).map(Self::Asymmetric)
-            }
-            "SIGN_VERIFY" => algorithms::default_signing(spec).map(Self::Sign),
-            "GENERATE_VERIFY_MAC" => algorithms::default_mac(spec).map(Self::Mac),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Symmetric | Self::Asymmetric(_) => "encrypt/decrypt",
-            Self::Sign(_) => "sign/verify",
-            Self::Mac(_) => "generate/verify MAC",
-        }
-    }
-}
-
-const SUPPORTED: &str = "kmsrot manages SYMMETRIC_DEFAULT keys, RSA keys for ENCRYPT_DECRYPT or SIGN_VERIFY, ECC keys for SIGN_VERIFY, and HMAC keys";
 
 impl Rotator {
     /// The policy of a managed alias, from the tags of the key it names.
@@ -128,12 +96,9 @@ impl Rotator {
         usage: &str,
         mode: Mode,
     ) -> Result<(), RotationError> {
-        if Check::for_key(spec, usage).is_none() {
-            return Err(
-                self.unsupported(alias, format!("{what} is {spec} for {usage}; {SUPPORTED}"))
-            );
-        }
-        if mode == Mode::Automatic && spec != "SYMMETRIC_DEFAULT" {
+        KeyKind::of(spec, usage)
+            .map_err(|err| self.unsupported(alias, format!("{what}: {err}")))?;
+        if mode == Mode::Automatic && spec != SYMMETRIC_DEFAULT {
             return Err(self.unsupported(
                 alias,
                 format!(
@@ -652,19 +617,15 @@ impl Rotator {
         new: &KeyView,
     ) -> Result<(), RotationError> {
         self.mismatch(alias, current, new)?;
-        let check = Check::for_key(&new.spec, &new.usage).ok_or_else(|| {
-            self.unsupported(
-                alias,
-                format!("{} is {} for {}; {SUPPORTED}", new.arn, new.spec, new.usage),
-            )
-        })?;
+        let check = KeyKind::of(&new.spec, &new.usage)
+            .map_err(|err| self.unsupported(alias, format!("{}: {err}", new.arn)))?;
         let probe: Vec<u8> = std::iter::repeat_with(|| fastrand::u8(..))
             .take(32)
             .collect();
         let fail = |source: KmsError| RotationError::SelfTest {
             alias: alias.clone(),
             key: new.arn.clone(),
-            check: check.name(),
+            check: check.check_name(),
             source: Box::new(source),
         };
         let subject = Subject::Key(new.arn.clone());
@@ -672,9 +633,9 @@ impl Rotator {
         let client = &self.kms.client;
         self.pace.tick().await;
         let ok = match check {
-            Check::Symmetric | Check::Asymmetric(_) => {
+            KeyKind::Symmetric | KeyKind::Asymmetric(_) => {
                 let algorithm = match check {
-                    Check::Asymmetric(a) => EncryptionAlgorithmSpec::from(a),
+                    KeyKind::Asymmetric(a) => EncryptionAlgorithmSpec::from(a),
                     _ => EncryptionAlgorithmSpec::SymmetricDefault,
                 };
                 let sealed = client
@@ -694,7 +655,7 @@ impl Rotator {
                 // The other half through kmsrot's own decryption, the way data is read later.
                 self.pace.tick().await;
                 match check {
-                    Check::Asymmetric(algorithm) => {
+                    KeyKind::Asymmetric(algorithm) => {
                         let ciphertext = AsymmetricCiphertext {
                             key_arn: new.arn.clone(),
                             encryption_algorithm: algorithm.to_owned(),
@@ -717,7 +678,7 @@ impl Rotator {
                     }
                 }
             }
-            Check::Sign(algorithm) => {
+            KeyKind::Sign(algorithm) => {
                 let signed = client
                     .sign()
                     .key_id(&arn)
@@ -739,7 +700,7 @@ impl Rotator {
                 self.kms.verify(&probe, &signature).await.map_err(fail)?;
                 true
             }
-            Check::Mac(algorithm) => {
+            KeyKind::Mac(algorithm) => {
                 let made = client
                     .generate_mac()
                     .key_id(&arn)

@@ -26,7 +26,7 @@ use aws_sdk_s3::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use futures_util::StreamExt;
 use kmsrot_types::s3::{BucketEncryption, ObjectEncryption, ObjectKeyReport, S3Location};
-use kmsrot_types::{AliasRef, KeyArn, KeyInfo};
+use kmsrot_types::{AliasRef, KeyArn, KeyInfo, KeyKind};
 
 use crate::error::error_text;
 use crate::{AliasKms, KmsError, Subject};
@@ -386,7 +386,7 @@ impl S3 {
                 });
             }
         }
-        if info.key_spec != "SYMMETRIC_DEFAULT" || info.key_usage != "ENCRYPT_DECRYPT" {
+        if KeyKind::of(&info.key_spec, &info.key_usage) != Ok(KeyKind::Symmetric) {
             return Err(KmsError::WrongKeyType {
                 subject,
                 region,

@@ -199,6 +199,72 @@ async fn patch_verify_fails_with_invalid_signature_exception() {
     assert_eq!(err.code(), Some("KMSInvalidSignatureException"));
 }
 
+/// Patch 18: CreateKey, KeySpec: "ECC_NIST_EDWARDS25519 (ed25519) - signing and verification
+/// only"; "Asymmetric ML-DSA key pairs (signing and verification): ML_DSA_44, ML_DSA_65,
+/// ML_DSA_87". Each signs a RAW message, the signature verifies, and another message does not.
+#[tokio::test]
+async fn patch_ed25519_and_ml_dsa_keys_sign_and_verify() {
+    let env = env().await;
+    for (spec, algorithm) in [
+        (
+            KeySpec::EccNistEdwards25519,
+            SigningAlgorithmSpec::Ed25519Sha512,
+        ),
+        (KeySpec::MlDsa44, SigningAlgorithmSpec::MlDsaShake256),
+        (KeySpec::MlDsa65, SigningAlgorithmSpec::MlDsaShake256),
+        (KeySpec::MlDsa87, SigningAlgorithmSpec::MlDsaShake256),
+    ] {
+        let key = env
+            .create_key(spec.clone(), KeyUsageType::SignVerify)
+            .await
+            .unwrap_or_else(|e| panic!("{spec:?}: {e:?}"));
+        let metadata = env
+            .client
+            .describe_key()
+            .key_id(key.to_string())
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        assert_eq!(metadata.key_spec(), Some(&spec));
+        assert_eq!(metadata.signing_algorithms(), [algorithm.clone()]);
+        let signature = env
+            .client
+            .sign()
+            .key_id(key.to_string())
+            .message(Blob::new("m"))
+            .message_type(MessageType::Raw)
+            .signing_algorithm(algorithm.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{spec:?}: {e:?}"))
+            .signature
+            .unwrap();
+        let verify = |message: &'static str| {
+            env.client
+                .verify()
+                .key_id(key.to_string())
+                .message(Blob::new(message))
+                .message_type(MessageType::Raw)
+                .signature(signature.clone())
+                .signing_algorithm(algorithm.clone())
+                .send()
+        };
+        assert!(verify("m").await.unwrap().signature_valid, "{spec:?}");
+        let err = verify("other").await.unwrap_err();
+        assert_eq!(err.code(), Some("KMSInvalidSignatureException"), "{spec:?}");
+        let public = env
+            .client
+            .get_public_key()
+            .key_id(key.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(public.public_key().is_some_and(|k| !k.as_ref().is_empty()));
+    }
+}
+
 /// Patch 4: DisableKey, EnableKey, ScheduleKeyDeletion and CancelKeyDeletion: "Specify the key
 /// ID or key ARN of the KMS key."
 #[tokio::test]
