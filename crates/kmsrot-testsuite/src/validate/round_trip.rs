@@ -1,0 +1,108 @@
+//! The round trip through the alias, by key usage: encrypt and decrypt, sign and verify, or
+//! MAC and verify.
+
+use anyhow::{Result, bail};
+use kmsrot_core::{AliasKms, Kms};
+use kmsrot_types::{AsymmetricCiphertext, Ciphertext, EncryptionContext, KeyArn, Mac, Signature};
+
+/// What the key is used for, and so which pair of operations the checks use.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Usage {
+    Symmetric,
+    Asymmetric,
+    Signing,
+    Mac,
+}
+
+/// Data made through the alias, to be opened later.
+#[derive(Debug, Clone)]
+pub(super) enum Sealed {
+    Symmetric(Ciphertext),
+    Asymmetric(AsymmetricCiphertext),
+    Signature(Vec<u8>, Signature),
+    Mac(Vec<u8>, Mac),
+}
+
+impl Sealed {
+    pub(super) fn key_arn(&self) -> &KeyArn {
+        match self {
+            Sealed::Symmetric(c) => &c.key_arn,
+            Sealed::Asymmetric(c) => &c.key_arn,
+            Sealed::Signature(_, s) => &s.key_arn,
+            Sealed::Mac(_, m) => &m.key_arn,
+        }
+    }
+}
+
+/// Random bytes for a round trip; never printed.
+fn message() -> Vec<u8> {
+    std::iter::repeat_with(|| fastrand::u8(..))
+        .take(32)
+        .collect()
+}
+
+impl Usage {
+    pub(super) fn of(usage: &str, spec: &str) -> Result<Self> {
+        Ok(match (usage, spec) {
+            ("ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT") => Usage::Symmetric,
+            ("ENCRYPT_DECRYPT", _) => Usage::Asymmetric,
+            ("SIGN_VERIFY", _) => Usage::Signing,
+            ("GENERATE_VERIFY_MAC", _) => Usage::Mac,
+            (usage, spec) => bail!("kmsrot-validate cannot check a {spec} key for {usage}"),
+        })
+    }
+
+    pub(super) fn operations(self) -> (&'static str, &'static str) {
+        match self {
+            Usage::Symmetric | Usage::Asymmetric => ("Encrypt", "Decrypt"),
+            Usage::Signing => ("Sign", "Verify"),
+            Usage::Mac => ("GenerateMac", "VerifyMac"),
+        }
+    }
+
+    pub(super) async fn seal(
+        self,
+        alias: &AliasKms,
+        context: &EncryptionContext,
+    ) -> Result<Sealed> {
+        let message = message();
+        Ok(match self {
+            Usage::Symmetric => Sealed::Symmetric(alias.encrypt(&message, context).await?),
+            Usage::Asymmetric => Sealed::Asymmetric(alias.encrypt_asymmetric(&message).await?),
+            Usage::Signing => {
+                let signature = alias.sign(&message).await?;
+                Sealed::Signature(message, signature)
+            }
+            Usage::Mac => {
+                let mac = alias.generate_mac(&message).await?;
+                Sealed::Mac(message, mac)
+            }
+        })
+    }
+
+    pub(super) async fn open(
+        self,
+        kms: &Kms,
+        sealed: &Sealed,
+        context: &EncryptionContext,
+    ) -> Result<()> {
+        match sealed {
+            Sealed::Symmetric(c) => {
+                let opened = kms.decrypt(c.ciphertext.as_slice(), context).await?;
+                if opened.key_arn != c.key_arn {
+                    bail!(
+                        "Decrypt used {}, but the data was encrypted under {}",
+                        opened.key_arn,
+                        c.key_arn
+                    );
+                }
+            }
+            Sealed::Asymmetric(c) => {
+                kms.decrypt_asymmetric(c).await?;
+            }
+            Sealed::Signature(message, signature) => kms.verify(message, signature).await?,
+            Sealed::Mac(message, mac) => kms.verify_mac(message, mac).await?,
+        }
+        Ok(())
+    }
+}
