@@ -12,7 +12,7 @@ use kmsrot_types::KeyArn;
 use kmsrot_types::audit::{AliasHint, CodeFinding, Confidence};
 
 use crate::Global;
-use crate::output::{Format, print_json};
+use crate::output::emit;
 
 /// Arguments of `kmsrot audit`.
 #[derive(Debug, clap::Args)]
@@ -66,12 +66,11 @@ async fn account(global: &Global) -> Result<()> {
         .audit_account()
         .await
         .context("auditing the region's keys and aliases")?;
-    match global.output {
-        Format::Json => print_json(&report)?,
-        Format::Text => {
-            crate::io::Sink::Stdout.write(crate::output::account_text(&report).as_bytes())?
-        }
-    }
+    emit(
+        global.output,
+        || &report,
+        || crate::io::Sink::Stdout.write(crate::output::account_text(&report).as_bytes()),
+    )?;
     match report.findings.len() {
         0 => Ok(()),
         n => Err(Noncompliant(n).into()),
@@ -96,17 +95,18 @@ async fn code(global: &Global, args: CodeArgs) -> Result<()> {
         .iter()
         .filter(|f| f.confidence == Confidence::High)
         .count();
-    match global.output {
-        Format::Json => print_json(&serde_json::json!({
-            "findings": findings,
-            "high_confidence": high,
-            "low_confidence": findings.len() - high,
-            "unreadable": scan.unreadable,
-        }))?,
-        Format::Text => {
-            crate::io::Sink::Stdout.write(crate::output::audit_text(&findings).as_bytes())?
-        }
-    }
+    emit(
+        global.output,
+        || {
+            serde_json::json!({
+                "findings": findings,
+                "high_confidence": high,
+                "low_confidence": findings.len() - high,
+                "unreadable": scan.unreadable,
+            })
+        },
+        || crate::io::Sink::Stdout.write(crate::output::audit_text(&findings).as_bytes()),
+    )?;
     match (high, scan.unreadable.len()) {
         (0, 0) => Ok(()),
         (0, n) => Err(Incomplete(n).into()),

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use kmsrot_types::KeyRef;
 
 use crate::Global;
-use crate::output::{Format, key_fields, print_fields, print_json};
+use crate::output::{emit, key_fields, print_fields};
 
 /// Arguments of `kmsrot describe`.
 #[derive(Debug, clap::Args)]
@@ -20,8 +20,5 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         .describe(&args.key)
         .await
         .with_context(|| format!("describing {}", args.key))?;
-    match global.output {
-        Format::Json => print_json(&info),
-        Format::Text => print_fields(&key_fields(&info)),
-    }
+    emit(global.output, || &info, || print_fields(&key_fields(&info)))
 }

@@ -9,7 +9,7 @@ use kmsrot_types::{GuardMode, Outcome};
 
 use crate::Global;
 use crate::exit::{EventRefused, OutcomeFailed, UsageError};
-use crate::output::{Format, outcome_text, print_json};
+use crate::output::{emit, outcome_text};
 
 /// Arguments of `kmsrot event`.
 #[derive(Debug, clap::Args)]
@@ -57,10 +57,11 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         Err(HandlerError::Rotation(err)) => return Err(err.into()),
         Err(err) => return Err(EventRefused(err.to_string()).into()),
     };
-    match global.output {
-        Format::Json => print_json(&outcome)?,
-        Format::Text => crate::io::Sink::Stdout.write(outcome_text(&outcome).as_bytes())?,
-    }
+    emit(
+        global.output,
+        || &outcome,
+        || crate::io::Sink::Stdout.write(outcome_text(&outcome).as_bytes()),
+    )?;
     match &outcome {
         Outcome::Swept { report } if report.failed() > 0 => {
             Err(OutcomeFailed(format!("{} of the swept aliases failed", report.failed())).into())

@@ -6,7 +6,7 @@ use kmsrot_types::AliasName;
 
 use crate::Global;
 use crate::exit::SweepFailed;
-use crate::output::{Format, STATUS_HEADERS, outcome_lines, print_json, print_table, status_row};
+use crate::output::{STATUS_HEADERS, emit, outcome_lines, print_table, status_row};
 
 /// Arguments of `kmsrot sweep`.
 #[derive(Debug, clap::Args)]
@@ -52,9 +52,10 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
         .sweep(options)
         .await
         .context("sweeping managed aliases")?;
-    match global.output {
-        Format::Json => print_json(&report)?,
-        Format::Text => {
+    emit(
+        global.output,
+        || &report,
+        || {
             let mut out = String::new();
             if report.aliases.is_empty() {
                 out.push_str("no managed aliases in this region\n");
@@ -65,9 +66,9 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
                     out.push('\n');
                 }
             }
-            crate::io::Sink::Stdout.write(out.as_bytes())?;
-        }
-    }
+            crate::io::Sink::Stdout.write(out.as_bytes())
+        },
+    )?;
     if args.metrics == MetricsTarget::Cloudwatch && !report.dry_run {
         let outcome = kmsrot_types::Outcome::Swept {
             report: report.clone(),
@@ -109,11 +110,12 @@ pub(crate) async fn status(global: &Global, args: StatusArgs) -> Result<()> {
         }
         statuses
     };
-    match global.output {
-        Format::Json => print_json(&statuses),
-        Format::Text => {
+    emit(
+        global.output,
+        || &statuses,
+        || {
             let rows: Vec<_> = statuses.iter().map(status_row).collect();
             print_table(&STATUS_HEADERS, &rows)
-        }
-    }
+        },
+    )
 }

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use kmsrot_types::{GuardMode, KeyChange};
 
 use crate::Global;
-use crate::output::{Format, print_json, verdict_text};
+use crate::output::{emit, verdict_text};
 
 /// What happened to the key.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -40,10 +40,9 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         .guard(&args.key, change, args.mode)
         .await
         .with_context(|| format!("guarding {}", args.key))?;
-    match global.output {
-        Format::Json => print_json(&verdict),
-        Format::Text => {
-            crate::io::Sink::Stdout.write(format!("{}\n", verdict_text(&verdict)).as_bytes())
-        }
-    }
+    emit(
+        global.output,
+        || &verdict,
+        || crate::io::Sink::Stdout.write(format!("{}\n", verdict_text(&verdict)).as_bytes()),
+    )
 }

@@ -6,7 +6,7 @@ use kmsrot_types::key_kind::{self, SpecInfo};
 use kmsrot_types::{AliasName, KeyRef, Mode, Policy, RotationStatus};
 
 use crate::Global;
-use crate::output::{Format, STATUS_HEADERS, print_json, print_table, status_row};
+use crate::output::{STATUS_HEADERS, emit, print_table, status_row};
 
 /// The policy flags shared by `init` and `adopt`. Unset flags take kmsrot's defaults.
 #[derive(Debug, clap::Args)]
@@ -97,10 +97,11 @@ pub(crate) async fn init(global: &Global, args: InitArgs) -> Result<()> {
         )
         .await
         .with_context(|| format!("creating {} ({} {usage})", args.alias, args.key_spec))?;
-    match global.output {
-        Format::Json => print_json(&status),
-        Format::Text => print_table(&STATUS_HEADERS, &[status_row(&status)]),
-    }
+    emit(
+        global.output,
+        || &status,
+        || print_table(&STATUS_HEADERS, &[status_row(&status)]),
+    )
 }
 
 /// Arguments of `kmsrot adopt`.
@@ -138,8 +139,9 @@ pub(crate) async fn adopt(global: &Global, args: AdoptArgs) -> Result<()> {
         .adopt(&args.alias, args.policy.over(base))
         .await
         .with_context(|| format!("adopting {}", args.alias))?;
-    match global.output {
-        Format::Json => print_json(&status),
-        Format::Text => print_table(&STATUS_HEADERS, &[status_row(&status)]),
-    }
+    emit(
+        global.output,
+        || &status,
+        || print_table(&STATUS_HEADERS, &[status_row(&status)]),
+    )
 }

@@ -16,7 +16,7 @@ use kmsrot_types::{AliasRef, KeyArn};
 use crate::Global;
 use crate::exit::{Interrupted, ObjectsFailed, Throttled};
 use crate::io::Sink;
-use crate::output::{self, Format, print_json};
+use crate::output::{self, emit};
 
 /// Arguments of `kmsrot reencrypt`.
 #[derive(Debug, clap::Args)]
@@ -99,24 +99,29 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
             return Err(ObjectsFailed(job.report.failed.len()).into());
         }
         write_batch_job(dir, &job)?;
-        return match global.output {
-            Format::Json => print_json(&serde_json::json!({
-                "manifest": dir.join("manifest.csv"),
-                "job": dir.join("job.json"),
-                "objects": job.report.moved - job.unencrypted,
-                "unencrypted_left_out": job.unencrypted,
-                "report": job.report,
-            })),
-            Format::Text => Sink::Stdout.write(
-                output::batch_job_text(
-                    &job.report,
-                    job.unencrypted,
-                    dir,
-                    kmsrot_core::s3::MANIFEST_KEY,
+        return emit(
+            global.output,
+            || {
+                serde_json::json!({
+                    "manifest": dir.join("manifest.csv"),
+                    "job": dir.join("job.json"),
+                    "objects": job.report.moved - job.unencrypted,
+                    "unencrypted_left_out": job.unencrypted,
+                    "report": job.report,
+                })
+            },
+            || {
+                Sink::Stdout.write(
+                    output::batch_job_text(
+                        &job.report,
+                        job.unencrypted,
+                        dir,
+                        kmsrot_core::s3::MANIFEST_KEY,
+                    )
+                    .as_bytes(),
                 )
-                .as_bytes(),
-            ),
-        };
+            },
+        );
     }
     let report = match s3.reencrypt(&args.at, &alias, &options, &progress).await {
         Ok(report) => report,
@@ -132,10 +137,11 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         }
     };
     progress.finish();
-    match global.output {
-        Format::Json => print_json(&report)?,
-        Format::Text => Sink::Stdout.write(output::reencrypt_text(&report).as_bytes())?,
-    }
+    emit(
+        global.output,
+        || &report,
+        || Sink::Stdout.write(output::reencrypt_text(&report).as_bytes()),
+    )?;
     if report.throttled {
         return Err(Throttled(report.pending(), checkpoint).into());
     }

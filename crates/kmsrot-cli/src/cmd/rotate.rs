@@ -6,7 +6,7 @@ use kmsrot_types::{Action, AliasName, KeyArn};
 use serde::Serialize;
 
 use crate::Global;
-use crate::output::{Format, action_text, print_json};
+use crate::output::{Format, action_text, emit};
 
 /// Arguments of `kmsrot rotate`.
 #[derive(Debug, clap::Args)]
@@ -36,13 +36,14 @@ struct Report<'a> {
 }
 
 fn print(global: &Global, alias: &AliasName, dry_run: bool, actions: &[Action]) -> Result<()> {
-    match global.output {
-        Format::Json => print_json(&Report {
+    emit(
+        global.output,
+        || Report {
             alias,
             dry_run,
             actions,
-        }),
-        Format::Text => {
+        },
+        || {
             let mut out = String::new();
             if actions.is_empty() {
                 out.push_str(&format!(
@@ -53,8 +54,8 @@ fn print(global: &Global, alias: &AliasName, dry_run: bool, actions: &[Action]) 
                 out.push_str(&format!("{alias}: {}\n", action_text(action)));
             }
             crate::io::Sink::Stdout.write(out.as_bytes())
-        }
-    }
+        },
+    )
 }
 
 pub(crate) async fn rotate(global: &Global, args: RotateArgs) -> Result<()> {

@@ -10,7 +10,7 @@ use kmsrot_types::s3::S3Location;
 
 use crate::Global;
 use crate::io::{Sink, read_input};
-use crate::output::{self, Format, print_json};
+use crate::output::{self, Format, emit, print_json};
 
 /// Arguments of `kmsrot s3`.
 #[derive(Debug, clap::Args)]
@@ -106,21 +106,25 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
                 )
                 .await
                 .with_context(|| format!("writing {len} bytes to {}", args.to))?;
-            match global.output {
-                Format::Json => print_json(&written),
-                Format::Text => Sink::Stdout.write(
-                    format!(
-                        "wrote {} under {}{}\n",
-                        written.location,
-                        written.key_arn,
-                        written
-                            .version_id
-                            .map(|v| format!(" (version {v})"))
-                            .unwrap_or_default()
+            emit(
+                global.output,
+                || &written,
+                || {
+                    Sink::Stdout.write(
+                        format!(
+                            "wrote {} under {}{}\n",
+                            written.location,
+                            written.key_arn,
+                            written
+                                .version_id
+                                .as_ref()
+                                .map(|v| format!(" (version {v})"))
+                                .unwrap_or_default()
+                        )
+                        .as_bytes(),
                     )
-                    .as_bytes(),
-                ),
-            }
+                },
+            )
         }
         S3Command::Get(args) => {
             let sink = Sink::new(args.out);
@@ -151,10 +155,11 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
                 .object_keys(&args.at, current.as_ref(), usize::from(args.concurrency))
                 .await
                 .with_context(|| format!("reading the objects under {}", args.at))?;
-            match global.output {
-                Format::Json => print_json(&reports),
-                Format::Text => Sink::Stdout.write(output::object_keys_text(&reports).as_bytes()),
-            }
+            emit(
+                global.output,
+                || &reports,
+                || Sink::Stdout.write(output::object_keys_text(&reports).as_bytes()),
+            )
         }
         S3Command::DefaultEncryption(args) => {
             let bucket = &args.bucket.bucket;
@@ -172,12 +177,11 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
                         })?
                 }
             };
-            match global.output {
-                Format::Json => print_json(&report),
-                Format::Text => {
-                    Sink::Stdout.write(output::bucket_encryption_text(&report).as_bytes())
-                }
-            }
+            emit(
+                global.output,
+                || &report,
+                || Sink::Stdout.write(output::bucket_encryption_text(&report).as_bytes()),
+            )
         }
     }
 }

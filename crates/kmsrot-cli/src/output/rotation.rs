@@ -1,0 +1,208 @@
+//! What rotations, sweeps, the guard and `kmsrot event` did, in words.
+
+use kmsrot_types::{Action, AliasOutcome, GuardVerdict, Outcome, Undone};
+
+use super::key::rotation_text;
+
+/// One action, in words.
+pub(crate) fn action_text(action: &Action) -> String {
+    match action {
+        Action::Rotate {
+            reason,
+            new_key: Some(key),
+        } => format!("rotated to {key} ({reason})"),
+        Action::Rotate {
+            reason,
+            new_key: None,
+        } => format!("would rotate to a new key ({reason})"),
+        Action::RotateOnDemand { reason, remaining } => match remaining {
+            Some(left) => format!(
+                "on-demand rotation of the key material ({reason}; about {left} on-demand rotations left)"
+            ),
+            None => format!("on-demand rotation of the key material ({reason})"),
+        },
+        Action::EnableRotation { period_days, was } => format!(
+            "automatic rotation set to every {period_days} days (was: {})",
+            rotation_text(was)
+        ),
+        Action::Retire { key } => format!("retired (disabled) {key}"),
+        Action::ScheduleDeletion { key, window_days } => {
+            format!("scheduled deletion of {key} in {window_days} days")
+        }
+        Action::Rollback { to, from } => format!("rolled back from {from} to {to}"),
+        Action::Abort {
+            rotation_id,
+            abandoned,
+        } => match abandoned {
+            Some(key) => format!(
+                "gave up rotation {rotation_id}; its new key {key} is scheduled for deletion"
+            ),
+            None => format!("gave up rotation {rotation_id} (it had not created a key yet)"),
+        },
+    }
+}
+
+/// One alias of a sweep, in words.
+pub(crate) fn outcome_lines(outcome: &AliasOutcome, dry_run: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let alias = &outcome.alias;
+    if let Some(error) = &outcome.error {
+        lines.push(format!("{alias}: FAILED: {error}"));
+        return lines;
+    }
+    let verb = if dry_run { "would do" } else { "did" };
+    for action in &outcome.actions {
+        lines.push(format!("{alias}: {verb}: {}", action_text(action)));
+    }
+    if let Some(reason) = &outcome.reason {
+        lines.push(format!("{alias}: {reason}"));
+    }
+    if lines.is_empty()
+        && let Some(c) = &outcome.compliance
+    {
+        lines.push(format!(
+            "{alias}: nothing due: the key is {} days old of {} allowed",
+            c.age_days, c.max_age_days
+        ));
+    }
+    lines
+}
+
+/// The guard's verdict, in words.
+pub(crate) fn verdict_text(verdict: &GuardVerdict) -> String {
+    match verdict {
+        GuardVerdict::Unmanaged { key } => format!("{key} is not managed by kmsrot: left alone"),
+        GuardVerdict::NotNeeded { key, reason, .. } => {
+            format!("{key} is not needed: {reason}; left alone")
+        }
+        GuardVerdict::Intact { key, alias } => {
+            format!("{key} is needed by `{alias}` and is enabled: nothing to undo")
+        }
+        GuardVerdict::Alert {
+            key,
+            needed_as,
+            key_state,
+            ..
+        } => {
+            format!("ALERT: {key} is {needed_as}, and it is {key_state} (observe mode: left as is)")
+        }
+        GuardVerdict::Restored {
+            key,
+            needed_as,
+            undone,
+            ..
+        } => {
+            let undone: Vec<&str> = undone
+                .iter()
+                .map(|u| match u {
+                    Undone::DeletionCancelled => "deletion cancelled",
+                    Undone::Enabled => "enabled",
+                })
+                .collect();
+            format!("restored {key}, {needed_as}: {}", undone.join(", then "))
+        }
+    }
+}
+
+/// What `kmsrot event` did, in words.
+pub(crate) fn outcome_text(outcome: &Outcome) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    match outcome {
+        Outcome::MaterialRotated {
+            key,
+            rotation_type,
+            aliases,
+        } => {
+            lines.push(format!(
+                "key material of {key} rotated ({})",
+                rotation_type.as_deref().unwrap_or("type not given")
+            ));
+            for check in aliases {
+                lines.push(match (&check.key, &check.key_state) {
+                    (Some(k), Some(state)) if check.ok => {
+                        format!("{}: names {k} ({state}): ok", check.alias)
+                    }
+                    (Some(k), Some(state)) => {
+                        format!("{}: names {k}, which is {state}: FAILED", check.alias)
+                    }
+                    _ => format!("{}: the alias no longer exists: FAILED", check.alias),
+                });
+            }
+        }
+        Outcome::Swept { report } => {
+            if report.aliases.is_empty() {
+                lines.push("no managed aliases in this region".into());
+            }
+            for alias in &report.aliases {
+                lines.extend(outcome_lines(alias, report.dry_run));
+            }
+        }
+        Outcome::KeyDeleted(d) => lines.push(if d.duplicate {
+            format!(
+                "deleted key {} of `{}` was already recorded on {}: nothing to do",
+                d.key_id, d.alias, d.successor
+            )
+        } else {
+            format!(
+                "recorded the deletion of key {} (a former key of `{}`) on {}",
+                d.key_id, d.alias, d.successor
+            )
+        }),
+        Outcome::MaterialExpired(e) => lines.push(format!(
+            "{} the expiry of the key material of {} (`{}`); aliases that name it: {}",
+            if e.duplicate {
+                "already recorded"
+            } else {
+                "recorded"
+            },
+            e.key,
+            e.alias,
+            e.named_by
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Outcome::Guarded {
+            event_name,
+            verdict,
+        } => {
+            lines.push(format!("{event_name}: {}", verdict_text(verdict)));
+        }
+        Outcome::Drifted(d) => lines.push(format!(
+            "DRIFT: {} by {}: {}",
+            d.event_name,
+            d.by.as_deref().unwrap_or("an unknown principal"),
+            d.what
+        )),
+        Outcome::Consistent { alias, key } => {
+            lines.push(format!("`{alias}` names {key}, its current key: no drift"));
+        }
+        Outcome::Ignored { reason } => lines.push(format!("ignored: {reason}")),
+        Outcome::Rotated {
+            alias,
+            dry_run,
+            actions,
+        } => {
+            if actions.is_empty() {
+                lines.push(format!("{alias}: nothing to do"));
+            }
+            let verb = if *dry_run { "would do" } else { "did" };
+            for action in actions {
+                lines.push(format!("{alias}: {verb}: {}", action_text(action)));
+            }
+        }
+        Outcome::RolledBack { alias, action } => {
+            lines.push(format!("{alias}: {}", action_text(action)));
+        }
+        Outcome::Status { aliases } => {
+            for status in aliases {
+                lines.push(format!(
+                    "{}: {} (next rotation {})",
+                    status.alias, status.current.key_arn, status.next_rotation
+                ));
+            }
+        }
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
