@@ -1,0 +1,78 @@
+//! The plan of a deploy: the stack's state, the parameters and the artifact bucket, checked
+//! before anything is built or uploaded.
+
+use std::collections::HashSet;
+
+use anyhow::{Context, Result, bail};
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::Client as CloudFormation;
+use aws_sdk_cloudformation::types::ChangeSetType;
+use aws_sdk_s3::Client as S3;
+
+use super::artifact::ensure_bucket;
+use super::parameters::{given_parameters, stack_parameters, template_parameters};
+use super::{DeployArgs, describe_stack, region_of};
+
+/// What a deploy will do, settled before anything is built or uploaded.
+#[derive(Debug)]
+pub(super) struct Plan {
+    pub(super) existing: Option<aws_sdk_cloudformation::types::Stack>,
+    pub(super) change_set_type: ChangeSetType,
+    pub(super) declared: Vec<String>,
+    pub(super) bucket: String,
+}
+
+/// Checks the stack's state, the parameters and the artifact bucket (creating it when
+/// asked).
+pub(super) async fn plan(config: &SdkConfig, args: &DeployArgs, template: &str) -> Result<Plan> {
+    let cfn = CloudFormation::new(config);
+    let name = &args.stack.stack_name;
+    let region = region_of(config);
+    let existing = describe_stack(&cfn, name).await?;
+    let change_set_type = match existing.as_ref().and_then(|s| s.stack_status()) {
+        None => ChangeSetType::Create,
+        Some(status) => match status.as_str() {
+            // A stack made by a change set that was never executed.
+            "REVIEW_IN_PROGRESS" => ChangeSetType::Create,
+            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => bail!(
+                "stack {name} in {region} is in {} after a failed create and cannot be updated; delete it with `cargo xtask destroy --stack-name {name} --yes`, then deploy again",
+                status.as_str()
+            ),
+            s if s.ends_with("_IN_PROGRESS") => {
+                bail!("stack {name} in {region} is busy ({s}); wait for it to finish")
+            }
+            _ => ChangeSetType::Update,
+        },
+    };
+    let declared = template_parameters(&cfn, template).await?;
+    // Unknown parameter names fail here, before the build.
+    stack_parameters(
+        &declared,
+        &given_parameters(args),
+        &HashSet::new(),
+        "bucket",
+        "key",
+    )?;
+    let bucket = match &args.artifact_bucket {
+        Some(bucket) => bucket.clone(),
+        None => {
+            let account = kmsrot_core::identity::caller_account(config)
+                .await
+                .context("finding the account for the default artifact bucket")?;
+            format!("kmsrot-artifacts-{account}-{region}")
+        }
+    };
+    ensure_bucket(
+        &S3::new(config),
+        &bucket,
+        &region,
+        args.create_artifact_bucket,
+    )
+    .await?;
+    Ok(Plan {
+        existing,
+        change_set_type,
+        declared,
+        bucket,
+    })
+}
