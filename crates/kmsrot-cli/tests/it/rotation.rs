@@ -217,3 +217,104 @@ async fn sweep_reports_every_alias_and_exits_8_when_one_fails() {
     assert!(text.contains(&format!("{good}: nothing due")), "{text}");
     assert!(text.contains(&format!("{broken}: FAILED")), "{text}");
 }
+
+/// `kmsrot init` with every key spec KMS offers and no `--key-usage` creates a key of that spec
+/// with the usage KMS allows for it (issue 13: ML_DSA_65 used to be asked for ENCRYPT_DECRYPT),
+/// under manual rotation unless KMS can rotate it itself; usages KMS does not offer for a spec,
+/// and key agreement, are refused with the reason, and create nothing.
+#[tokio::test]
+async fn init_with_every_key_spec_and_no_usage_creates_the_right_key() {
+    let env = env().await;
+    let expected = [
+        ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "automatic"),
+        ("RSA_2048", "ENCRYPT_DECRYPT", "manual"),
+        ("RSA_3072", "ENCRYPT_DECRYPT", "manual"),
+        ("RSA_4096", "ENCRYPT_DECRYPT", "manual"),
+        ("ECC_NIST_P256", "SIGN_VERIFY", "manual"),
+        ("ECC_NIST_P384", "SIGN_VERIFY", "manual"),
+        ("ECC_NIST_P521", "SIGN_VERIFY", "manual"),
+        ("ECC_SECG_P256K1", "SIGN_VERIFY", "manual"),
+        ("ECC_NIST_EDWARDS25519", "SIGN_VERIFY", "manual"),
+        ("ML_DSA_44", "SIGN_VERIFY", "manual"),
+        ("ML_DSA_65", "SIGN_VERIFY", "manual"),
+        ("ML_DSA_87", "SIGN_VERIFY", "manual"),
+        ("SM2", "ENCRYPT_DECRYPT", "manual"),
+        ("HMAC_224", "GENERATE_VERIFY_MAC", "manual"),
+        ("HMAC_256", "GENERATE_VERIFY_MAC", "manual"),
+        ("HMAC_384", "GENERATE_VERIFY_MAC", "manual"),
+        ("HMAC_512", "GENERATE_VERIFY_MAC", "manual"),
+    ];
+    let offered: Vec<&str> = kmsrot_types::key_kind::SPECS
+        .iter()
+        .map(|s| s.spec)
+        .collect();
+    let listed: Vec<&str> = expected.iter().map(|(spec, ..)| *spec).collect();
+    assert_eq!(listed, offered, "one row per spec KMS offers");
+    for (spec, usage, mode) in expected {
+        let alias = env.unique_alias(&format!("cli-{}", spec.to_lowercase().replace('_', "-")));
+        let out = kmsrot(
+            &[
+                "init",
+                alias.as_str(),
+                "--key-spec",
+                spec,
+                "--output",
+                "json",
+            ],
+            None,
+        );
+        let created = json(&out);
+        assert_eq!(created["policy"]["mode"], mode, "{spec}");
+        let key = created["current"]["key_arn"].as_str().unwrap();
+        let metadata = env
+            .client
+            .describe_key()
+            .key_id(key)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        assert_eq!(metadata.key_spec().map(|s| s.as_str()), Some(spec));
+        assert_eq!(
+            metadata.key_usage().map(|u| u.as_str()),
+            Some(usage),
+            "{spec}"
+        );
+    }
+
+    let refused = [
+        (
+            "ML_DSA_65",
+            "ENCRYPT_DECRYPT",
+            "KMS does not offer ENCRYPT_DECRYPT for ML_DSA_65 keys; ML_DSA_65 keys are for SIGN_VERIFY",
+        ),
+        (
+            "ECC_NIST_P256",
+            "KEY_AGREEMENT",
+            "ECC_NIST_P256 for KEY_AGREEMENT is not supported; kmsrot manages",
+        ),
+        (
+            "RSA_1024",
+            "ENCRYPT_DECRYPT",
+            "KMS has no key spec RSA_1024",
+        ),
+    ];
+    for (spec, usage, message) in refused {
+        let alias = env.unique_alias("cli-refused");
+        let out = kmsrot(
+            &[
+                "init",
+                alias.as_str(),
+                "--key-spec",
+                spec,
+                "--key-usage",
+                usage,
+            ],
+            None,
+        );
+        expect_failure(&out, 8, message);
+        let out = kmsrot(&["describe", alias.as_str()], None);
+        expect_failure(&out, 3, "does not exist");
+    }
+}

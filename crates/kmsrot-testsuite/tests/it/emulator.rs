@@ -228,7 +228,10 @@ async fn patch_ed25519_and_ml_dsa_keys_sign_and_verify() {
             .key_metadata
             .unwrap();
         assert_eq!(metadata.key_spec(), Some(&spec));
-        assert_eq!(metadata.signing_algorithms(), [algorithm.clone()]);
+        assert_eq!(
+            metadata.signing_algorithms(),
+            std::slice::from_ref(&algorithm)
+        );
         let signature = env
             .client
             .sign()
