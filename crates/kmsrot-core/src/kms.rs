@@ -78,9 +78,6 @@ fn bytes(blob: Option<Blob>) -> Vec<u8> {
     blob.map(Blob::into_inner).unwrap_or_default()
 }
 
-/// Whether KMS can rotate this key's material itself: symmetric, origin AWS_KMS, not in a
-/// custom key store.
-
 fn date(value: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     value.and_then(|d| d.fmt(Format::DateTime).ok())
 }
