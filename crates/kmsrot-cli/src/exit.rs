@@ -33,6 +33,9 @@ pub(crate) const REFUSED: u8 = 8;
 /// Interrupted (Ctrl-C) before every object was handled; resume with `--resume FILE`.
 pub(crate) const INTERRUPTED: u8 = 130;
 
+// The matches below name every variant, with no catch-all: a new error variant in
+// kmsrot-core does not compile here until someone decides its exit code.
+
 fn kms_code(kms: &KmsError) -> u8 {
     match kms {
         KmsError::InvalidAlias { .. } | KmsError::InvalidInput { .. } => USAGE,
@@ -49,7 +52,30 @@ fn kms_code(kms: &KmsError) -> u8 {
         KmsError::AccessDenied { .. } => ACCESS,
         KmsError::Throttled { .. } => THROTTLED,
         KmsError::LimitExceeded { .. } => REFUSED,
-        _ => FAILURE,
+        KmsError::Unreachable { .. }
+        | KmsError::Service { .. }
+        | KmsError::UnexpectedResponse { .. } => FAILURE,
+    }
+}
+
+fn rotation_code(err: &RotationError) -> u8 {
+    match err {
+        RotationError::Kms(kms) => kms_code(kms),
+        RotationError::SelfTest { source, .. } => match kms_code(source) {
+            FAILURE => REFUSED,
+            code => code,
+        },
+        // A bad flag is a usage error; a bad policy in a key's tags is not.
+        RotationError::Policy { .. } => USAGE,
+        RotationError::PolicyTags { .. }
+        | RotationError::Unmanaged { .. }
+        | RotationError::AliasExists { .. }
+        | RotationError::Unsupported { .. }
+        | RotationError::Mismatch { .. }
+        | RotationError::OnDemandLimit { .. }
+        | RotationError::NoPrevious { .. }
+        | RotationError::Busy { .. }
+        | RotationError::Inconsistent { .. } => REFUSED,
     }
 }
 
@@ -62,10 +88,31 @@ fn s3_code(err: &S3Error) -> u8 {
         S3Error::Throttled { .. } => THROTTLED,
         S3Error::Refused(_) => USAGE,
         S3Error::Checkpoint(CheckpointError::Io { .. }) => FAILURE,
-        S3Error::Checkpoint(_) => USAGE,
+        S3Error::Checkpoint(
+            CheckpointError::Malformed { .. }
+            | CheckpointError::TargetMoved { .. }
+            | CheckpointError::OtherRun { .. },
+        ) => USAGE,
         S3Error::UpdateUnsupported { .. } => REFUSED,
-        _ => FAILURE,
+        S3Error::Unreachable { .. } | S3Error::Service { .. } => FAILURE,
     }
+}
+
+/// Whether the first error in the chain that kmsrot-core knows may succeed when run again,
+/// as kmsrot-core decides it (its `retry` module).
+fn retryable(err: &anyhow::Error) -> bool {
+    for cause in err.chain() {
+        if let Some(kms) = cause.downcast_ref::<KmsError>() {
+            return kms.is_retryable();
+        }
+        if let Some(err) = cause.downcast_ref::<RotationError>() {
+            return err.is_retryable();
+        }
+        if let Some(err) = cause.downcast_ref::<S3Error>() {
+            return err.is_retryable();
+        }
+    }
+    false
 }
 
 /// The exit code for an error, from the first error in its chain that kmsrot knows.
@@ -75,16 +122,7 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
             return kms_code(kms);
         }
         if let Some(err) = cause.downcast_ref::<RotationError>() {
-            return match err {
-                RotationError::Kms(kms) => kms_code(kms),
-                RotationError::SelfTest { source, .. } => match kms_code(source) {
-                    FAILURE => REFUSED,
-                    code => code,
-                },
-                // A bad flag is a usage error; a bad policy in a key's tags is not.
-                RotationError::Policy { .. } => USAGE,
-                _ => REFUSED,
-            };
+            return rotation_code(err);
         }
         if let Some(err) = cause.downcast_ref::<S3Error>() {
             return s3_code(err);
@@ -202,6 +240,11 @@ pub(crate) fn report(err: &anyhow::Error) -> ExitCode {
             shown.push_str(&text);
         }
     }
+    if retryable(err) {
+        eprintln!(
+            "  note: this may succeed when run again later; every kmsrot operation is safe to repeat"
+        );
+    }
     ExitCode::from(code(err))
 }
 
@@ -209,6 +252,32 @@ pub(crate) fn report(err: &anyhow::Error) -> ExitCode {
 mod tests {
     use super::*;
     use kmsrot_core::Subject;
+
+    /// The advice to run again follows kmsrot-core's one decision, through any context.
+    #[test]
+    fn retryable_failures_say_a_later_run_may_succeed() {
+        let alias = || "alias/app".parse().unwrap();
+        let busy = RotationError::Busy {
+            alias: alias(),
+            region: "us-east-1".into(),
+            what: "rotation r-1 is under way".into(),
+        };
+        assert!(retryable(&anyhow::Error::new(busy).context("rotating")));
+        assert_eq!(
+            code(&anyhow::Error::new(RotationError::Busy {
+                alias: alias(),
+                region: "us-east-1".into(),
+                what: String::new(),
+            })),
+            REFUSED
+        );
+        let exists = RotationError::AliasExists {
+            alias: alias(),
+            region: "us-east-1".into(),
+        };
+        assert!(!retryable(&anyhow::Error::new(exists)));
+        assert!(!retryable(&anyhow::anyhow!("no kmsrot error here")));
+    }
 
     #[test]
     fn codes_follow_the_first_known_error_in_the_chain() {

@@ -284,24 +284,6 @@ impl KmsError {
             other => other,
         }
     }
-
-    /// Whether retrying the same call later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Unreachable { .. })
-            || matches!(
-                self,
-                Self::Service { code, .. }
-                    if matches!(
-                        code.as_str(),
-                        "KMSInternalException"
-                            | "DependencyTimeoutException"
-                            | "KeyUnavailableException"
-                            // The Resource Groups Tagging API's transient faults.
-                            | "InternalServiceException"
-                            | "PaginationTokenExpiredException"
-                    )
-            )
-    }
 }
 
 /// Where a failed call happened: the operation, what it was about, and the region.

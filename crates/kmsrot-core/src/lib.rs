@@ -28,6 +28,8 @@ pub mod identity;
 mod kms;
 pub mod metrics;
 pub mod notify;
+pub mod observe;
+mod retry;
 pub mod s3;
 mod secret;
 

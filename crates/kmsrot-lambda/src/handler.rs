@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use kmsrot_core::observe::{self, Failed};
 use kmsrot_core::{
     AliasChange, Metrics, Notifier, RotateOptions, RotationError, Rotator, SweepOptions,
 };
@@ -13,7 +14,6 @@ use kmsrot_types::{
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
-use crate::observe;
 use crate::route::{Expected, Rejection, Task, route};
 use crate::settings::{MetricsMode, Settings};
 
@@ -98,13 +98,13 @@ pub enum HandlerError {
 }
 
 impl HandlerError {
-    /// Whether the same invocation may succeed later: throttling, transient faults, and an
-    /// alias busy with another operation. Every action is idempotent, so a retry is safe.
+    /// Whether the same invocation may succeed later, as kmsrot-core decides it for the
+    /// engine's failures (`RotationError::is_retryable`). A refused event or a missing
+    /// account never succeeds on a retry. Every action is idempotent, so a retry is safe.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Rotation(RotationError::Busy { .. }) => true,
             Self::Rotation(err) => err.is_retryable(),
-            _ => false,
+            Self::Invalid(_) | Self::Rejected(_) | Self::NoAccount => false,
         }
     }
 
@@ -255,11 +255,7 @@ async fn act(task: Task, state: &State) -> Result<Outcome, HandlerError> {
                 event_name,
             },
             Err(err) => {
-                let notice = Notice::GuardFailed {
-                    key: key_id,
-                    error: err.to_string(),
-                };
-                failed(state, None, notice).await;
+                failed(state, Failed::Guard(key_id), &err).await;
                 return Err(err.into());
             }
         },
@@ -314,12 +310,7 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
                 },
                 Err(err) if dry_run => return Err(err.into()),
                 Err(err) => {
-                    let datum = Datum::alias(MetricName::RotationsFailed, &alias, 1.0);
-                    let notice = Notice::RotationFailed {
-                        alias,
-                        error: err.to_string(),
-                    };
-                    failed(state, Some(datum), notice).await;
+                    failed(state, Failed::Rotation(alias), &err).await;
                     return Err(err.into());
                 }
             }
@@ -327,11 +318,7 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
         Request::Rollback { alias, from } => match rotator.rollback(&alias, from.as_ref()).await {
             Ok(action) => Outcome::RolledBack { alias, action },
             Err(err) => {
-                let notice = Notice::RollbackFailed {
-                    alias,
-                    error: err.to_string(),
-                };
-                failed(state, None, notice).await;
+                failed(state, Failed::Rollback(alias), &err).await;
                 return Err(err.into());
             }
         },
@@ -353,9 +340,9 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
     })
 }
 
-/// An action failed: counted and notified here, because no outcome carries it. Every
-/// failure is told, retryable or not: a guard that could not restore a key leaves it at risk
-/// until a retry succeeds. An asynchronous event that Lambda retries is told once per attempt.
-async fn failed(state: &State, datum: Option<Datum>, notice: Notice) {
-    state.tell(datum.as_slice(), vec![notice]).await;
+/// An action failed: told here, as `observe::failure_of` chooses, because no outcome carries
+/// it. An asynchronous event that Lambda retries is told once per attempt.
+async fn failed(state: &State, failed: Failed, err: &RotationError) {
+    let (data, notice) = observe::failure_of(failed, err);
+    state.tell(&data, vec![notice]).await;
 }

@@ -3,13 +3,12 @@
 //!
 //! - [`settings`]: the environment variables, with safe defaults.
 //! - [`route`]: pure routing, with the checks of source, account and region.
-//! - [`observe`]: the metrics and notifications an outcome is worth.
-//! - [`handler`]: the handler itself, and the mapping of errors to `Diagnostic`.
+//! - [`handler`]: the handler itself, and the mapping of errors to `Diagnostic`. What an
+//!   outcome is worth telling is `kmsrot_core::observe`'s to decide.
 
 #![warn(missing_docs)]
 
 pub mod handler;
-pub mod observe;
 pub mod route;
 pub mod settings;
 

@@ -73,7 +73,7 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
         let outcome = kmsrot_types::Outcome::Swept {
             report: report.clone(),
         };
-        let data = kmsrot_lambda::observe::data_of(&outcome);
+        let data = kmsrot_core::observe::data_of(&outcome);
         kmsrot_core::Metrics::cloudwatch(&config)
             .publish(&data, kmsrot_core::metrics::now_millis())
             .await;

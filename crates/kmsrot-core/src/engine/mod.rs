@@ -169,18 +169,6 @@ pub enum RotationError {
     },
 }
 
-impl RotationError {
-    /// Whether running the same operation again later may succeed (throttling, transient
-    /// faults). Every step is idempotent, so retrying is safe.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Kms(err) => err.is_retryable(),
-            Self::SelfTest { source, .. } => source.is_retryable(),
-            _ => false,
-        }
-    }
-}
-
 /// Spaces out KMS calls: management calls share a quota of a few per second per account.
 #[derive(Debug)]
 struct Pace {

@@ -1,8 +1,10 @@
-//! What an outcome is worth telling: its metrics and its notifications. Pure, so that which
-//! outcome counts as what is tested without AWS.
+//! What an outcome is worth telling: its metrics and its notifications, and those of a failed
+//! action that no outcome carries. Pure, so that which outcome counts as what is tested
+//! without AWS. The Lambda and `kmsrot sweep --metrics cloudwatch` both read it; `metrics` and
+//! `notify` then send what it chose.
 
 use kmsrot_types::metrics::{Datum, MetricName};
-use kmsrot_types::{Action, AliasOutcome, GuardVerdict, Notice, Outcome};
+use kmsrot_types::{Action, AliasName, AliasOutcome, GuardVerdict, Notice, Outcome};
 
 fn rotations(actions: &[Action]) -> usize {
     actions
@@ -151,7 +153,7 @@ pub fn notices_of(outcome: &Outcome) -> Vec<Notice> {
 }
 
 /// The alias an outcome is about, when it is about exactly one.
-pub fn alias_of(outcome: &Outcome) -> Option<&kmsrot_types::AliasName> {
+pub fn alias_of(outcome: &Outcome) -> Option<&AliasName> {
     match outcome {
         Outcome::KeyDeleted(d) => Some(&d.alias),
         Outcome::MaterialExpired(e) => Some(&e.alias),
@@ -170,9 +172,35 @@ pub fn alias_of(outcome: &Outcome) -> Option<&kmsrot_types::AliasName> {
     }
 }
 
+/// An action that failed, so that no outcome carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failed {
+    /// A requested rotation of this alias.
+    Rotation(AliasName),
+    /// A requested rollback of this alias.
+    Rollback(AliasName),
+    /// The deletion guard, on this key as the event named it.
+    Guard(String),
+}
+
+/// What a failed action is worth telling: its metrics and its notice. Every failure is told,
+/// retryable or not: a guard that could not restore a key leaves it at risk until a retry
+/// succeeds.
+pub fn failure_of(failed: Failed, error: &impl std::fmt::Display) -> (Vec<Datum>, Notice) {
+    let error = error.to_string();
+    match failed {
+        Failed::Rotation(alias) => (
+            vec![Datum::alias(MetricName::RotationsFailed, &alias, 1.0)],
+            Notice::RotationFailed { alias, error },
+        ),
+        Failed::Rollback(alias) => (Vec::new(), Notice::RollbackFailed { alias, error }),
+        Failed::Guard(key) => (Vec::new(), Notice::GuardFailed { key, error }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use kmsrot_types::{AliasName, Compliance, Deletion, KeyArn, SweepReport};
+    use kmsrot_types::{Compliance, Deletion, KeyArn, SweepReport};
 
     use super::*;
 
@@ -285,5 +313,31 @@ mod tests {
             reason: "not managed".into(),
         };
         assert!(data_of(&ignored).is_empty() && notices_of(&ignored).is_empty());
+    }
+
+    #[test]
+    fn every_failure_is_told_and_a_failed_rotation_is_counted() {
+        let (data, notice) = failure_of(Failed::Rotation(alias("alias/a")), &"throttled");
+        assert_eq!(
+            data,
+            [Datum::alias(
+                MetricName::RotationsFailed,
+                &alias("alias/a"),
+                1.0
+            )]
+        );
+        assert_eq!(
+            notice,
+            Notice::RotationFailed {
+                alias: alias("alias/a"),
+                error: "throttled".into()
+            }
+        );
+        let (data, notice) = failure_of(Failed::Guard("k".into()), &"denied");
+        assert!(data.is_empty());
+        assert!(matches!(notice, Notice::GuardFailed { key, .. } if key == "k"));
+        let (data, notice) = failure_of(Failed::Rollback(alias("alias/a")), &"none");
+        assert!(data.is_empty());
+        assert!(matches!(notice, Notice::RollbackFailed { .. }));
     }
 }
