@@ -182,3 +182,37 @@ fn lambda_docs_cover_every_setting_event_and_metric() {
         );
     }
 }
+
+/// The engine's KMS calls all go through `engine/store.rs`, which paces them and maps their
+/// errors: no other engine module takes a slot from the pace, holds an SDK client or sends a
+/// request.
+#[test]
+fn only_the_store_calls_kms_in_the_engine() {
+    let dir = project_root().join("crates/kmsrot-core/src/engine");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(files.len() > 5);
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !f.ends_with("store.rs")) {
+        let text = fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for forbidden in [
+                "pace.tick",
+                "Pace::",
+                ".client",
+                ".send()",
+                "into_paginator",
+            ] {
+                if code.contains(forbidden) {
+                    let name = file.file_name().unwrap().to_string_lossy();
+                    found.push(format!("{name}:{}: {forbidden}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "KMS calls outside engine/store.rs: {found:?}"
+    );
+}

@@ -365,6 +365,87 @@ impl Kms {
         }
     }
 
+    /// Encrypts under exactly this key, with this algorithm: the by-ARN primitive behind
+    /// `AliasKms::encrypt_asymmetric` (after it resolves the alias) and the engine's
+    /// self-test of a new key. Errors name `subject`.
+    pub(crate) async fn encrypt_with(
+        &self,
+        key: &KeyArn,
+        algorithm: &str,
+        plaintext: &[u8],
+        subject: &Subject,
+    ) -> Result<Vec<u8>, KmsError> {
+        let result = self
+            .client
+            .encrypt()
+            .key_id(key.to_string())
+            .encryption_algorithm(EncryptionAlgorithmSpec::from(algorithm))
+            .plaintext(Blob::new(plaintext))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(bytes(out.ciphertext_blob)),
+            Err(err) => Err(self.fail("Encrypt", subject, err).await),
+        }
+    }
+
+    /// Signs a message with exactly this key and algorithm; the signature carries the key's
+    /// ARN. Behind `AliasKms::sign` and the engine's self-test.
+    pub(crate) async fn sign_with(
+        &self,
+        key: &KeyArn,
+        algorithm: &str,
+        message: &[u8],
+        subject: &Subject,
+    ) -> Result<Signature, KmsError> {
+        let result = self
+            .client
+            .sign()
+            .key_id(key.to_string())
+            .message(Blob::new(message))
+            .message_type(MessageType::Raw)
+            .signing_algorithm(SigningAlgorithmSpec::from(algorithm))
+            .send()
+            .await;
+        // The call named the exact key ARN, so that key made the result.
+        match result {
+            Ok(out) => Ok(Signature {
+                key_arn: key.clone(),
+                signing_algorithm: algorithm.to_owned(),
+                signature: bytes(out.signature).into(),
+            }),
+            Err(err) => Err(self.fail("Sign", subject, err).await),
+        }
+    }
+
+    /// Makes a MAC of a message with exactly this key and algorithm; the MAC carries the
+    /// key's ARN. Behind `AliasKms::generate_mac` and the engine's self-test.
+    pub(crate) async fn generate_mac_with(
+        &self,
+        key: &KeyArn,
+        algorithm: &str,
+        message: &[u8],
+        subject: &Subject,
+    ) -> Result<Mac, KmsError> {
+        let result = self
+            .client
+            .generate_mac()
+            .key_id(key.to_string())
+            .message(Blob::new(message))
+            .mac_algorithm(MacAlgorithmSpec::from(algorithm))
+            .send()
+            .await;
+        // The call named the exact key ARN, so that key made the result.
+        match result {
+            Ok(out) => Ok(Mac {
+                key_arn: key.clone(),
+                mac_algorithm: algorithm.to_owned(),
+                mac: bytes(out.mac).into(),
+            }),
+            Err(err) => Err(self.fail("GenerateMac", subject, err).await),
+        }
+    }
+
     /// Verifies a signature with the exact key that made it (never the alias, which may have
     /// moved since).
     pub async fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), KmsError> {
@@ -668,24 +749,16 @@ impl AliasKms {
         let (key, algorithm) = self
             .resolve_for(OP, usage::ENCRYPT_DECRYPT, KeyKind::asymmetric_encryption)
             .await?;
-        let result = self
+        let ciphertext = self
             .kms
-            .client
-            .encrypt()
-            .key_id(key.arn.to_string())
-            .encryption_algorithm(EncryptionAlgorithmSpec::from(algorithm))
-            .plaintext(Blob::new(plaintext))
-            .send()
-            .await;
+            .encrypt_with(&key.arn, algorithm, plaintext, &self.subject())
+            .await?;
         // The call named the exact key ARN, so that key made the result.
-        match result {
-            Ok(out) => Ok(AsymmetricCiphertext {
-                key_arn: key.arn,
-                encryption_algorithm: algorithm.to_owned(),
-                ciphertext: bytes(out.ciphertext_blob).into(),
-            }),
-            Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
-        }
+        Ok(AsymmetricCiphertext {
+            key_arn: key.arn,
+            encryption_algorithm: algorithm.to_owned(),
+            ciphertext: ciphertext.into(),
+        })
     }
 
     /// Signs a message (at most 4096 bytes) with the key the alias names now. The signature
@@ -698,25 +771,9 @@ impl AliasKms {
         let (key, algorithm) = self
             .resolve_for(OP, usage::SIGN_VERIFY, KeyKind::signing)
             .await?;
-        let result = self
-            .kms
-            .client
-            .sign()
-            .key_id(key.arn.to_string())
-            .message(Blob::new(message))
-            .message_type(MessageType::Raw)
-            .signing_algorithm(SigningAlgorithmSpec::from(algorithm))
-            .send()
-            .await;
-        // The call named the exact key ARN, so that key made the result.
-        match result {
-            Ok(out) => Ok(Signature {
-                key_arn: key.arn,
-                signing_algorithm: algorithm.to_owned(),
-                signature: bytes(out.signature).into(),
-            }),
-            Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
-        }
+        self.kms
+            .sign_with(&key.arn, algorithm, message, &self.subject())
+            .await
     }
 
     /// Makes a MAC of a message (at most 4096 bytes) with the HMAC key the alias names now.
@@ -729,23 +786,8 @@ impl AliasKms {
         let (key, algorithm) = self
             .resolve_for(OP, usage::GENERATE_VERIFY_MAC, KeyKind::mac)
             .await?;
-        let result = self
-            .kms
-            .client
-            .generate_mac()
-            .key_id(key.arn.to_string())
-            .message(Blob::new(message))
-            .mac_algorithm(MacAlgorithmSpec::from(algorithm))
-            .send()
-            .await;
-        // The call named the exact key ARN, so that key made the result.
-        match result {
-            Ok(out) => Ok(Mac {
-                key_arn: key.arn,
-                mac_algorithm: algorithm.to_owned(),
-                mac: bytes(out.mac).into(),
-            }),
-            Err(err) => Err(self.kms.fail(OP, &self.subject(), err).await),
-        }
+        self.kms
+            .generate_mac_with(&key.arn, algorithm, message, &self.subject())
+            .await
     }
 }

@@ -17,7 +17,7 @@ impl Rotator {
     pub async fn audit_account(&self) -> Result<AccountReport, RotationError> {
         let mut findings = Vec::new();
         let mut views: BTreeMap<String, KeyView> = BTreeMap::new();
-        let aliases = self.aliases(None).await?;
+        let aliases = self.store.aliases(None).await?;
         for (alias, target) in &aliases {
             let Some(target) = target else { continue };
             let key = match self.key(target).await {
@@ -33,7 +33,7 @@ impl Rotator {
             views.insert(key.id.clone(), key);
         }
         let mut keys = 0;
-        for arn in self.key_arns(&Subject::Region).await? {
+        for arn in self.store.key_arns(&Subject::Region).await? {
             let id = arn.key_id().to_string();
             let key = match views.remove(&id) {
                 Some(key) => key,
@@ -146,15 +146,7 @@ impl Rotator {
         if !key.is_enabled() || key.tag(tags::ALIAS).is_some() {
             return Ok(None);
         }
-        self.pace.tick().await;
-        let status = self
-            .kms
-            .rotation_status_of(
-                &key.arn.to_string(),
-                key.rotates_itself(),
-                &Subject::Key(key.arn.clone()),
-            )
-            .await?;
+        let status = self.store.rotation_status(key).await?;
         let (issue, detail) = match status {
             RotationStatus::Disabled => (
                 AccountIssue::RotationDisabled,

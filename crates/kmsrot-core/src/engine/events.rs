@@ -52,7 +52,7 @@ impl Rotator {
         let mut checks = Vec::new();
         let mut seen: BTreeSet<AliasName> = BTreeSet::new();
         // The aliases that name this key: the key read above is their target.
-        for (alias, _) in self.aliases(Some(&key.arn)).await? {
+        for (alias, _) in self.store.aliases(Some(&key.arn)).await? {
             if key.serves(&alias) {
                 checks.push(AliasCheck {
                     alias: alias.clone(),
@@ -122,9 +122,10 @@ impl Rotator {
         if !duplicate {
             // Record first, then drop the pointer: a crash between the two leaves both tags,
             // and the next delivery finishes the job.
-            self.tag(&arn, &[(tags::DELETED_PREVIOUS_KEY, id.to_owned())])
+            self.store
+                .tag(&arn, &[(tags::DELETED_PREVIOUS_KEY, id.to_owned())])
                 .await?;
-            self.untag(&arn, &[tags::PREVIOUS_KEY]).await?;
+            self.store.untag(&arn, &[tags::PREVIOUS_KEY]).await?;
             tracing::info!(key_id = id, %alias, successor = %arn, "recorded a deleted previous key");
         }
         Ok(Some(Deletion {
@@ -152,6 +153,7 @@ impl Rotator {
             return Ok(None);
         };
         let named_by = self
+            .store
             .aliases(Some(&key.arn))
             .await?
             .into_iter()
@@ -159,7 +161,8 @@ impl Rotator {
             .collect();
         let duplicate = key.tag(tags::MATERIAL_EXPIRED) == Some(record);
         if !duplicate {
-            self.tag(&key.arn, &[(tags::MATERIAL_EXPIRED, record.to_owned())])
+            self.store
+                .tag(&key.arn, &[(tags::MATERIAL_EXPIRED, record.to_owned())])
                 .await?;
         }
         Ok(Some(Expiry {
@@ -223,7 +226,7 @@ impl Rotator {
         }
         let mut managed = false;
         for key in keys {
-            match self.tags_of_id(key).await {
+            match self.store.tags(key).await {
                 Ok(t) if t.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str()) => {
                     managed = true;
                     break;
@@ -315,6 +318,7 @@ impl Rotator {
     ) -> Result<(KeyArn, Vec<kmsrot_types::audit::AliasHint>), RotationError> {
         let view = self.key(key).await?;
         let mut hints: Vec<kmsrot_types::audit::AliasHint> = self
+            .store
             .aliases(Some(&view.arn))
             .await?
             .into_iter()

@@ -1,9 +1,10 @@
-//! Reading and writing the engine's state: keys with their tags, and the aliases that name
-//! them. Every call waits for its slot in the engine's pace.
+//! The engine's view of a key ([`KeyView`]: KMS's metadata and the key's tags), and the
+//! reads that assemble it from the [`Store`](super::store::Store): a key by ID, the key an
+//! alias names, and the searches for keys by their tags.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_kms::types::{KeyMetadata, Tag};
+use aws_sdk_kms::types::KeyMetadata;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use kmsrot_types::{AliasName, AliasRef, KeyArn, KeyStatus, Stage, tags};
@@ -30,6 +31,26 @@ pub(crate) struct KeyView {
 }
 
 impl KeyView {
+    /// The view of a key from its metadata (and its ARN, parsed by the caller), without tags.
+    pub(crate) fn from_metadata(arn: KeyArn, m: KeyMetadata) -> Result<Self, KmsError> {
+        let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+        Ok(Self {
+            arn,
+            id: m.key_id().to_owned(),
+            spec: text(m.key_spec().map(|v| v.as_str())),
+            usage: text(m.key_usage().map(|v| v.as_str())),
+            state: text(m.key_state().map(|v| v.as_str())),
+            origin: text(m.origin().map(|v| v.as_str())),
+            custom_key_store: m.custom_key_store_id().is_some(),
+            multi_region: m.multi_region().unwrap_or(false),
+            key_manager: text(m.key_manager().map(|v| v.as_str())),
+            description: text(m.description()),
+            creation: m.creation_date().copied(),
+            deletion_date: m.deletion_date().copied(),
+            tags: BTreeMap::new(),
+        })
+    }
+
     pub(crate) fn tag(&self, name: &str) -> Option<&str> {
         self.tags.get(name).map(String::as_str)
     }
@@ -112,72 +133,14 @@ pub(crate) fn alias_subject(alias: &AliasName) -> Subject {
 }
 
 impl Rotator {
-    /// DescribeKey, read into a view without tags.
-    async fn describe_view(&self, key_id: &str, subject: &Subject) -> Result<KeyView, KmsError> {
-        self.pace.tick().await;
-        let m = self.kms.metadata(key_id, subject).await?;
-        self.view(m)
-    }
-
-    pub(crate) fn view(&self, m: KeyMetadata) -> Result<KeyView, KmsError> {
-        let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
-        Ok(KeyView {
-            arn: self.kms.key_arn("DescribeKey", m.arn())?,
-            id: m.key_id().to_owned(),
-            spec: text(m.key_spec().map(|v| v.as_str())),
-            usage: text(m.key_usage().map(|v| v.as_str())),
-            state: text(m.key_state().map(|v| v.as_str())),
-            origin: text(m.origin().map(|v| v.as_str())),
-            custom_key_store: m.custom_key_store_id().is_some(),
-            multi_region: m.multi_region().unwrap_or(false),
-            key_manager: text(m.key_manager().map(|v| v.as_str())),
-            description: text(m.description()),
-            creation: m.creation_date().copied(),
-            deletion_date: m.deletion_date().copied(),
-            tags: BTreeMap::new(),
-        })
-    }
-
     /// A key's tags (ListResourceTags, every page).
     pub(crate) async fn tags_of(&self, arn: &KeyArn) -> Result<BTreeMap<String, String>, KmsError> {
-        self.tags_of_id(&arn.to_string()).await
-    }
-
-    /// A key's tags, by key ID or ARN (ListResourceTags, every page).
-    pub(crate) async fn tags_of_id(
-        &self,
-        key_id: &str,
-    ) -> Result<BTreeMap<String, String>, KmsError> {
-        let mut tags = BTreeMap::new();
-        let mut pages = self
-            .kms
-            .client
-            .list_resource_tags()
-            .key_id(key_id)
-            .into_paginator()
-            .send();
-        loop {
-            self.pace.tick().await;
-            match pages.next().await {
-                None => return Ok(tags),
-                Some(Ok(out)) => {
-                    for tag in out.tags() {
-                        tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
-                    }
-                }
-                Some(Err(err)) => {
-                    return Err(self
-                        .kms
-                        .fail("ListResourceTags", &subject_for(key_id), err)
-                        .await);
-                }
-            }
-        }
+        self.store.tags(&arn.to_string()).await
     }
 
     /// A key and its tags, by key ID or ARN.
     pub(crate) async fn key(&self, key_id: &str) -> Result<KeyView, KmsError> {
-        let mut view = self.describe_view(key_id, &subject_for(key_id)).await?;
+        let mut view = self.store.describe(key_id, &subject_for(key_id)).await?;
         view.tags = self.tags_of(&view.arn).await?;
         Ok(view)
     }
@@ -195,106 +158,14 @@ impl Rotator {
         known: Option<(&str, BTreeMap<String, String>)>,
     ) -> Result<KeyView, KmsError> {
         let mut view = self
-            .describe_view(alias.as_str(), &alias_subject(alias))
+            .store
+            .describe(alias.as_str(), &alias_subject(alias))
             .await?;
         view.tags = match known {
             Some((id, tags)) if id == view.id => tags,
             _ => self.tags_of(&view.arn).await?,
         };
         Ok(view)
-    }
-
-    /// Tags for a request.
-    pub(crate) fn tag_list(
-        &self,
-        operation: &'static str,
-        pairs: &[(&str, String)],
-    ) -> Result<Vec<Tag>, KmsError> {
-        pairs
-            .iter()
-            .map(|(k, v)| Tag::builder().tag_key(*k).tag_value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.kms.unexpected(operation, e.to_string()))
-    }
-
-    /// Adds or overwrites tags on a key.
-    pub(crate) async fn tag(&self, key: &KeyArn, pairs: &[(&str, String)]) -> Result<(), KmsError> {
-        if pairs.is_empty() {
-            return Ok(());
-        }
-        let tags = self.tag_list("TagResource", pairs)?;
-        self.pace.tick().await;
-        let out = self
-            .kms
-            .client
-            .tag_resource()
-            .key_id(key.to_string())
-            .set_tags(Some(tags))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(err) => Err(self
-                .kms
-                .fail("TagResource", &Subject::Key(key.clone()), err)
-                .await),
-        }
-    }
-
-    /// Removes tags from a key (names it does not carry are ignored by KMS). Always sent: a
-    /// key view read earlier may not show tags written since.
-    pub(crate) async fn untag(&self, key: &KeyArn, names: &[&str]) -> Result<(), KmsError> {
-        let present: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        self.pace.tick().await;
-        let out = self
-            .kms
-            .client
-            .untag_resource()
-            .key_id(key.to_string())
-            .set_tag_keys(Some(present))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(err) => Err(self
-                .kms
-                .fail("UntagResource", &Subject::Key(key.clone()), err)
-                .await),
-        }
-    }
-
-    /// Every customer alias in the region with the key ID it names (ListAliases, every page).
-    /// With `key`, only the aliases of that key.
-    pub(crate) async fn aliases(
-        &self,
-        key: Option<&KeyArn>,
-    ) -> Result<Vec<(AliasName, Option<String>)>, KmsError> {
-        let mut found = Vec::new();
-        let mut pages = self
-            .kms
-            .client
-            .list_aliases()
-            .set_key_id(key.map(ToString::to_string))
-            .into_paginator()
-            .send();
-        loop {
-            self.pace.tick().await;
-            match pages.next().await {
-                None => return Ok(found),
-                Some(Ok(out)) => {
-                    for entry in out.aliases() {
-                        // AWS managed aliases (`alias/aws/…`) do not parse as AliasName.
-                        if let Some(name) = entry.alias_name().and_then(|n| n.parse().ok()) {
-                            found.push((name, entry.target_key_id().map(str::to_owned)));
-                        }
-                    }
-                }
-                Some(Err(err)) => {
-                    let subject = key.map_or(Subject::Region, |k| Subject::Key(k.clone()));
-                    return Err(self.kms.fail("ListAliases", &subject, err).await);
-                }
-            }
-        }
     }
 
     /// Looks through every key in the region for the pending key of one rotation. Only a
@@ -312,7 +183,8 @@ impl Rotator {
             .await?;
         for (arn, tags) in found {
             let mut view = self
-                .describe_view(&arn.to_string(), &Subject::Key(arn.clone()))
+                .store
+                .describe(&arn.to_string(), &Subject::Key(arn.clone()))
                 .await?;
             view.tags = tags;
             if view.is_pending_for(alias, rotation_id) {
@@ -331,7 +203,7 @@ impl Rotator {
         keep: impl Fn(&BTreeMap<String, String>) -> bool,
     ) -> Result<Vec<(KeyArn, BTreeMap<String, String>)>, KmsError> {
         let mut found = Vec::new();
-        for arn in self.key_arns(subject).await? {
+        for arn in self.store.key_arns(subject).await? {
             let tags = match self.tags_of(&arn).await {
                 Ok(tags) => tags,
                 // AWS managed keys and keys in other states may refuse; they are not ours.
@@ -343,24 +215,6 @@ impl Rotator {
             }
         }
         Ok(found)
-    }
-
-    /// The ARN of every key in the region (ListKeys, every page).
-    pub(crate) async fn key_arns(&self, subject: &Subject) -> Result<Vec<KeyArn>, KmsError> {
-        let mut arns = Vec::new();
-        let mut pages = self.kms.client.list_keys().into_paginator().send();
-        loop {
-            self.pace.tick().await;
-            match pages.next().await {
-                None => return Ok(arns),
-                Some(Ok(out)) => arns.extend(
-                    out.keys()
-                        .iter()
-                        .filter_map(|k| k.key_arn()?.parse::<KeyArn>().ok()),
-                ),
-                Some(Err(err)) => return Err(self.kms.fail("ListKeys", subject, err).await),
-            }
-        }
     }
 
     /// Keys in the region that carry the tags of any of `queries` (each a set of name and
@@ -377,46 +231,9 @@ impl Rotator {
         queries: &[&[(&str, &str)]],
         keep: impl Fn(&BTreeMap<String, String>) -> bool,
     ) -> Result<Vec<(KeyArn, BTreeMap<String, String>)>, KmsError> {
-        let Some(tagging) = &self.tagging else {
+        let Some(arns) = self.store.tagged(subject, queries).await? else {
             return self.scan(subject, keep).await;
         };
-        let mut arns: Vec<KeyArn> = Vec::new();
-        for query in queries {
-            let filters = query
-                .iter()
-                .map(|(name, value)| {
-                    aws_sdk_resourcegroupstagging::types::TagFilter::builder()
-                        .key(*name)
-                        .values(*value)
-                        .build()
-                })
-                .collect();
-            let mut pages = tagging
-                .get_resources()
-                .resource_type_filters("kms:key")
-                .set_tag_filters(Some(filters))
-                .into_paginator()
-                .send();
-            loop {
-                self.pace.tick().await;
-                let out = match pages.next().await {
-                    None => break,
-                    Some(Ok(out)) => out,
-                    Some(Err(err)) => {
-                        return Err(self.tagging_failed(subject, err).await);
-                    }
-                };
-                for mapping in out.resource_tag_mapping_list() {
-                    if let Some(arn) = mapping
-                        .resource_arn()
-                        .and_then(|a| a.parse::<KeyArn>().ok())
-                        && !arns.contains(&arn)
-                    {
-                        arns.push(arn);
-                    }
-                }
-            }
-        }
         let mut found = Vec::new();
         for arn in arns {
             // The tagging API lags behind tag changes: what KMS says now decides.
@@ -427,28 +244,5 @@ impl Rotator {
             }
         }
         Ok(found)
-    }
-
-    /// Maps a Resource Groups Tagging API error. It names throttling `ThrottledException`,
-    /// where KMS says `ThrottlingException`; the rest (access denied, internal errors) maps
-    /// as KMS's would.
-    async fn tagging_failed<E, R>(
-        &self,
-        subject: &Subject,
-        err: aws_sdk_kms::error::SdkError<E, R>,
-    ) -> KmsError
-    where
-        E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
-    {
-        use aws_sdk_kms::error::ProvideErrorMetadata;
-        if err.code() == Some("ThrottledException") {
-            return KmsError::Throttled {
-                subject: subject.clone(),
-                region: self.kms.region.clone(),
-                operation: "GetResources",
-            };
-        }
-        self.kms.fail("GetResources", subject, err).await
     }
 }

@@ -2,17 +2,16 @@
 //! the planner's facts, and carrying out what the planner says is due: automatic rotation,
 //! on-demand rotation, retiring and deleting old keys.
 
-use aws_sdk_kms::types::RotationType;
 use aws_smithy_types::DateTime;
 use kmsrot_types::{
     Action, AliasName, AliasOutcome, AliasStatus, KeyArn, Mode, RotationStatus, Stage, tags,
 };
 
 use super::keys::KeyView;
-use super::manual::{RotateOptions, settling};
 use super::plan::{self, Behind, Due, Facts};
+use super::rotate::{RotateOptions, settling};
 use super::{ON_DEMAND_CAP, RotationError, Rotator, rfc3339};
-use crate::{KmsError, Subject};
+use crate::KmsError;
 
 /// How many keys behind the current one the lifecycle follows.
 const MAX_CHAIN: usize = 5;
@@ -66,58 +65,6 @@ impl Rotator {
         Ok(keys)
     }
 
-    /// KMS's automatic rotation status of a key, by ARN.
-    async fn auto_rotation(&self, key: &KeyView) -> Result<RotationStatus, RotationError> {
-        self.pace.tick().await;
-        Ok(self
-            .kms
-            .rotation_status_of(
-                &key.arn.to_string(),
-                key.rotates_itself(),
-                &Subject::Key(key.arn.clone()),
-            )
-            .await?)
-    }
-
-    /// On-demand rotations done, and the date of the newest rotation of any kind
-    /// (ListKeyRotations, every page).
-    async fn rotations(&self, key: &KeyArn) -> Result<(u32, Option<DateTime>), RotationError> {
-        let mut on_demand = 0;
-        let mut newest: Option<DateTime> = None;
-        let mut pages = self
-            .kms
-            .client
-            .list_key_rotations()
-            .key_id(key.to_string())
-            .into_paginator()
-            .send();
-        loop {
-            self.pace.tick().await;
-            let out = match pages.next().await {
-                None => return Ok((on_demand, newest)),
-                Some(Ok(out)) => out,
-                Some(Err(err)) => {
-                    return Err(self
-                        .kms
-                        .fail("ListKeyRotations", &Subject::Key(key.clone()), err)
-                        .await
-                        .into());
-                }
-            };
-            for entry in out.rotations() {
-                if entry.rotation_type() == Some(&RotationType::OnDemand) {
-                    on_demand += 1;
-                }
-                if let Some(date) = entry.rotation_date() {
-                    newest = Some(match newest {
-                        Some(n) if n.secs() >= date.secs() => n,
-                        _ => *date,
-                    });
-                }
-            }
-        }
-    }
-
     /// Reads a managed alias in full.
     pub(crate) async fn assess(
         &self,
@@ -126,11 +73,11 @@ impl Rotator {
     ) -> Result<Assessment, RotationError> {
         let policy = self.managed_policy(alias, current)?;
         let behind = self.behind(alias, current).await?;
-        let rotation = self.auto_rotation(current).await?;
+        let rotation = self.store.rotation_status(current).await?;
         let creation = secs(current.creation).unwrap_or_else(|| self.now().secs());
         let (age_base, on_demand_remaining) = match policy.mode {
             Mode::Automatic => {
-                let (used, newest) = self.rotations(&current.arn).await?;
+                let (used, newest) = self.store.rotations(&current.arn).await?;
                 let base = secs(newest).map_or(creation, |n| n.max(creation));
                 (base, Some(ON_DEMAND_CAP.saturating_sub(used)))
             }
@@ -246,7 +193,8 @@ impl Rotator {
                 }
                 Due::EnableRotation { was } => {
                     if !dry_run {
-                        self.enable_rotation(&current.arn, policy.period_days)
+                        self.store
+                            .enable_rotation(&current.arn, policy.period_days)
                             .await?;
                         facts.auto = Some(RotationStatus::Enabled {
                             period_days: Some(policy.period_days),
@@ -291,7 +239,8 @@ impl Rotator {
                             notes.push(format!("left {arn} alone: it changed during the sweep"));
                             continue;
                         }
-                        self.schedule_deletion(&arn, policy.deletion_window_days)
+                        self.store
+                            .schedule_deletion(&arn, policy.deletion_window_days)
                             .await?;
                         if let Some(b) = facts.behind.iter_mut().find(|b| b.arn == arn) {
                             b.pending_deletion = true;
@@ -325,35 +274,7 @@ impl Rotator {
 
     /// Whether any alias names this key (kmsrot never disables or deletes such a key).
     async fn still_named(&self, key: &KeyArn) -> Result<bool, RotationError> {
-        Ok(!self.aliases(Some(key)).await?.is_empty())
-    }
-
-    /// Switches on automatic rotation with the policy's period (or corrects the period).
-    pub(crate) async fn enable_rotation(
-        &self,
-        key: &KeyArn,
-        period_days: u32,
-    ) -> Result<(), RotationError> {
-        self.pace.tick().await;
-        let out = self
-            .kms
-            .client
-            .enable_key_rotation()
-            .key_id(key.to_string())
-            .rotation_period_in_days(i32::try_from(period_days).unwrap_or(i32::MAX))
-            .send()
-            .await;
-        match out {
-            Ok(_) => {
-                tracing::info!(%key, period_days, "automatic rotation enabled");
-                Ok(())
-            }
-            Err(err) => Err(self
-                .kms
-                .fail("EnableKeyRotation", &Subject::Key(key.clone()), err)
-                .await
-                .into()),
-        }
+        Ok(!self.store.aliases(Some(key)).await?.is_empty())
     }
 
     /// Rotates the key material now (automatic mode). The key ID does not change, and KMS
@@ -367,100 +288,52 @@ impl Rotator {
     ) -> Result<Vec<Action>, RotationError> {
         self.check_manageable(alias, current, Mode::Automatic)?;
         if dry_run {
-            let (used, _) = self.rotations(&current.arn).await?;
+            let (used, _) = self.store.rotations(&current.arn).await?;
             return Ok(vec![Action::RotateOnDemand {
                 reason,
                 remaining: Some(ON_DEMAND_CAP.saturating_sub(used)),
             }]);
         }
-        self.pace.tick().await;
-        let out = self
-            .kms
-            .client
-            .rotate_key_on_demand()
-            .key_id(current.arn.to_string())
-            .send()
-            .await;
-        match out {
-            Ok(_) => {
+        match self.store.rotate_on_demand(&current.arn).await {
+            Ok(()) => {
                 tracing::info!(%alias, key = %current.arn, "on-demand rotation started");
                 Ok(vec![Action::RotateOnDemand {
                     reason,
                     remaining: None,
                 }])
             }
-            Err(err) => match self
-                .kms
-                .fail("RotateKeyOnDemand", &Subject::Key(current.arn.clone()), err)
-                .await
-            {
-                KmsError::LimitExceeded { .. } => Err(RotationError::OnDemandLimit {
-                    alias: alias.clone(),
-                    region: self.region(),
-                    key: current.arn.clone(),
-                    used: self.rotations(&current.arn).await?.0,
-                }),
-                other => Err(other.into()),
-            },
+            Err(KmsError::LimitExceeded { .. }) => Err(RotationError::OnDemandLimit {
+                alias: alias.clone(),
+                region: self.region(),
+                key: current.arn.clone(),
+                used: self.store.rotations(&current.arn).await?.0,
+            }),
+            Err(other) => Err(other.into()),
         }
     }
 
     /// Disables a previous key whose grace period is over, and tags it `retired`.
     async fn retire(&self, key: &KeyView) -> Result<(), RotationError> {
         if key.is_enabled() {
-            self.pace.tick().await;
-            let out = self
-                .kms
-                .client
-                .disable_key()
-                .key_id(key.arn.to_string())
-                .send()
-                .await;
-            if let Err(err) = out {
-                return Err(self
-                    .kms
-                    .fail("DisableKey", &Subject::Key(key.arn.clone()), err)
-                    .await
-                    .into());
-            }
+            self.store.disable_key(&key.arn).await?;
         }
-        self.tag(
-            &key.arn,
-            &[
-                (tags::STAGE, Stage::Retired.to_string()),
-                (tags::RETIRED_AT, rfc3339(self.now())),
-            ],
-        )
-        .await?;
+        self.mark_retired(&key.arn).await?;
         tracing::info!(key = %key.arn, "previous key retired (disabled)");
         Ok(())
     }
 
-    /// Schedules the deletion of a retired key that no alias names.
-    pub(crate) async fn schedule_deletion(
-        &self,
-        key: &KeyArn,
-        window_days: u32,
-    ) -> Result<(), RotationError> {
-        self.pace.tick().await;
-        let out = self
-            .kms
-            .client
-            .schedule_key_deletion()
-            .key_id(key.to_string())
-            .pending_window_in_days(i32::try_from(window_days).unwrap_or(30))
-            .send()
-            .await;
-        match out {
-            Ok(_) => {
-                tracing::info!(%key, window_days, "retired key scheduled for deletion");
-                Ok(())
-            }
-            Err(err) => Err(self
-                .kms
-                .fail("ScheduleKeyDeletion", &Subject::Key(key.clone()), err)
-                .await
-                .into()),
-        }
+    /// Tags a key `retired` as of now: its deletion delay starts.
+    pub(super) async fn mark_retired(&self, key: &KeyArn) -> Result<(), RotationError> {
+        let now = rfc3339(self.now());
+        self.store
+            .tag(
+                key,
+                &[
+                    (tags::STAGE, Stage::Retired.to_string()),
+                    (tags::RETIRED_AT, now),
+                ],
+            )
+            .await?;
+        Ok(())
     }
 }

@@ -17,20 +17,22 @@ mod events;
 mod guard;
 mod keys;
 mod lifecycle;
-mod manual;
+mod manage;
 mod plan;
+mod rollback;
+mod rotate;
+mod self_test;
+mod store;
 mod sweep;
-
-use std::sync::Arc;
-use std::time::Duration;
 
 use aws_smithy_types::DateTime;
 use kmsrot_types::{AliasName, KeyArn, PolicyError};
 
 use crate::{Kms, KmsError};
+use store::Store;
 
 pub use events::AliasChange;
-pub use manual::RotateOptions;
+pub use rotate::RotateOptions;
 pub use sweep::SweepOptions;
 
 /// KMS's documented cap on on-demand rotations of one key ("a maximum of 10 times per KMS
@@ -169,56 +171,19 @@ pub enum RotationError {
     },
 }
 
-/// Spaces out KMS calls: management calls share a quota of a few per second per account.
-#[derive(Debug)]
-struct Pace {
-    interval: Option<Duration>,
-    next: tokio::sync::Mutex<tokio::time::Instant>,
-}
-
-impl Pace {
-    fn new(calls_per_second: Option<f64>) -> Self {
-        let interval = calls_per_second
-            .filter(|rate| rate.is_finite() && *rate > 0.0)
-            .map(|rate| Duration::from_secs_f64(1.0 / rate));
-        Self {
-            interval,
-            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-        }
-    }
-
-    /// Waits for this call's slot.
-    async fn tick(&self) {
-        let Some(interval) = self.interval else {
-            return;
-        };
-        let at = {
-            let mut next = self.next.lock().await;
-            let at = (*next).max(tokio::time::Instant::now());
-            *next = at + interval;
-            at
-        };
-        tokio::time::sleep_until(at).await;
-    }
-}
-
 /// The rotation engine for one region. Cheap to clone: clones share the client and the pace.
 #[derive(Debug, Clone)]
 pub struct Rotator {
-    kms: Kms,
-    pace: Arc<Pace>,
+    store: Store,
     now: Option<DateTime>,
-    tagging: Option<aws_sdk_resourcegroupstagging::Client>,
 }
 
 impl Rotator {
     /// An engine on a KMS service, with no limit on its call rate.
     pub fn new(kms: Kms) -> Self {
         Self {
-            kms,
-            pace: Arc::new(Pace::new(None)),
+            store: Store::new(kms),
             now: None,
-            tagging: None,
         }
     }
 
@@ -228,13 +193,13 @@ impl Rotator {
     /// managed), and they re-read the tags of what it finds from KMS, since the tagging API
     /// is eventually consistent.
     pub fn with_tagging(mut self, client: aws_sdk_resourcegroupstagging::Client) -> Self {
-        self.tagging = Some(client);
+        self.store.set_tagging(client);
         self
     }
 
     /// Limits this engine (and its clones) to `calls_per_second` KMS calls, spread evenly.
     pub fn with_rate(mut self, calls_per_second: f64) -> Self {
-        self.pace = Arc::new(Pace::new(Some(calls_per_second)));
+        self.store.set_rate(calls_per_second);
         self
     }
 
@@ -253,11 +218,11 @@ impl Rotator {
 
     /// The KMS service.
     pub fn kms(&self) -> &Kms {
-        &self.kms
+        self.store.kms()
     }
 
     fn region(&self) -> String {
-        self.kms.region.clone()
+        self.store.region().to_owned()
     }
 
     fn now(&self) -> DateTime {

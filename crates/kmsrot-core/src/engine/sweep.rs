@@ -38,7 +38,7 @@ impl Rotator {
     /// Sweeps every managed alias in the region. Aliases whose key carries no kmsrot tags are
     /// not in the report.
     pub async fn sweep(&self, options: SweepOptions) -> Result<SweepReport, RotationError> {
-        let aliases = self.aliases(None).await?;
+        let aliases = self.store.aliases(None).await?;
         let mut outcomes: Vec<AliasOutcome> = futures_util::stream::iter(
             aliases
                 .into_iter()
@@ -74,7 +74,7 @@ impl Rotator {
     /// The status of every managed alias in the region, sorted by alias.
     pub async fn status_all(&self) -> Result<Vec<AliasStatus>, RotationError> {
         let mut statuses = Vec::new();
-        for (alias, target) in self.aliases(None).await? {
+        for (alias, target) in self.store.aliases(None).await? {
             let Some(target) = target else { continue };
             let Some(tags) = self.manages(&alias, &target).await? else {
                 continue;
@@ -93,7 +93,7 @@ impl Rotator {
         alias: &AliasName,
         target: &str,
     ) -> Result<Option<BTreeMap<String, String>>, crate::KmsError> {
-        match self.tags_of_id(target).await {
+        match self.store.tags(target).await {
             Ok(tags) => Ok((tags.get(kmsrot_types::tags::ALIAS).map(String::as_str)
                 == Some(alias.as_str()))
             .then_some(tags)),

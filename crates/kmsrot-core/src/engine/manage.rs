@@ -1,0 +1,231 @@
+//! Putting an alias under management: `init` (a new key and alias under a policy), `adopt`
+//! (an existing alias and key), and the checks of what kmsrot can manage (the key-kind table,
+//! origin, key store, key manager).
+
+use kmsrot_types::key_kind::SYMMETRIC_DEFAULT;
+use kmsrot_types::{AliasName, AliasStatus, KeyKind, Mode, Policy, Stage, tags};
+
+use super::keys::KeyView;
+use super::rotate::settling;
+use super::{RotationError, Rotator, new_rotation_id, rfc3339};
+use crate::KmsError;
+
+impl Rotator {
+    /// The policy of a managed alias, from the tags of the key it names.
+    pub(crate) fn managed_policy(
+        &self,
+        alias: &AliasName,
+        key: &KeyView,
+    ) -> Result<Policy, RotationError> {
+        if !key.serves(alias) {
+            return Err(self.unmanaged(alias, &key.arn));
+        }
+        Policy::from_tags(|name| key.tag(name)).map_err(|source| RotationError::PolicyTags {
+            alias: alias.clone(),
+            source,
+        })
+    }
+
+    /// The rotation policy of a managed alias.
+    pub async fn policy(&self, alias: &AliasName) -> Result<Policy, RotationError> {
+        let current = self.target(alias).await?;
+        self.managed_policy(alias, &current)
+    }
+
+    /// Refuses keys kmsrot cannot rotate by making a new key like them.
+    pub(crate) fn check_manageable(
+        &self,
+        alias: &AliasName,
+        key: &KeyView,
+        mode: Mode,
+    ) -> Result<(), RotationError> {
+        let arn = &key.arn;
+        if key.key_manager == "AWS" {
+            return Err(self.unsupported(alias, format!("{arn} is an AWS managed key")));
+        }
+        if key.custom_key_store {
+            return Err(self.unsupported(
+                alias,
+                format!(
+                    "{arn} is in a custom key store; kmsrot creates keys only in the default AWS KMS key store, so rotate it with your key store's tools"
+                ),
+            ));
+        }
+        if key.origin != "AWS_KMS" {
+            return Err(self.unsupported(
+                alias,
+                format!(
+                    "{arn} has origin {}: its key material is imported, and kmsrot does not import material into new keys; import new material yourself, or move the alias to an AWS_KMS key and adopt that",
+                    key.origin
+                ),
+            ));
+        }
+        self.check_kind(alias, &arn.to_string(), &key.spec, &key.usage, mode)
+    }
+
+    /// Refuses a key spec and usage kmsrot cannot rotate in this mode. `what` names the key.
+    fn check_kind(
+        &self,
+        alias: &AliasName,
+        what: &str,
+        spec: &str,
+        usage: &str,
+        mode: Mode,
+    ) -> Result<(), RotationError> {
+        KeyKind::of(spec, usage)
+            .map_err(|err| self.unsupported(alias, format!("{what}: {err}")))?;
+        if mode == Mode::Automatic && spec != SYMMETRIC_DEFAULT {
+            return Err(self.unsupported(
+                alias,
+                format!(
+                    "{what} is {spec}, and KMS rotates key material automatically only for SYMMETRIC_DEFAULT keys; use --mode manual"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates a key and an alias for it under a policy. Refuses an alias that exists.
+    pub async fn init(
+        &self,
+        alias: &AliasName,
+        key_spec: &str,
+        key_usage: &str,
+        description: Option<&str>,
+        policy: Policy,
+    ) -> Result<AliasStatus, RotationError> {
+        policy.validate().map_err(|source| RotationError::Policy {
+            alias: alias.clone(),
+            source,
+        })?;
+        self.check_kind(alias, "the new key", key_spec, key_usage, policy.mode)?;
+        match self.target(alias).await {
+            Ok(_) => {
+                return Err(RotationError::AliasExists {
+                    alias: alias.clone(),
+                    region: self.region(),
+                });
+            }
+            Err(KmsError::NotFound { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+        let now = rfc3339(self.now());
+        let mut key_tags = vec![
+            (tags::ALIAS, alias.to_string()),
+            (tags::STAGE, Stage::Current.to_string()),
+            (tags::ROTATION_ID, new_rotation_id(self.now())),
+            (tags::CREATED_AT, now.clone()),
+            (tags::PROMOTED_AT, now),
+        ];
+        key_tags.extend(policy.to_tags());
+        let description = description.map_or_else(|| format!("kmsrot: {alias}"), str::to_owned);
+        let key = self
+            .store
+            .create_key(
+                alias,
+                key_spec,
+                key_usage,
+                false,
+                None,
+                &description,
+                &key_tags,
+            )
+            .await?;
+        if let Err(err) = self.finish_init(alias, &key, &policy).await {
+            // Leave no key behind that no alias names (a crash here cannot be helped). When
+            // the alias was created after all (its answer was lost), the key stays.
+            if matches!(self.store.aliases(Some(&key.arn)).await.as_deref(), Ok([])) {
+                tracing::warn!(%alias, key = %key.arn, "init failed; scheduling the new key's deletion");
+                if let Err(cleanup) = self
+                    .store
+                    .schedule_deletion(&key.arn, policy.deletion_window_days)
+                    .await
+                {
+                    tracing::warn!(key = %key.arn, error = %cleanup, "could not schedule the deletion");
+                }
+            }
+            return Err(err);
+        }
+        self.status(alias).await
+    }
+
+    async fn finish_init(
+        &self,
+        alias: &AliasName,
+        key: &KeyView,
+        policy: &Policy,
+    ) -> Result<(), RotationError> {
+        if policy.mode == Mode::Automatic {
+            self.store
+                .enable_rotation(&key.arn, policy.period_days)
+                .await?;
+        }
+        Ok(self.store.create_alias(alias, &key.id).await?)
+    }
+
+    /// Starts managing an existing alias and its key: writes kmsrot's tags and the policy, and
+    /// changes nothing else. Run again, it updates the policy.
+    pub async fn adopt(
+        &self,
+        alias: &AliasName,
+        policy: Policy,
+    ) -> Result<AliasStatus, RotationError> {
+        policy.validate().map_err(|source| RotationError::Policy {
+            alias: alias.clone(),
+            source,
+        })?;
+        let key = self.target(alias).await?;
+        if settling(&key) {
+            return Err(self.busy(
+                alias,
+                format!(
+                    "a promotion or rollback is unfinished; finish it with `kmsrot rotate {alias}` or `kmsrot rollback {alias}` first"
+                ),
+            ));
+        }
+        self.check_manageable(alias, &key, policy.mode)?;
+        if let Some(other) = key.tag(tags::ALIAS).filter(|a| *a != alias.as_str()) {
+            return Err(self.unsupported(
+                alias,
+                format!("{} is already managed for alias `{other}`", key.arn),
+            ));
+        }
+        let others: Vec<String> = self
+            .store
+            .aliases(Some(&key.arn))
+            .await?
+            .into_iter()
+            .map(|(name, _)| name.to_string())
+            .filter(|name| name != alias.as_str())
+            .collect();
+        if !others.is_empty() {
+            return Err(self.unsupported(
+                alias,
+                format!(
+                    "{} is also named by {}; a rotation would leave those on the old key, so give each alias its own key first",
+                    key.arn,
+                    others.join(", ")
+                ),
+            ));
+        }
+        let since = key
+            .creation
+            .map(rfc3339)
+            .unwrap_or_else(|| rfc3339(self.now()));
+        let keep = |name: &str| key.tag(name).map_or_else(|| since.clone(), str::to_owned);
+        let mut key_tags = vec![
+            (tags::ALIAS, alias.to_string()),
+            (tags::STAGE, Stage::Current.to_string()),
+            (
+                tags::ROTATION_ID,
+                key.tag(tags::ROTATION_ID)
+                    .map_or_else(|| new_rotation_id(self.now()), str::to_owned),
+            ),
+            (tags::CREATED_AT, keep(tags::CREATED_AT)),
+            (tags::PROMOTED_AT, keep(tags::PROMOTED_AT)),
+        ];
+        key_tags.extend(policy.to_tags());
+        self.store.tag(&key.arn, &key_tags).await?;
+        self.status(alias).await
+    }
+}

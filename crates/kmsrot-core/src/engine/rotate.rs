@@ -1,0 +1,405 @@
+//! The manual rotation's steps: create → test → promote, and giving an unfinished rotation
+//! up (`abort`). Each step reads the state first and returns when its work is done, so a
+//! rotation run again after a crash converges.
+//!
+//! The state machine, read from the key the alias names (`T`):
+//! - `T` is `current` with no `kmsrot:rotating`: idle.
+//! - `T` is `current` with `kmsrot:rotating`: a rotation was started; its new key is named by
+//!   `kmsrot:pending-key`, or (after a crash right after `CreateKey`) found by its tags.
+//! - `T` is `pending`: the alias was moved and the re-tagging was interrupted.
+//! - `T` carries `kmsrot:rollback-from`: a rollback was interrupted after the alias moved
+//!   (`rollback.rs`).
+
+use kmsrot_types::{Action, AliasName, Mode, Policy, Stage, tags};
+
+use super::keys::{KeyView, alias_subject};
+use super::{RotationError, Rotator, new_rotation_id, rfc3339};
+use crate::KmsError;
+
+/// How to run [`Rotator::rotate`].
+#[derive(Debug, Clone, Default)]
+pub struct RotateOptions {
+    /// Report the plan; change nothing.
+    pub dry_run: bool,
+    /// The idempotency token of a manual rotation; a fresh one when absent. Give the same ID
+    /// to retry a rotation that failed, so it finishes once instead of rotating twice.
+    pub rotation_id: Option<String>,
+}
+
+impl Rotator {
+    /// Rotates a managed alias now: a manual rotation in manual mode, an on-demand rotation of
+    /// the key material in automatic mode. With `dry_run`, returns the plan and changes
+    /// nothing.
+    ///
+    /// A manual rotation is idempotent under its [`RotateOptions::rotation_id`]: run again
+    /// with the same ID after a failure, it finishes that rotation, and once it is done, it
+    /// does nothing. An interrupted rotation is always finished before a new one starts.
+    pub async fn rotate(
+        &self,
+        alias: &AliasName,
+        options: RotateOptions,
+    ) -> Result<Vec<Action>, RotationError> {
+        let current = self.target(alias).await?;
+        let policy = self.managed_policy(alias, &current)?;
+        if policy.mode == Mode::Manual
+            && let Some(id) = &options.rotation_id
+            && current.tag(tags::ROTATION_ID) == Some(id.as_str())
+            && current.stage() == Some(Stage::Current)
+        {
+            tracing::info!(%alias, rotation_id = id, "rotation already done");
+            return Ok(vec![]);
+        }
+        self.rotate_as(alias, current, &policy, "requested".into(), options)
+            .await
+    }
+
+    pub(crate) async fn rotate_as(
+        &self,
+        alias: &AliasName,
+        current: KeyView,
+        policy: &Policy,
+        reason: String,
+        options: RotateOptions,
+    ) -> Result<Vec<Action>, RotationError> {
+        let dry_run = options.dry_run;
+        let (current, mut done) = self.settle(alias, current, dry_run).await?;
+        if !done.is_empty() || (dry_run && settling(&current)) {
+            // Finishing the interrupted rotation or rollback is this run's rotation.
+            if dry_run {
+                done.push(Action::Rotate {
+                    reason: "finish the interrupted rotation or rollback".into(),
+                    new_key: Some(current.arn.clone()),
+                });
+            }
+            return Ok(done);
+        }
+        if policy.mode == Mode::Automatic {
+            return self
+                .rotate_on_demand(alias, &current, reason, dry_run)
+                .await;
+        }
+        self.check_manageable(alias, &current, Mode::Manual)?;
+        if dry_run {
+            let reason = match current.tag(tags::ROTATING) {
+                Some(id) => format!("{reason}; resumes rotation {id}"),
+                None => reason,
+            };
+            return Ok(vec![Action::Rotate {
+                reason,
+                new_key: None,
+            }]);
+        }
+        let pending = self
+            .create(alias, &current, policy, options.rotation_id)
+            .await?;
+        self.self_test(alias, &current, &pending).await?;
+        if let Err(err) = self.promote(alias, &current, &pending).await {
+            if matches!(err, RotationError::Busy { .. }) {
+                // Lost a race before UpdateAlias: this rotation's key is nobody's now.
+                self.abandon(&pending, policy).await?;
+            }
+            return Err(err);
+        }
+        Ok(vec![Action::Rotate {
+            reason,
+            new_key: Some(pending.arn),
+        }])
+    }
+
+    /// Finishes a promotion or rollback interrupted after the alias moved. Returns the key the
+    /// alias names, re-read, and what was finished.
+    pub(crate) async fn settle(
+        &self,
+        alias: &AliasName,
+        current: KeyView,
+        dry_run: bool,
+    ) -> Result<(KeyView, Vec<Action>), RotationError> {
+        if dry_run || !settling(&current) {
+            return Ok((current, vec![]));
+        }
+        if current.stage() == Some(Stage::Pending) {
+            self.finish_promote(alias, &current, None).await?;
+            let action = Action::Rotate {
+                reason: "finished the interrupted rotation".into(),
+                new_key: Some(current.arn.clone()),
+            };
+            return Ok((self.target(alias).await?, vec![action]));
+        }
+        let from = self.finish_rollback(alias, &current, None).await?;
+        let action = Action::Rollback {
+            to: current.arn.clone(),
+            from,
+        };
+        Ok((self.target(alias).await?, vec![action]))
+    }
+
+    /// Step 1: the pending key of this rotation, reused or created.
+    async fn create(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+        policy: &Policy,
+        requested_id: Option<String>,
+    ) -> Result<KeyView, RotationError> {
+        // An interrupted rotation is resumed under its own ID, whatever was asked.
+        let (rotation_id, fresh) = match current.tag(tags::ROTATING) {
+            Some(id) => (id.to_owned(), false),
+            None => {
+                let id = requested_id.unwrap_or_else(|| new_rotation_id(self.now()));
+                self.store
+                    .tag(&current.arn, &[(tags::ROTATING, id.clone())])
+                    .await?;
+                // Another rotation may have started at the same moment: the last tag wins, and
+                // only the rotation that reads its own ID back goes on.
+                let now_rotating = self.tags_of(&current.arn).await?.remove(tags::ROTATING);
+                if now_rotating.as_deref() != Some(id.as_str()) {
+                    return Err(self.busy(
+                        alias,
+                        format!(
+                            "another rotation ({}) started at the same moment; check `kmsrot status {alias}`",
+                            now_rotating.as_deref().unwrap_or("unknown")
+                        ),
+                    ));
+                }
+                (id, true)
+            }
+        };
+        let usable = |key: &KeyView| key.is_pending_for(alias, &rotation_id);
+        if let Some(pending) = current.tag(tags::PENDING_KEY) {
+            match self.key(pending).await {
+                Ok(key) if usable(&key) && key.is_enabled() => return Ok(key),
+                // Someone disabled it: its self-test would fail on every run. Give it up.
+                Ok(key) if usable(&key) => self.abandon(&key, policy).await?,
+                // A pointer to a key that is gone or not this rotation's: make a new one.
+                Ok(_) | Err(KmsError::NotFound { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+        } else if !fresh && let Some(key) = self.find_pending(alias, &rotation_id).await? {
+            if key.is_enabled() {
+                // The run that created this key stopped before recording it.
+                self.store
+                    .tag(&current.arn, &[(tags::PENDING_KEY, key.id.clone())])
+                    .await?;
+                return Ok(key);
+            }
+            self.abandon(&key, policy).await?;
+        }
+        let key_policy = self.key_policy(alias, current).await?;
+        let mut key_tags: Vec<(&str, String)> = current
+            .user_tags()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        key_tags.extend([
+            (tags::ALIAS, alias.to_string()),
+            (tags::STAGE, Stage::Pending.to_string()),
+            (tags::ROTATION_ID, rotation_id.clone()),
+            (tags::CREATED_AT, rfc3339(self.now())),
+            (tags::PREVIOUS_KEY, current.id.clone()),
+        ]);
+        key_tags.extend(policy.to_tags());
+        let key = self
+            .store
+            .create_key(
+                alias,
+                &current.spec,
+                &current.usage,
+                current.multi_region,
+                Some(key_policy),
+                &current.description,
+                &key_tags,
+            )
+            .await?;
+        self.store
+            .tag(&current.arn, &[(tags::PENDING_KEY, key.id.clone())])
+            .await?;
+        Ok(key)
+    }
+
+    /// Gives up a pending key that can never pass its test (someone disabled it): its
+    /// deletion is scheduled with the policy's window, unless an alias names it. It was never
+    /// promoted, so no application used it.
+    async fn abandon(&self, key: &KeyView, policy: &Policy) -> Result<(), RotationError> {
+        tracing::warn!(key = %key.arn, state = key.state, "abandoning a pending key");
+        if self.store.aliases(Some(&key.arn)).await?.is_empty() {
+            // Its deletion is the record: a key pending deletion is never reused.
+            self.store
+                .schedule_deletion(&key.arn, policy.deletion_window_days)
+                .await?;
+        } else {
+            self.mark_retired(&key.arn).await?;
+        }
+        Ok(())
+    }
+
+    /// Abandons an unfinished manual rotation: its new key (never promoted) is scheduled for
+    /// deletion, and the current key stays current. A rotation whose alias already moved is
+    /// finished instead, since applications may already use the new key.
+    pub async fn abort(&self, alias: &AliasName) -> Result<Vec<Action>, RotationError> {
+        let current = self.target(alias).await?;
+        let policy = self.managed_policy(alias, &current)?;
+        let (current, done) = self.settle(alias, current, false).await?;
+        if !done.is_empty() {
+            return Ok(done);
+        }
+        let Some(rotation_id) = current.tag(tags::ROTATING).map(str::to_owned) else {
+            // A rollback that stopped before moving the alias is given up too.
+            if let Some(previous) = current.tag(tags::PREVIOUS_KEY) {
+                let previous = match self.key(previous).await {
+                    Ok(previous) => previous,
+                    Err(KmsError::NotFound { .. }) => return Ok(vec![]),
+                    Err(err) => return Err(err.into()),
+                };
+                if previous.tag(tags::ROLLBACK_FROM) == Some(current.id.as_str()) {
+                    self.store
+                        .untag(&previous.arn, &[tags::ROLLBACK_FROM])
+                        .await?;
+                    return Ok(vec![Action::Abort {
+                        rotation_id: format!("rollback to {}", previous.arn),
+                        abandoned: None,
+                    }]);
+                }
+            }
+            return Ok(vec![]);
+        };
+        let pending = match current.tag(tags::PENDING_KEY) {
+            Some(id) => match self.key(id).await {
+                Ok(key) => Some(key),
+                Err(KmsError::NotFound { .. }) => None,
+                Err(err) => return Err(err.into()),
+            },
+            None => self.find_pending(alias, &rotation_id).await?,
+        };
+        let pending = pending.filter(|key| key.is_pending_for(alias, &rotation_id));
+        if let Some(key) = &pending {
+            self.abandon(key, &policy).await?;
+        }
+        self.store
+            .untag(&current.arn, &[tags::ROTATING, tags::PENDING_KEY])
+            .await?;
+        Ok(vec![Action::Abort {
+            rotation_id,
+            abandoned: pending.map(|k| k.arn),
+        }])
+    }
+
+    async fn key_policy(&self, alias: &AliasName, key: &KeyView) -> Result<String, RotationError> {
+        self.store
+            .key_policy(&key.arn)
+            .await?
+            .ok_or_else(|| self.inconsistent(alias, format!("{} has no key policy", key.arn)))
+    }
+
+    pub(super) fn mismatch(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+        new: &KeyView,
+    ) -> Result<(), RotationError> {
+        if new.spec == current.spec && new.usage == current.usage {
+            return Ok(());
+        }
+        Err(RotationError::Mismatch {
+            alias: alias.clone(),
+            new_key: new.arn.clone(),
+            new_spec: new.spec.clone(),
+            new_usage: new.usage.clone(),
+            spec: current.spec.clone(),
+            usage: current.usage.clone(),
+        })
+    }
+
+    /// Step 3: the alias moves to the new key, then the keys are re-tagged.
+    async fn promote(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+        new: &KeyView,
+    ) -> Result<(), RotationError> {
+        // Refused here too, right before the one call that applications feel.
+        self.mismatch(alias, current, new)?;
+        // And only from the key this rotation started from: another rotation or a person may
+        // have moved the alias meanwhile.
+        let tags_now = self.tags_of(&current.arn).await?;
+        let ours = tags_now.get(tags::ROTATING).map(String::as_str) == new.tag(tags::ROTATION_ID)
+            && tags_now.get(tags::PENDING_KEY) == Some(&new.id);
+        let now_named = self
+            .store
+            .describe(alias.as_str(), &alias_subject(alias))
+            .await?;
+        if !ours || now_named.id != current.id {
+            return Err(self.busy(
+                alias,
+                format!(
+                    "another rotation or a person changed it while this rotation ran (it names {}); this rotation's new key {} was given up",
+                    now_named.id,
+                    new.arn
+                ),
+            ));
+        }
+        self.store.update_alias(alias, new).await?;
+        self.finish_promote(alias, new, Some(current)).await
+    }
+
+    /// The re-tagging after the alias moved: the old key becomes `previous` (its grace period
+    /// starts), then the new key becomes `current`. Safe to repeat.
+    async fn finish_promote(
+        &self,
+        alias: &AliasName,
+        new: &KeyView,
+        old: Option<&KeyView>,
+    ) -> Result<(), RotationError> {
+        let loaded;
+        let old = match old {
+            Some(old) => old,
+            None => {
+                let id = new.tag(tags::PREVIOUS_KEY).ok_or_else(|| {
+                    self.inconsistent(
+                        alias,
+                        format!("the pending key {} names no previous key", new.arn),
+                    )
+                })?;
+                loaded = self.key(id).await?;
+                &loaded
+            }
+        };
+        let now = rfc3339(self.now());
+        if old.stage() != Some(Stage::Previous) {
+            self.store
+                .tag(
+                    &old.arn,
+                    &[
+                        (tags::STAGE, Stage::Previous.to_string()),
+                        (tags::DEMOTED_AT, now.clone()),
+                    ],
+                )
+                .await?;
+        }
+        self.store
+            .untag(
+                &old.arn,
+                &[tags::ROTATING, tags::PENDING_KEY, tags::ROLLBACK_FROM],
+            )
+            .await?;
+        self.store
+            .tag(
+                &new.arn,
+                &[
+                    (tags::STAGE, Stage::Current.to_string()),
+                    (tags::PROMOTED_AT, now),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Whether the key the alias names shows an interrupted promotion or rollback.
+pub(crate) fn settling(current: &KeyView) -> bool {
+    match current.stage() {
+        Some(Stage::Pending) => true,
+        Some(Stage::Previous | Stage::Retired | Stage::Current) => {
+            current.tag(tags::ROLLBACK_FROM).is_some()
+        }
+        None => false,
+    }
+}

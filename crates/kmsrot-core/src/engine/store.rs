@@ -1,0 +1,542 @@
+//! Every read and write of KMS the engine makes: the one layer between the engine's logic and
+//! the SDK. Each call first takes a slot from the engine's [`Pace`] (management calls share a
+//! quota of a few per second per account), then maps its error onto [`KmsError`], through one
+//! helper ([`Store::call`], and [`Store::page`] for each page of a listing). No other engine
+//! module holds the client or the pace; a tidy test (`xtask/src/tidy.rs`) keeps it so.
+//!
+//! The store knows KMS, not kmsrot's rotation model: which tags mean what is the business of
+//! the modules that call it.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyUsageType, OriginType, RotationType, Tag};
+use aws_smithy_types::DateTime;
+use kmsrot_types::{AliasName, KeyArn, RotationStatus};
+
+use super::keys::{KeyView, alias_subject};
+use crate::{Kms, KmsError, Subject};
+
+/// Spaces out KMS calls: management calls share a quota of a few per second per account.
+#[derive(Debug)]
+struct Pace {
+    interval: Option<Duration>,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pace {
+    fn new(calls_per_second: Option<f64>) -> Self {
+        let interval = calls_per_second
+            .filter(|rate| rate.is_finite() && *rate > 0.0)
+            .map(|rate| Duration::from_secs_f64(1.0 / rate));
+        Self {
+            interval,
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits for this call's slot.
+    async fn tick(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(tokio::time::Instant::now());
+            *next = at + interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// The engine's access to KMS (and to the Resource Groups Tagging API, for finding keys by
+/// tag) in one region. Cheap to clone: clones share the clients and the pace.
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    kms: Kms,
+    pace: Arc<Pace>,
+    tagging: Option<aws_sdk_resourcegroupstagging::Client>,
+}
+
+impl Store {
+    pub(crate) fn new(kms: Kms) -> Self {
+        Self {
+            kms,
+            pace: Arc::new(Pace::new(None)),
+            tagging: None,
+        }
+    }
+
+    pub(crate) fn set_tagging(&mut self, client: aws_sdk_resourcegroupstagging::Client) {
+        self.tagging = Some(client);
+    }
+
+    pub(crate) fn set_rate(&mut self, calls_per_second: f64) {
+        self.pace = Arc::new(Pace::new(Some(calls_per_second)));
+    }
+
+    /// The KMS service, for its by-ARN primitives (called through [`Store::paced`]) and for
+    /// callers outside the engine.
+    pub(crate) fn kms(&self) -> &Kms {
+        &self.kms
+    }
+
+    pub(crate) fn region(&self) -> &str {
+        &self.kms.region
+    }
+
+    /// The one helper: waits for a slot, sends `request` (SDK futures do nothing until they
+    /// are polled, so the request leaves after the slot), and maps its error.
+    async fn call<T, E, R>(
+        &self,
+        operation: &'static str,
+        subject: &Subject,
+        request: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, KmsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        self.pace.tick().await;
+        match request.await {
+            Ok(out) => Ok(out),
+            Err(err) => Err(self.kms.fail(operation, subject, err).await),
+        }
+    }
+
+    /// [`Store::call`] for one page of a listing: `None` after the last page.
+    async fn page<T, E, R>(
+        &self,
+        operation: &'static str,
+        subject: &Subject,
+        next: impl Future<Output = Option<Result<T, SdkError<E, R>>>>,
+    ) -> Result<Option<T>, KmsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        self.call(operation, subject, async { next.await.transpose() })
+            .await
+    }
+
+    /// A call of one of [`Kms`]'s own primitives, which map their errors themselves: paced
+    /// like every other.
+    pub(crate) async fn paced<T>(
+        &self,
+        request: impl Future<Output = Result<T, KmsError>>,
+    ) -> Result<T, KmsError> {
+        self.pace.tick().await;
+        request.await
+    }
+
+    fn view(&self, m: KeyMetadata) -> Result<KeyView, KmsError> {
+        KeyView::from_metadata(self.kms.key_arn("DescribeKey", m.arn())?, m)
+    }
+
+    /// DescribeKey (by key ID, key ARN or alias name), read into a view without tags.
+    pub(crate) async fn describe(
+        &self,
+        key_id: &str,
+        subject: &Subject,
+    ) -> Result<KeyView, KmsError> {
+        let m = self.paced(self.kms.metadata(key_id, subject)).await?;
+        self.view(m)
+    }
+
+    /// A key's tags, by key ID or ARN (ListResourceTags, every page).
+    pub(crate) async fn tags(&self, key_id: &str) -> Result<BTreeMap<String, String>, KmsError> {
+        let subject = super::keys::subject_for(key_id);
+        let mut tags = BTreeMap::new();
+        let mut pages = self
+            .kms
+            .client
+            .list_resource_tags()
+            .key_id(key_id)
+            .into_paginator()
+            .send();
+        while let Some(out) = self
+            .page("ListResourceTags", &subject, pages.next())
+            .await?
+        {
+            for tag in out.tags() {
+                tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
+            }
+        }
+        Ok(tags)
+    }
+
+    fn tag_list(
+        &self,
+        operation: &'static str,
+        pairs: &[(&str, String)],
+    ) -> Result<Vec<Tag>, KmsError> {
+        pairs
+            .iter()
+            .map(|(k, v)| Tag::builder().tag_key(*k).tag_value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.kms.unexpected(operation, e.to_string()))
+    }
+
+    /// Adds or overwrites tags on a key.
+    pub(crate) async fn tag(&self, key: &KeyArn, pairs: &[(&str, String)]) -> Result<(), KmsError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let tags = self.tag_list("TagResource", pairs)?;
+        let request = self
+            .kms
+            .client
+            .tag_resource()
+            .key_id(key.to_string())
+            .set_tags(Some(tags))
+            .send();
+        self.call("TagResource", &Subject::Key(key.clone()), request)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes tags from a key (names it does not carry are ignored by KMS). Always sent: a
+    /// key view read earlier may not show tags written since.
+    pub(crate) async fn untag(&self, key: &KeyArn, names: &[&str]) -> Result<(), KmsError> {
+        let request = self
+            .kms
+            .client
+            .untag_resource()
+            .key_id(key.to_string())
+            .set_tag_keys(Some(names.iter().map(|n| (*n).to_owned()).collect()))
+            .send();
+        self.call("UntagResource", &Subject::Key(key.clone()), request)
+            .await?;
+        Ok(())
+    }
+
+    /// Every customer alias in the region with the key ID it names (ListAliases, every page).
+    /// With `key`, only the aliases of that key.
+    pub(crate) async fn aliases(
+        &self,
+        key: Option<&KeyArn>,
+    ) -> Result<Vec<(AliasName, Option<String>)>, KmsError> {
+        let subject = key.map_or(Subject::Region, |k| Subject::Key(k.clone()));
+        let mut found = Vec::new();
+        let mut pages = self
+            .kms
+            .client
+            .list_aliases()
+            .set_key_id(key.map(ToString::to_string))
+            .into_paginator()
+            .send();
+        while let Some(out) = self.page("ListAliases", &subject, pages.next()).await? {
+            for entry in out.aliases() {
+                // AWS managed aliases (`alias/aws/…`) do not parse as AliasName.
+                if let Some(name) = entry.alias_name().and_then(|n| n.parse().ok()) {
+                    found.push((name, entry.target_key_id().map(str::to_owned)));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The ARN of every key in the region (ListKeys, every page).
+    pub(crate) async fn key_arns(&self, subject: &Subject) -> Result<Vec<KeyArn>, KmsError> {
+        let mut arns = Vec::new();
+        let mut pages = self.kms.client.list_keys().into_paginator().send();
+        while let Some(out) = self.page("ListKeys", subject, pages.next()).await? {
+            arns.extend(
+                out.keys()
+                    .iter()
+                    .filter_map(|k| k.key_arn()?.parse::<KeyArn>().ok()),
+            );
+        }
+        Ok(arns)
+    }
+
+    /// The keys the Resource Groups Tagging API lists with the tags of any of `queries` (each
+    /// a set of name and value pairs, all of which must match), or `None` without a client for
+    /// it. The API is eventually consistent: callers re-read what it finds from KMS.
+    pub(crate) async fn tagged(
+        &self,
+        subject: &Subject,
+        queries: &[&[(&str, &str)]],
+    ) -> Result<Option<Vec<KeyArn>>, KmsError> {
+        let Some(tagging) = &self.tagging else {
+            return Ok(None);
+        };
+        let mut arns: Vec<KeyArn> = Vec::new();
+        for query in queries {
+            let filters = query
+                .iter()
+                .map(|(name, value)| {
+                    aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+                        .key(*name)
+                        .values(*value)
+                        .build()
+                })
+                .collect();
+            let mut pages = tagging
+                .get_resources()
+                .resource_type_filters("kms:key")
+                .set_tag_filters(Some(filters))
+                .into_paginator()
+                .send();
+            loop {
+                self.pace.tick().await;
+                let out = match pages.next().await {
+                    None => break,
+                    Some(Ok(out)) => out,
+                    Some(Err(err)) => return Err(self.tagging_failed(subject, err).await),
+                };
+                for mapping in out.resource_tag_mapping_list() {
+                    if let Some(arn) = mapping
+                        .resource_arn()
+                        .and_then(|a| a.parse::<KeyArn>().ok())
+                        && !arns.contains(&arn)
+                    {
+                        arns.push(arn);
+                    }
+                }
+            }
+        }
+        Ok(Some(arns))
+    }
+
+    /// Maps a Resource Groups Tagging API error. It names throttling `ThrottledException`,
+    /// where KMS says `ThrottlingException`; the rest (access denied, internal errors) maps
+    /// as KMS's would.
+    async fn tagging_failed<E, R>(&self, subject: &Subject, err: SdkError<E, R>) -> KmsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        if err.code() == Some("ThrottledException") {
+            return KmsError::Throttled {
+                subject: subject.clone(),
+                region: self.kms.region.clone(),
+                operation: "GetResources",
+            };
+        }
+        self.kms.fail("GetResources", subject, err).await
+    }
+
+    /// Creates a key in the default key store with its first tags, and returns its view with
+    /// those tags.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "CreateKey's own parameters, each needed"
+    )]
+    pub(crate) async fn create_key(
+        &self,
+        alias: &AliasName,
+        spec: &str,
+        usage: &str,
+        multi_region: bool,
+        policy: Option<String>,
+        description: &str,
+        key_tags: &[(&str, String)],
+    ) -> Result<KeyView, KmsError> {
+        let tag_list = self.tag_list("CreateKey", key_tags)?;
+        let request = self
+            .kms
+            .client
+            .create_key()
+            // Explicit, though it is the default: the stack's role allows CreateKey only for
+            // `kms:KeyOrigin` AWS_KMS, and kmsrot rotates only keys whose material KMS makes.
+            .origin(OriginType::AwsKms)
+            .key_spec(KeySpec::from(spec))
+            .key_usage(KeyUsageType::from(usage))
+            .multi_region(multi_region)
+            .set_policy(policy)
+            .description(description)
+            .set_tags(Some(tag_list))
+            .send();
+        let out = self
+            .call("CreateKey", &alias_subject(alias), request)
+            .await?;
+        let metadata = out
+            .key_metadata
+            .ok_or_else(|| self.kms.unexpected("CreateKey", "no KeyMetadata"))?;
+        let mut view = self.view(metadata)?;
+        view.tags = key_tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        tracing::info!(%alias, key = %view.arn, spec, usage, "created key");
+        Ok(view)
+    }
+
+    /// Creates an alias for a key.
+    pub(crate) async fn create_alias(
+        &self,
+        alias: &AliasName,
+        key_id: &str,
+    ) -> Result<(), KmsError> {
+        let request = self
+            .kms
+            .client
+            .create_alias()
+            .alias_name(alias.as_str())
+            .target_key_id(key_id)
+            .send();
+        self.call("CreateAlias", &alias_subject(alias), request)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves an alias to a key.
+    pub(crate) async fn update_alias(
+        &self,
+        alias: &AliasName,
+        key: &KeyView,
+    ) -> Result<(), KmsError> {
+        let request = self
+            .kms
+            .client
+            .update_alias()
+            .alias_name(alias.as_str())
+            .target_key_id(&key.id)
+            .send();
+        self.call("UpdateAlias", &alias_subject(alias), request)
+            .await?;
+        tracing::info!(%alias, key = %key.arn, "alias moved");
+        Ok(())
+    }
+
+    /// A key's default key policy, when KMS returns one.
+    pub(crate) async fn key_policy(&self, key: &KeyArn) -> Result<Option<String>, KmsError> {
+        let request = self
+            .kms
+            .client
+            .get_key_policy()
+            .key_id(key.to_string())
+            .policy_name("default")
+            .send();
+        let out = self
+            .call("GetKeyPolicy", &Subject::Key(key.clone()), request)
+            .await?;
+        Ok(out.policy)
+    }
+
+    /// KMS's automatic rotation status of a key.
+    pub(crate) async fn rotation_status(&self, key: &KeyView) -> Result<RotationStatus, KmsError> {
+        self.paced(self.kms.rotation_status_of(
+            &key.arn.to_string(),
+            key.rotates_itself(),
+            &Subject::Key(key.arn.clone()),
+        ))
+        .await
+    }
+
+    /// Switches on automatic rotation with this period (or corrects the period).
+    pub(crate) async fn enable_rotation(
+        &self,
+        key: &KeyArn,
+        period_days: u32,
+    ) -> Result<(), KmsError> {
+        let request = self
+            .kms
+            .client
+            .enable_key_rotation()
+            .key_id(key.to_string())
+            .rotation_period_in_days(i32::try_from(period_days).unwrap_or(i32::MAX))
+            .send();
+        self.call("EnableKeyRotation", &Subject::Key(key.clone()), request)
+            .await?;
+        tracing::info!(%key, period_days, "automatic rotation enabled");
+        Ok(())
+    }
+
+    /// On-demand rotations done, and the date of the newest rotation of any kind
+    /// (ListKeyRotations, every page).
+    pub(crate) async fn rotations(
+        &self,
+        key: &KeyArn,
+    ) -> Result<(u32, Option<DateTime>), KmsError> {
+        let subject = Subject::Key(key.clone());
+        let mut on_demand = 0;
+        let mut newest: Option<DateTime> = None;
+        let mut pages = self
+            .kms
+            .client
+            .list_key_rotations()
+            .key_id(key.to_string())
+            .into_paginator()
+            .send();
+        while let Some(out) = self
+            .page("ListKeyRotations", &subject, pages.next())
+            .await?
+        {
+            for entry in out.rotations() {
+                if entry.rotation_type() == Some(&RotationType::OnDemand) {
+                    on_demand += 1;
+                }
+                if let Some(date) = entry.rotation_date()
+                    && newest.is_none_or(|n| date.secs() > n.secs())
+                {
+                    newest = Some(*date);
+                }
+            }
+        }
+        Ok((on_demand, newest))
+    }
+
+    /// Starts a rotation of the key material now.
+    pub(crate) async fn rotate_on_demand(&self, key: &KeyArn) -> Result<(), KmsError> {
+        let request = self
+            .kms
+            .client
+            .rotate_key_on_demand()
+            .key_id(key.to_string())
+            .send();
+        self.call("RotateKeyOnDemand", &Subject::Key(key.clone()), request)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn enable_key(&self, key: &KeyArn) -> Result<(), KmsError> {
+        let request = self.kms.client.enable_key().key_id(key.to_string()).send();
+        self.call("EnableKey", &Subject::Key(key.clone()), request)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn disable_key(&self, key: &KeyArn) -> Result<(), KmsError> {
+        let request = self.kms.client.disable_key().key_id(key.to_string()).send();
+        self.call("DisableKey", &Subject::Key(key.clone()), request)
+            .await?;
+        Ok(())
+    }
+
+    /// Schedules a key's deletion after a window of `window_days`.
+    pub(crate) async fn schedule_deletion(
+        &self,
+        key: &KeyArn,
+        window_days: u32,
+    ) -> Result<(), KmsError> {
+        let request = self
+            .kms
+            .client
+            .schedule_key_deletion()
+            .key_id(key.to_string())
+            .pending_window_in_days(i32::try_from(window_days).unwrap_or(30))
+            .send();
+        self.call("ScheduleKeyDeletion", &Subject::Key(key.clone()), request)
+            .await?;
+        tracing::info!(%key, window_days, "key scheduled for deletion");
+        Ok(())
+    }
+
+    pub(crate) async fn cancel_deletion(&self, key: &KeyArn) -> Result<(), KmsError> {
+        let request = self
+            .kms
+            .client
+            .cancel_key_deletion()
+            .key_id(key.to_string())
+            .send();
+        self.call("CancelKeyDeletion", &Subject::Key(key.clone()), request)
+            .await?;
+        Ok(())
+    }
+}
