@@ -19,7 +19,16 @@ use anyhow::{Context, Result, bail};
 /// Start-ups measured; the table shows the fastest, the median and the slowest.
 const RUNS: usize = 15;
 
-pub(crate) fn run() -> Result<()> {
+/// Arguments of `cargo xtask bench`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Measure only the release Lambda (size and start-up), not S3 re-encryption, which needs
+    /// the emulator and the AWS CLI and takes minutes.
+    #[arg(long)]
+    lambda_only: bool,
+}
+
+pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     // The binary that ships: the one `package-lambda` zips.
     let package = crate::package::build()?;
     let binary = package.binary;
@@ -47,7 +56,11 @@ pub(crate) fn run() -> Result<()> {
         ms(startups[RUNS / 2]),
         ms(startups[RUNS - 1]),
     );
-    let table = format!("{table}\n{}", crate::bench_s3::run()?);
+    let table = if args.lambda_only {
+        table
+    } else {
+        format!("{table}\n{}", crate::bench_s3::run()?)
+    };
     println!("\n{table}");
     let dist = crate::target_dir().join("dist");
     std::fs::create_dir_all(&dist)?;

@@ -49,8 +49,9 @@ enum Task {
     Lint,
     /// What CI runs: lint, then test.
     Ci,
-    /// Measure what the issues name: the release Lambda's size and its start-up time.
-    Bench,
+    /// Measure what the issues name: the release Lambda's size and its start-up time, and S3
+    /// re-encryption beside the AWS CLI.
+    Bench(bench::BenchArgs),
     /// Build the release Lambda for Amazon Linux 2023 and zip it into target/dist; prints its
     /// size and SHA-256.
     PackageLambda,
@@ -74,7 +75,7 @@ fn main() -> ExitCode {
         Task::Test(args) => test::run(&args),
         Task::Lint => lint::run(),
         Task::Ci => lint::run().and_then(|()| test::run(&test::TestArgs::default())),
-        Task::Bench => bench::run(),
+        Task::Bench(args) => bench::run(&args),
         Task::PackageLambda => package::run(),
         Task::Deploy(args) => deploy::deploy(&args),
         Task::Destroy(args) => deploy::destroy(&args),
