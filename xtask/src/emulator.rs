@@ -2,7 +2,9 @@
 //! through `tools/emulator/kmsrot_emulator.py`, which applies kmsrot's documented fidelity
 //! patches.
 //!
-//! The emulator is installed like every pinned Python tool (`pytools`).
+//! The emulator is installed like every pinned Python tool (`pytools`). [`Emulator`] starts it
+//! on a free 127.0.0.1 port and stops it when dropped; it also exits when its parent does
+//! (`--exit-with-parent`).
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

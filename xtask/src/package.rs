@@ -4,7 +4,8 @@
 //! The binary is built with cargo-zigbuild (pinned in `tools/lambda-build/`), which links
 //! through zig against glibc [`GLIBC_FLOOR`], so it runs on any Linux with that glibc or newer;
 //! the Lambda runtime `provided.al2023` has 2.34. The build is then checked: no symbol may
-//! need a newer glibc than [`GLIBC_CEILING`].
+//! need a newer glibc than [`GLIBC_CEILING`]. The zip has fixed timestamps, so the same binary
+//! always makes the same zip, and its SHA-256 names the artifact `deploy` uploads.
 
 use std::fmt::Write as _;
 use std::io::Write as _;

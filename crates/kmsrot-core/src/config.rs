@@ -1,7 +1,8 @@
 //! The one door through which AWS configuration is built.
 //!
-//! Every binary (the CLI, the validation suite, later the Lambda) turns its flags into
-//! [`AwsOptions`] and calls [`AwsOptions::load`]. The standard environment keeps working:
+//! Every binary (the CLI, the rotation Lambda's `bootstrap`, the validation suite, xtask's
+//! deploy) and the integration tests' `TestEnv` turn their flags into [`AwsOptions`] and call
+//! [`AwsOptions::load`]. The standard environment keeps working:
 //! `AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE`
 //! apply whenever the matching option is not given. Nothing else in the workspace may call
 //! `aws_config::defaults` or its relatives; `clippy.toml` enforces it.

@@ -1,7 +1,8 @@
 //! kmsrot-core's one error type, and the mapping from KMS's error codes onto it.
 //!
 //! Every message names what was used (the alias, or the key ARN) and the region, and says what
-//! to do next.
+//! to do next. `KMSInvalidStateException` says only "invalid state": [`Kms`](crate::Kms) refines
+//! it into `Disabled`, `PendingDeletion` or `InvalidState` by asking KMS for the key's state.
 
 use std::fmt;
 

@@ -5,8 +5,9 @@
 //! locations, object encryption and re-encryption reports.
 //!
 //! This crate is pure data. It does no I/O and does not depend on the AWS SDK, so every other
-//! crate (and anything that stores kmsrot's results) can use it. Every type round-trips through
-//! JSON.
+//! crate (and anything that stores kmsrot's results) can use it. Every value kmsrot prints,
+//! returns or stores round-trips through JSON; errors and helper types that are never stored
+//! (the key-kind table, policy bounds, partitions) do not serialize.
 
 #![warn(missing_docs)]
 

@@ -1,5 +1,5 @@
 //! The change set: created, waited for, reviewed, and executed while the stack's events
-//! stream.
+//! stream. A change set with no changes is success: the stack is already as asked.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;

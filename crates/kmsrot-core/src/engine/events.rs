@@ -7,6 +7,13 @@
 //! came from kmsrot, and what matters is whether the alias still names the key kmsrot's tags
 //! say it should. kmsrot's own alias changes leave the tags consistent, or mark an operation
 //! under way.
+//!
+//! Two of these need keys no alias leads to: the key that replaced a deleted one, and the
+//! keys tagged for an alias whose key carries no tags for it. They are found by tag through
+//! the Resource Groups Tagging API when the engine has a client for it
+//! ([`Rotator::with_tagging`](super::Rotator::with_tagging), as the Lambda does), and their
+//! tags are read again from KMS, since that API is eventually consistent; without it, every
+//! key's tags are read.
 
 use std::collections::BTreeSet;
 

@@ -7,7 +7,15 @@
 //! alias as rotations move it, so kmsrot writes the alias's full ARN there, never a bare alias
 //! name, which S3 would resolve in the account of whoever writes the object.
 //!
-//! [`S3::reencrypt`] moves existing objects to the key an alias names now.
+//! [`S3::put`] writes only under an enabled symmetric encryption key ([`S3::target_key`]);
+//! [`S3::get`] and [`S3::object_keys`] (a HEAD per object) report the key ARN each object
+//! really uses; [`S3::set_bucket_default`] writes the alias's full ARN, and
+//! [`S3::bucket_encryption`] warns about a default that will not follow rotations (a key ARN)
+//! or that S3 resolves in each writer's account (a bare alias name or key ID).
+//!
+//! [`S3::reencrypt`] moves existing objects to the key an alias names now (`reencrypt.rs`,
+//! resumable from `checkpoint.rs`'s file); `batch.rs` turns a dry run into an S3 Batch
+//! Operations job; `error.rs` holds [`S3Error`].
 
 mod batch;
 mod checkpoint;

@@ -8,6 +8,12 @@
 //! still the version that was read (`x-amz-copy-source-if-match`), so a concurrent write is
 //! never overwritten with older data. Nothing is ever deleted: in a versioned bucket the copy
 //! is a new version, and the old one stays.
+//!
+//! Objects move `concurrency` at a time (`buffer_unordered`); an object larger than
+//! [`MAX_SINGLE_COPY`] (5 GiB, S3's limit for one copy) is copied in parts. Each outcome is told
+//! to a [`Progress`] (the CLI draws it) and each finished object is written to the checkpoint
+//! file, so a run can resume. S3 throttling past the SDK's retries stops the run from starting
+//! more objects.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
