@@ -183,6 +183,153 @@ fn lambda_docs_cover_every_setting_event_and_metric() {
     }
 }
 
+/// The modules a file declares with `mod NAME;` (any visibility); inline `mod NAME { … }`
+/// blocks, test modules among them, are not counted.
+fn declared_modules(path: &str) -> Vec<String> {
+    read(path)
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            // `pub`, `pub(crate)`, `pub(super)`, `pub(in …)`.
+            let line = match line.strip_prefix("pub") {
+                Some(rest) => match rest.strip_prefix('(') {
+                    Some(scoped) => scoped.split_once(')')?.1,
+                    None => rest,
+                },
+                None => line,
+            };
+            let name = line
+                .trim_start()
+                .strip_prefix("mod ")?
+                .strip_suffix(';')?
+                .trim();
+            let is_name =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            is_name.then(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// The text of every `code span` in a Markdown document (a span may wrap onto the next
+/// line), fenced code blocks left out.
+fn code_spans(markdown: &str) -> Vec<String> {
+    let mut prose = String::new();
+    let mut in_fence = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+        } else if !in_fence {
+            prose.push_str(line);
+            prose.push('\n');
+        }
+    }
+    prose
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether a code span names a module: `NAME`, `NAME.rs`, `NAME/`, or a path that ends in it
+/// (`engine/guard.rs`, `src/validate/`, `kmsrot_core::observe`).
+fn names_module(span: &str, module: &str) -> bool {
+    let path = span.trim_end_matches('/');
+    let path = path.strip_suffix(".rs").unwrap_or(path);
+    path == module
+        || path.ends_with(&format!("/{module}"))
+        || path.ends_with(&format!("::{module}"))
+}
+
+/// ARCHITECTURE.md's code map names every module that a crate root declares, and every
+/// module of the engine, of S3 and of the CLI's commands: a new module is placed on the map
+/// when it is made.
+#[test]
+fn architecture_names_every_module() {
+    let root = project_root();
+    let mut files: Vec<String> = Vec::new();
+    for entry in fs::read_dir(root.join("crates")).unwrap() {
+        let dir = entry.unwrap().path();
+        for file in ["src/lib.rs", "src/main.rs"] {
+            if dir.join(file).is_file() {
+                let path = dir.join(file);
+                files.push(path.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    files.sort();
+    files.extend(
+        [
+            "xtask/src/main.rs",
+            "crates/kmsrot-core/src/engine/mod.rs",
+            "crates/kmsrot-core/src/s3/mod.rs",
+            "crates/kmsrot-cli/src/cmd/mod.rs",
+        ]
+        .map(str::to_owned),
+    );
+    let architecture = read("ARCHITECTURE.md");
+    let spans = code_spans(&architecture);
+    let mut declared = 0;
+    let mut missing = Vec::new();
+    for file in &files {
+        for module in declared_modules(file) {
+            declared += 1;
+            if !spans.iter().any(|span| names_module(span, &module)) {
+                missing.push(format!("`{module}` ({file})"));
+            }
+        }
+    }
+    assert!(declared >= 50, "only {declared} modules found in {files:?}");
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md does not name these modules (as `name`, `name.rs`, `name/` or a path \
+         ending in it):\n{}",
+        missing.join("\n")
+    );
+}
+
+/// The docs describe what kmsrot is, not what it is going to be: a feature is documented
+/// when it exists, and what kmsrot does not do is said plainly. Links stay inside the
+/// repository.
+#[test]
+fn docs_promise_nothing_for_later() {
+    const PROMISES: [&str; 8] = [
+        "comes later",
+        "come later",
+        "in later work",
+        "still to come",
+        "not built yet",
+        "will be built",
+        "later issues",
+        "../shared/",
+    ];
+    let root = project_root();
+    let mut in_docs: Vec<String> = fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    in_docs.sort();
+    assert!(!in_docs.is_empty(), "no docs/*.md");
+    let mut docs = vec!["ARCHITECTURE.md".to_owned(), "README.md".to_owned()];
+    docs.extend(in_docs);
+    let mut found = Vec::new();
+    for doc in &docs {
+        for (n, line) in read(doc).lines().enumerate() {
+            let lower = line.to_lowercase();
+            for promise in PROMISES.iter().filter(|p| lower.contains(**p)) {
+                found.push(format!("{doc}:{}: \"{promise}\": {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "describe what exists, or say plainly what kmsrot does not do:\n{}",
+        found.join("\n")
+    );
+}
+
 /// The engine's KMS calls all go through `engine/store.rs`, which paces them and maps their
 /// errors: no other engine module takes a slot from the pace, holds an SDK client or sends a
 /// request.
