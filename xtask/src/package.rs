@@ -27,6 +27,9 @@ pub(crate) const LAMBDA_RUNTIME: &str = "provided.al2023";
 pub(crate) const HANDLER: &str = "bootstrap";
 /// The glibc the binary is linked against (cargo-lambda's default too).
 const GLIBC_FLOOR: &str = "2.17";
+/// The cargo profile the bootstrap is built with (`[profile.lambda]` in the root
+/// `Cargo.toml`: release, built for size).
+const PROFILE: &str = "lambda";
 /// Amazon Linux 2023's glibc: no symbol may need a newer one.
 const GLIBC_CEILING: (u32, u32) = (2, 34);
 
@@ -42,14 +45,6 @@ pub(crate) struct Package {
     pub(crate) size: u64,
     /// The zip's SHA-256, lowercase hex.
     pub(crate) sha256: String,
-}
-
-impl Package {
-    /// The S3 key the zip is uploaded under: content-addressed, so that a changed build
-    /// changes the stack's code and an unchanged one leaves it alone.
-    pub(crate) fn artifact_key(&self) -> String {
-        format!("kmsrot-lambda/bootstrap-{}.zip", &self.sha256[..16])
-    }
 }
 
 /// `cargo xtask package-lambda`.
@@ -73,7 +68,14 @@ pub(crate) fn build() -> Result<Package> {
     );
     let status = crate::cargo()
         .env("PATH", venv.path_env()?)
-        .args(["zigbuild", "--release", "--locked", "-p", "kmsrot-lambda"])
+        .args([
+            "zigbuild",
+            "--profile",
+            PROFILE,
+            "--locked",
+            "-p",
+            "kmsrot-lambda",
+        ])
         .args(["--bin", HANDLER, "--target"])
         .arg(format!("{RUST_TARGET}.{GLIBC_FLOOR}"))
         .status()
@@ -82,7 +84,7 @@ pub(crate) fn build() -> Result<Package> {
         bail!("cargo zigbuild exited with {status}");
     }
     let target = crate::target_dir();
-    let binary = target.join(RUST_TARGET).join("release").join(HANDLER);
+    let binary = target.join(RUST_TARGET).join(PROFILE).join(HANDLER);
     let bytes = std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
     check_glibc(&bytes)?;
 
@@ -153,6 +155,9 @@ fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
+        // The strongest deflate: Lambda fetches the zip on cold starts, and packaging pays
+        // about a second for it, once.
+        .compression_level(Some(9))
         .unix_permissions(0o755)
         .last_modified_time(zip::DateTime::default());
     writer.start_file(HANDLER, options)?;

@@ -11,25 +11,32 @@
 //!
 //! - [`metrics`] publishes kmsrot's metrics (Embedded Metric Format or `PutMetricData`), and
 //!   [`notify`] its SNS notifications; neither ever fails its caller.
-//! - [`s3`] is S3 SSE-KMS through aliases: objects written under the key an alias names, bucket
-//!   defaults that follow the alias, and re-encryption of stored objects to the current key.
-//! - [`identity`] reads the caller's account.
-//! - [`audit`] finds KMS keys hard-coded in source and configuration.
+//! - `s3` (feature `s3`) is S3 SSE-KMS through aliases: objects written under the key an alias
+//!   names, bucket defaults that follow the alias, and re-encryption of stored objects to the
+//!   current key.
+//! - `identity` (feature `identity`) reads the caller's account.
+//! - `audit` (feature `audit`) finds KMS keys hard-coded in source and configuration.
+//!
+//! The features leave out what the rotation Lambda does not use, so that its bootstrap neither
+//! compiles nor carries it.
 //!
 //! Functions take a built client or an `&SdkConfig`; none loads configuration itself.
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "audit")]
 pub mod audit;
 pub mod config;
 pub mod engine;
 mod error;
+#[cfg(feature = "identity")]
 pub mod identity;
 mod kms;
 pub mod metrics;
 pub mod notify;
 pub mod observe;
 mod retry;
+#[cfg(feature = "s3")]
 pub mod s3;
 mod secret;
 

@@ -6,6 +6,7 @@
 //! backoff by the time an error reaches here, so "retryable" means "the same call, later, may
 //! succeed": every kmsrot operation is idempotent, so running it again is safe.
 
+#[cfg(feature = "s3")]
 use crate::s3::S3Error;
 use crate::{KmsError, RotationError};
 
@@ -43,6 +44,7 @@ impl RotationError {
     }
 }
 
+#[cfg(feature = "s3")]
 impl S3Error {
     /// Whether retrying later may succeed: throttling past the SDK's retries, an unreachable
     /// endpoint, S3's own transient faults, and a retryable KMS failure.
@@ -97,7 +99,10 @@ mod tests {
             region: "us-east-1".into(),
         };
         assert!(!unmanaged.is_retryable());
-        assert!(S3Error::Kms(service("KMSInternalException")).is_retryable());
-        assert!(!S3Error::Refused("SSE-C".into()).is_retryable());
+        #[cfg(feature = "s3")]
+        {
+            assert!(S3Error::Kms(service("KMSInternalException")).is_retryable());
+            assert!(!S3Error::Refused("SSE-C".into()).is_retryable());
+        }
     }
 }

@@ -222,6 +222,23 @@ mod tests {
         assert_eq!(log_filter(Some("debug"), Some("ERROR")), "debug");
     }
 
+    /// `bootstrap` reads the filter as `tracing_subscriber`'s `Targets`: every default parses.
+    #[test]
+    fn default_filters_parse_as_targets() {
+        for level in [
+            None,
+            Some("TRACE"),
+            Some("debug"),
+            Some("WARN"),
+            Some("FATAL"),
+        ] {
+            let filter = log_filter(None, level);
+            filter
+                .parse::<tracing_subscriber::filter::Targets>()
+                .unwrap_or_else(|e| panic!("{filter}: {e}"));
+        }
+    }
+
     #[test]
     fn defaults_are_safe() {
         let s = check(&[("AWS_REGION", "eu-west-1")]).unwrap();
