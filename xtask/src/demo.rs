@@ -17,6 +17,8 @@ const DATA: &str = "alias/demo/app-data";
 /// The `kmsrot` binary and the emulator it talks to.
 struct Stage {
     kmsrot: PathBuf,
+    /// The pinned AWS CLI (`tools/awscli/`), for the operator who acts behind kmsrot's back.
+    aws: PathBuf,
     emulator: Emulator,
     dir: PathBuf,
 }
@@ -81,57 +83,74 @@ impl Stage {
         Ok(name)
     }
 
-    /// Someone outside kmsrot schedules the deletion of the key behind `alias` (with boto3,
-    /// as an operator's script would). Returns the key's ARN.
+    /// Someone outside kmsrot schedules the deletion of the key behind `alias`, with the
+    /// pinned AWS CLI, exactly as the lines it prints say. Returns the key's ARN.
     fn delete_behind_kmsrots_back(&self, alias: &str) -> Result<String> {
-        let script = "import boto3, os, sys\n\
-            kms = boto3.client('kms', region_name=os.environ['AWS_REGION'], endpoint_url=os.environ['AWS_ENDPOINT_URL'])\n\
-            key = kms.describe_key(KeyId=sys.argv[1])['KeyMetadata']['Arn']\n\
-            kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)\n\
-            print(key)\n";
-        self.say(
-            "someone schedules the deletion of the key the data alias names",
-            &format!(
-                "aws kms schedule-key-deletion --key-id <key of {alias}> --pending-window-in-days 7"
-            ),
-        );
+        let key = self.aws(
+            "someone looks up the key the data alias names ...",
+            &[
+                "kms",
+                "describe-key",
+                "--key-id",
+                alias,
+                "--query",
+                "KeyMetadata.Arn",
+                "--output",
+                "text",
+            ],
+        )?;
+        self.aws(
+            "... and schedules its deletion",
+            &[
+                "kms",
+                "schedule-key-deletion",
+                "--key-id",
+                &key,
+                "--pending-window-in-days",
+                "7",
+                "--query",
+                "DeletionDate",
+                "--output",
+                "text",
+            ],
+        )?;
+        Ok(key)
+    }
+
+    /// Prints a step and runs the AWS CLI with `args`; returns what it printed, trimmed.
+    fn aws(&self, what: &str, args: &[&str]) -> Result<String> {
+        self.say(what, &format!("aws {}", args.join(" ")));
         let out = self
-            .command(self.emulator.python())
-            // boto3, unlike the Rust SDK, insists that a named profile exists.
+            .command(&self.aws)
+            // The AWS CLI, unlike the Rust SDK, insists that a named profile exists.
             .env_remove("AWS_PROFILE")
-            .args(["-c", script, alias])
+            .args(args)
             .output()
-            .context("running the emulator's python")?;
+            .context("running the AWS CLI")?;
         if !out.status.success() {
             bail!(
-                "scheduling the deletion failed: {}",
+                "aws {} failed: {}",
+                args[1],
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let key = String::from_utf8(out.stdout)?.trim().to_owned();
-        println!("scheduled for deletion: {key}");
-        Ok(key)
+        let text = String::from_utf8(out.stdout)?.trim().to_owned();
+        println!("{text}");
+        Ok(text)
     }
 }
 
 pub(crate) fn run() -> Result<()> {
     let root = project_root();
-    println!("xtask: building kmsrot");
-    let status = crate::cargo()
-        .current_dir(&root)
-        .args(["build", "--quiet", "--locked", "-p", "kmsrot-cli"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build failed with {status}");
-    }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let kmsrot = crate::workspace_binary("kmsrot")?;
     let dir = root.join("target").join("demo");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     println!("xtask: starting the local emulator");
     let stage = Stage {
-        kmsrot: target.join("debug").join("kmsrot"),
+        kmsrot,
+        aws: crate::pytools::install(crate::pytools::AWSCLI)?
+            .bin()
+            .join("aws"),
         emulator: Emulator::start(None, None)?,
         dir,
     };

@@ -74,16 +74,9 @@ pub(crate) fn run(emulator: &Emulator) -> Result<()> {
         print!("{}", String::from_utf8_lossy(&output.stdout));
         Ok(output)
     };
-    // The workspace's binaries as `cargo test --workspace` builds them (usually already
-    // built: the tests ran just before). A `cargo run` of one package would build its
-    // dependencies again with that package's features alone, and the next test run again.
-    let status = crate::cargo()
-        .args(["test", "--workspace", "--locked", "--no-run", "--quiet"])
-        .status()
-        .context("building the workspace's binaries")?;
-    if !status.success() {
-        bail!("cargo test --no-run failed ({status})");
-    }
+    // The workspace's binaries as `cargo test --workspace` builds them (already built: the
+    // tests ran just before).
+    let validator = crate::workspace_binary("kmsrot-validate")?;
     let built = |bin: &str| command(&crate::target_dir().join("debug").join(bin));
 
     // Deploy: a CREATE change set.
@@ -97,7 +90,7 @@ pub(crate) fn run(emulator: &Emulator) -> Result<()> {
     }
 
     // Validate against the outputs, with the packaged bootstrap as the function.
-    let output = built("kmsrot-validate")
+    let output = command(&validator)
         .args(stack)
         .arg("--local-runtime")
         .arg(&package.binary)

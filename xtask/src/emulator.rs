@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -63,7 +63,6 @@ pub(crate) struct Emulator {
     child: Option<Child>,
     port: u16,
     log: PathBuf,
-    python: PathBuf,
 }
 
 impl Emulator {
@@ -100,7 +99,6 @@ impl Emulator {
             child: Some(child),
             port,
             log,
-            python,
         };
         emulator.wait_ready()?;
         Ok(emulator)
@@ -125,12 +123,6 @@ impl Emulator {
             "the emulator did not answer on {addr} within 60 s; see {}",
             self.log.display()
         )
-    }
-
-    /// The emulator's Python, which also has boto3: the demo uses it to play an operator who
-    /// acts outside kmsrot.
-    pub(crate) fn python(&self) -> &Path {
-        &self.python
     }
 
     /// `http://127.0.0.1:PORT`.

@@ -56,13 +56,14 @@ enum Task {
     /// size and SHA-256.
     PackageLambda,
     /// Package the Lambda, upload it, and create or update the CloudFormation stack by change
-    /// set, streaming its events; prints the stack's outputs.
-    Deploy(deploy::DeployArgs),
+    /// set, streaming its events; prints the stack's outputs (kmsrot-deploy makes the calls;
+    /// `cargo xtask deploy --help` lists its arguments).
+    Deploy(deploy::PassedOn),
     /// Delete the stack (with --yes; without, list what would be deleted).
-    Destroy(deploy::DestroyArgs),
+    Destroy(deploy::PassedOn),
     /// Check a deployed stack with kmsrot-validate: alias, round trips, rotation, rollback,
-    /// metrics, notifications and latency.
-    Validate(validate::ValidateArgs),
+    /// metrics, notifications and latency (`cargo xtask validate --help` lists its arguments).
+    Validate(deploy::PassedOn),
     /// Lint the CloudFormation template with the pinned cfn-lint.
     LintTemplate,
 }
@@ -126,6 +127,28 @@ fn cargo() -> std::process::Command {
     }
     command.current_dir(project_root());
     command
+}
+
+/// The workspace's programs, built as `cargo test --workspace` (the README's test command)
+/// builds them, and the path of one of them. One build serves the tests, the demo, deploy
+/// and validate: a `cargo build -p` of one package would resolve its dependencies' features
+/// for that package alone and compile them again, and the next test run again. Cargo's
+/// progress shows while it builds.
+fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
+    use std::sync::OnceLock;
+    static BUILT: OnceLock<()> = OnceLock::new();
+    if BUILT.get().is_none() {
+        println!("xtask: building the workspace (cargo test --workspace --no-run)");
+        let status = cargo()
+            .args(["test", "--workspace", "--locked", "--no-run"])
+            .status()
+            .map_err(|e| anyhow::anyhow!("running cargo: {e}"))?;
+        if !status.success() {
+            anyhow::bail!("building the workspace failed ({status})");
+        }
+        let _ = BUILT.set(());
+    }
+    Ok(target_dir().join("debug").join(name))
 }
 
 /// Cargo's build folder: `CARGO_TARGET_DIR` when set (CI shares one between clones), else

@@ -81,7 +81,10 @@ pub(crate) fn install(tool: Tool) -> Result<Venv> {
                 "-m",
                 "pip",
                 "install",
-                "--quiet",
+                // pip's own lines ("Collecting …", "Installing …") show that the install moves;
+                // a progress bar would only clutter CI's log.
+                "--progress-bar",
+                "off",
                 "--disable-pip-version-check",
                 "-r",
             ])

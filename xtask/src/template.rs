@@ -6,8 +6,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::deploy::TEMPLATE;
 use crate::pytools;
+
+/// The one CloudFormation template, relative to the workspace root (kmsrot-deploy reads the
+/// same path).
+pub(crate) const TEMPLATE: &str = "infrastructure/kms-rotation-stack.yaml";
 
 /// `cargo xtask lint-template`: cfn-lint, pinned in `tools/cfn-lint/`. Errors and warnings
 /// fail; informational findings do not.

@@ -363,3 +363,64 @@ fn only_the_store_calls_kms_in_the_engine() {
         "KMS calls outside engine/store.rs: {found:?}"
     );
 }
+
+/// xtask's own dependencies carry no AWS SDK crate, directly or through a kmsrot crate that
+/// calls AWS, so that `cargo xtask` starts in seconds on a fresh clone (its tests may use
+/// more: dev-dependencies are built only for them).
+#[test]
+fn xtask_has_no_aws_sdk_dependency() {
+    let manifest = read("xtask/Cargo.toml");
+    let start = manifest.find("\n[dependencies]\n").expect("[dependencies]");
+    let section = &manifest[start + 1..];
+    let section = &section[..section[1..]
+        .find("\n[")
+        .map_or(section.len(), |end| end + 1)];
+    let names: Vec<&str> = section
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split(['.', ' ', '=']).next())
+        .filter(|name| !name.is_empty() && !name.starts_with('#'))
+        .collect();
+    assert!(names.contains(&"anyhow"), "{names:?}");
+    let heavy: Vec<&&str> = names
+        .iter()
+        .filter(|name| {
+            name.starts_with("aws")
+                || [
+                    "kmsrot-core",
+                    "kmsrot-lambda",
+                    "kmsrot-testsuite",
+                    "kmsrot-deploy",
+                    "tokio",
+                ]
+                .contains(name)
+        })
+        .collect();
+    assert!(heavy.is_empty(), "xtask depends on {heavy:?}");
+}
+
+/// The Lambda takes kmsrot-core without its optional parts (S3, the file scanner, STS, SSO),
+/// and every AWS SDK crate comes without its legacy `rustls` feature, which would add a second
+/// HTTP and TLS stack: the bootstrap carries only what it runs.
+#[test]
+fn the_lambda_builds_only_what_it_runs() {
+    let lambda = read("crates/kmsrot-lambda/Cargo.toml");
+    let core = lambda
+        .lines()
+        .find(|line| line.starts_with("kmsrot-core"))
+        .expect("the Lambda depends on kmsrot-core");
+    assert_eq!(
+        core, "kmsrot-core.workspace = true",
+        "no features for the Lambda"
+    );
+    let workspace = read("Cargo.toml");
+    for line in workspace
+        .lines()
+        .filter(|l| l.starts_with("aws-sdk-") || l.starts_with("aws-config"))
+    {
+        assert!(
+            line.contains("default-features = false") && !line.contains("\"rustls\""),
+            "{line}"
+        );
+    }
+}

@@ -155,4 +155,24 @@ mod tests {
         });
         assert!(checked >= 1, "the deployment guide quotes kmsrot-validate");
     }
+
+    /// Every `cargo xtask validate` command quoted in the README or `docs/` parses as this
+    /// program's arguments: xtask passes them on unread, less a `--` separator.
+    #[test]
+    fn every_documented_xtask_validate_command_parses() {
+        let ours = std::cell::Cell::new(0);
+        kmsrot_testsuite::docs::check_commands("cargo xtask", |args| {
+            // Split as `cargo`, `xtask`, `validate`, ….
+            if args.get(2).map(String::as_str) != Some("validate") {
+                return Ok(());
+            }
+            ours.set(ours.get() + 1);
+            let args = std::iter::once("kmsrot-validate".to_owned())
+                .chain(args[3..].iter().filter(|arg| *arg != "--").cloned());
+            Args::try_parse_from(args)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
+        assert!(ours.get() >= 2, "the docs quote cargo xtask validate");
+    }
 }

@@ -136,7 +136,7 @@ pub(super) fn report_failures(events: &[StackEvent]) {
                 .is_some_and(|s| s.as_str().ends_with("_FAILED"))
         })
         .collect();
-    eprintln!("xtask: failed resources:");
+    eprintln!("kmsrot-deploy: failed resources:");
     if failed.is_empty() {
         eprintln!("  (CloudFormation reported no failed resource)");
     }
@@ -156,7 +156,7 @@ pub(super) fn report_failures(events: &[StackEvent]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::change_set::is_empty_change_set;
+    use crate::change_set::is_empty_change_set;
 
     #[test]
     fn stack_statuses_settle_into_phases() {

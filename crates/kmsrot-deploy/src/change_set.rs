@@ -47,7 +47,7 @@ pub(super) async fn deploy_stack(
 
     let change_set = format!("kmsrot-{}", now_seconds());
     println!(
-        "xtask: creating change set {change_set} ({}) for stack {name} in {region}",
+        "kmsrot-deploy: creating change set {change_set} ({}) for stack {name} in {region}",
         change_set_type.as_str()
     );
     cfn.create_change_set()
@@ -82,7 +82,7 @@ pub(super) async fn deploy_stack(
             Some(ChangeSetStatus::Failed) => {
                 let reason = described.status_reason().unwrap_or_default();
                 if is_empty_change_set(reason) {
-                    println!("xtask: stack {name} is up to date; nothing to change");
+                    println!("kmsrot-deploy: stack {name} is up to date; nothing to change");
                     cfn.delete_change_set()
                         .stack_name(name)
                         .change_set_name(&change_set)
@@ -157,7 +157,7 @@ pub(super) async fn deploy_stack(
         report_failures(&events);
         bail!("stack {name} in {region} ended in {status}");
     }
-    println!("xtask: stack {name} is {status}");
+    println!("kmsrot-deploy: stack {name} is {status}");
     outputs(&cfn, name).await
 }
 

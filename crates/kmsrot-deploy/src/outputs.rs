@@ -19,7 +19,7 @@ pub(super) async fn outputs(cfn: &CloudFormation, name: &str) -> Result<BTreeMap
 }
 
 pub(super) fn print_outputs(name: &str, outputs: &BTreeMap<String, String>) {
-    println!("xtask: outputs of stack {name}:");
+    println!("kmsrot-deploy: outputs of stack {name}:");
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
     for (key, value) in outputs {
         println!("  {key:<width$}  {value}");

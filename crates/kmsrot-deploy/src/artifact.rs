@@ -4,15 +4,15 @@ use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client as S3;
 
-use crate::package::Package;
+use crate::Artifact;
 
 /// Uploads the zip, unless the bucket already holds it; returns its key.
-pub(super) async fn upload(config: &SdkConfig, bucket: &str, package: &Package) -> Result<String> {
+pub(super) async fn upload(config: &SdkConfig, bucket: &str, package: &Artifact) -> Result<String> {
     let s3 = S3::new(config);
-    let key = package.artifact_key();
+    let key = package.key();
     let exists = s3.head_object().bucket(bucket).key(&key).send().await;
     match exists {
-        Ok(_) => println!("xtask: s3://{bucket}/{key} is already uploaded"),
+        Ok(_) => println!("kmsrot-deploy: s3://{bucket}/{key} is already uploaded"),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
             let body = aws_sdk_s3::primitives::ByteStream::from_path(&package.zip)
                 .await
@@ -25,7 +25,7 @@ pub(super) async fn upload(config: &SdkConfig, bucket: &str, package: &Package) 
                 .send()
                 .await
                 .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
-            println!("xtask: uploaded s3://{bucket}/{key}");
+            println!("kmsrot-deploy: uploaded s3://{bucket}/{key}");
         }
         Err(err) => {
             return Err(anyhow::Error::new(err).context(format!("HeadObject s3://{bucket}/{key}")));
@@ -114,6 +114,6 @@ pub(super) async fn ensure_bucket(s3: &S3, bucket: &str, region: &str, create: b
         .send()
         .await
         .with_context(|| format!("setting default encryption on {bucket}"))?;
-    println!("xtask: created the artifact bucket {bucket} (private, encrypted)");
+    println!("kmsrot-deploy: created the artifact bucket {bucket} (private, encrypted)");
     Ok(())
 }
