@@ -108,10 +108,6 @@ impl Stage {
                 &key,
                 "--pending-window-in-days",
                 "7",
-                "--query",
-                "DeletionDate",
-                "--output",
-                "text",
             ],
         )?;
         Ok(key)

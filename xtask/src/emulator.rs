@@ -148,6 +148,8 @@ impl Emulator {
         vec![
             ("AWS_ENDPOINT_URL", self.endpoint()),
             ("AWS_REGION", "us-east-1".into()),
+            // The AWS CLI (version 1, pinned in tools/awscli) reads this one, not AWS_REGION.
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_SESSION_TOKEN", "testing".into()),

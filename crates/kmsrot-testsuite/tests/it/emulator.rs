@@ -172,16 +172,27 @@ async fn patch_verify_fails_with_invalid_signature_exception() {
         .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
         .await
         .unwrap();
+    signature_verifies_and_another_message_does_not(&env, &key, SigningAlgorithmSpec::EcdsaSha256)
+        .await;
+}
+
+/// Signs "m" (MessageType RAW) with the raw SDK, naming the key; the signature verifies for
+/// "m", and Verify of another message fails with KMSInvalidSignatureException (patch 3).
+async fn signature_verifies_and_another_message_does_not(
+    env: &kmsrot_testsuite::TestEnv,
+    key: &KeyArn,
+    algorithm: SigningAlgorithmSpec,
+) {
     let signature = env
         .client
         .sign()
         .key_id(key.to_string())
         .message(Blob::new("m"))
         .message_type(MessageType::Raw)
-        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .signing_algorithm(algorithm.clone())
         .send()
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{algorithm:?}: {e:?}"))
         .signature
         .unwrap();
     let verify = |message: &'static str| {
@@ -191,12 +202,16 @@ async fn patch_verify_fails_with_invalid_signature_exception() {
             .message(Blob::new(message))
             .message_type(MessageType::Raw)
             .signature(signature.clone())
-            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .signing_algorithm(algorithm.clone())
             .send()
     };
-    assert!(verify("m").await.unwrap().signature_valid);
+    assert!(verify("m").await.unwrap().signature_valid, "{algorithm:?}");
     let err = verify("other").await.unwrap_err();
-    assert_eq!(err.code(), Some("KMSInvalidSignatureException"));
+    assert_eq!(
+        err.code(),
+        Some("KMSInvalidSignatureException"),
+        "{algorithm:?}"
+    );
 }
 
 /// Patch 18: CreateKey, KeySpec: "ECC_NIST_EDWARDS25519 (ed25519) - signing and verification
@@ -232,31 +247,7 @@ async fn patch_ed25519_and_ml_dsa_keys_sign_and_verify() {
             metadata.signing_algorithms(),
             std::slice::from_ref(&algorithm)
         );
-        let signature = env
-            .client
-            .sign()
-            .key_id(key.to_string())
-            .message(Blob::new("m"))
-            .message_type(MessageType::Raw)
-            .signing_algorithm(algorithm.clone())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{spec:?}: {e:?}"))
-            .signature
-            .unwrap();
-        let verify = |message: &'static str| {
-            env.client
-                .verify()
-                .key_id(key.to_string())
-                .message(Blob::new(message))
-                .message_type(MessageType::Raw)
-                .signature(signature.clone())
-                .signing_algorithm(algorithm.clone())
-                .send()
-        };
-        assert!(verify("m").await.unwrap().signature_valid, "{spec:?}");
-        let err = verify("other").await.unwrap_err();
-        assert_eq!(err.code(), Some("KMSInvalidSignatureException"), "{spec:?}");
+        signature_verifies_and_another_message_does_not(&env, &key, algorithm.clone()).await;
         let public = env
             .client
             .get_public_key()
