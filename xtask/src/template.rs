@@ -416,6 +416,25 @@ mod tests {
             .collect();
         let specs: BTreeSet<String> = SPECS.iter().map(|s| s.spec.to_owned()).collect();
         assert_eq!(offered, specs, "KeySpec's AllowedValues");
+        // The role may create a pending key of every one of them, or rotations would fail.
+        let creatable: Vec<BTreeSet<String>> = iam_statements(&template)
+            .into_iter()
+            .filter(|(_, statement)| {
+                texts(&statement["Action"]).contains(&"kms:CreateKey".to_owned())
+            })
+            .map(|(_, statement)| {
+                texts(&statement["Condition"]["StringEquals"]["kms:KeySpec"])
+                    .into_iter()
+                    .collect()
+            })
+            .collect();
+        assert!(!creatable.is_empty(), "a statement allows kms:CreateKey");
+        for allowed in creatable {
+            assert_eq!(
+                allowed, specs,
+                "kms:KeySpec of the role's CreateKey statement"
+            );
+        }
 
         let usages = [
             "ENCRYPT_DECRYPT",

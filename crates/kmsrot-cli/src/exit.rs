@@ -262,7 +262,15 @@ mod tests {
             region: "us-east-1".into(),
             what: "rotation r-1 is under way".into(),
         };
-        assert!(retryable(&anyhow::Error::new(busy).context("rotating")));
+        assert!(!retryable(&anyhow::Error::new(busy).context("rotating")));
+        let throttled = KmsError::Throttled {
+            subject: kmsrot_core::Subject::Region,
+            region: "us-east-1".into(),
+            operation: "CreateKey",
+        };
+        assert!(retryable(
+            &anyhow::Error::new(RotationError::Kms(throttled)).context("rotating")
+        ));
         assert_eq!(
             code(&anyhow::Error::new(RotationError::Busy {
                 alias: alias(),

@@ -33,12 +33,13 @@ impl KmsError {
 
 impl RotationError {
     /// Whether running the same operation again later may succeed: a retryable KMS failure
-    /// (also inside a self-test), or an alias busy with another operation, which finishes.
+    /// (also inside a self-test). An alias `Busy` with another operation is not: an immediate
+    /// retry would join the other run's rotation, and some `Busy` errors need an action first
+    /// (finish or abort an unfinished rotation), so the caller is told instead.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Kms(err) => err.is_retryable(),
             Self::SelfTest { source, .. } => source.is_retryable(),
-            Self::Busy { .. } => true,
             _ => false,
         }
     }
@@ -92,7 +93,10 @@ mod tests {
             region: "us-east-1".into(),
             what: "another rotation".into(),
         };
-        assert!(busy.is_retryable(), "another operation finishes");
+        assert!(
+            !busy.is_retryable(),
+            "another operation holds the alias: told, not retried"
+        );
         assert!(RotationError::Kms(service("KMSInternalException")).is_retryable());
         let unmanaged = RotationError::AliasExists {
             alias: alias(),

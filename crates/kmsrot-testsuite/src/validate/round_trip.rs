@@ -42,13 +42,14 @@ fn message() -> Vec<u8> {
 }
 
 impl Usage {
+    /// The round trip for a key, as the key-kind table (`kmsrot_types::KeyKind`) says.
     pub(super) fn of(usage: &str, spec: &str) -> Result<Self> {
-        Ok(match (usage, spec) {
-            ("ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT") => Usage::Symmetric,
-            ("ENCRYPT_DECRYPT", _) => Usage::Asymmetric,
-            ("SIGN_VERIFY", _) => Usage::Signing,
-            ("GENERATE_VERIFY_MAC", _) => Usage::Mac,
-            (usage, spec) => bail!("kmsrot-validate cannot check a {spec} key for {usage}"),
+        Ok(match kmsrot_types::KeyKind::of(spec, usage) {
+            Ok(kmsrot_types::KeyKind::Symmetric) => Usage::Symmetric,
+            Ok(kmsrot_types::KeyKind::Asymmetric(_)) => Usage::Asymmetric,
+            Ok(kmsrot_types::KeyKind::Sign(_)) => Usage::Signing,
+            Ok(kmsrot_types::KeyKind::Mac(_)) => Usage::Mac,
+            Err(err) => bail!("kmsrot-validate cannot check this key: {err}"),
         })
     }
 
