@@ -1147,6 +1147,336 @@ kms_models.Key.signing_algorithms = property(_signing_algorithms)
 
 
 # ---------------------------------------------------------------------------------------------
+# Patch 19: grants as AWS documents them: service principals, the ListGrants entry, Name
+# idempotency, and the key states CreateGrant refuses.
+#
+# AWS, CreateGrant, GranteePrincipal: "You must specify either GranteePrincipal or
+# GranteeServicePrincipal, but not both." GranteeServicePrincipal: "When you specify a
+# GranteeServicePrincipal, you must also specify a SourceArn grant constraint. In addition, you
+# must specify either a RetiringPrincipal or a RetiringServicePrincipal." RetiringPrincipal and
+# RetiringServicePrincipal: "You can specify either RetiringPrincipal or RetiringServicePrincipal,
+# but not both." (A service principal matches ^([A-Za-z0-9\-]+)\.([A-Za-z0-9\-]+)(\.[A-Za-z0-9\-]+)+$,
+# 1 to 128 characters.)
+# AWS, CreateGrant, Name: "When this value is present, you can retry a CreateGrant request with
+# identical parameters; if the grant already exists, the original GrantId is returned without
+# creating a new grant. Note that the returned grant token is unique with every CreateGrant
+# request, even when a duplicate GrantId is returned. All grant tokens for the same grant ID can
+# be used interchangeably."
+# AWS, CreateGrant and ListGrants, KeyId: "Specify the key ID or key ARN of the KMS key."
+# AWS, GrantListEntry: KeyId, GrantId, Name ("If a name was provided in the CreateGrant request,
+# that name is returned."), CreationDate, GranteePrincipal ("if the grantee principal is an
+# Amazon Web Services service, the GranteePrincipal field contains an Amazon Web Services service
+# principal"), GranteeServicePrincipal, RetiringPrincipal, RetiringServicePrincipal,
+# IssuingAccount ("The Amazon Web Services account under which the grant was issued."),
+# Operations, Constraints. AWS's own ListGrants example (botocore examples-1.json, "To list grants
+# for a KMS key") shows "KeyId": "arn:aws:kms:us-east-2:111122223333:key/1234abcd-..." and
+# "IssuingAccount": "arn:aws:iam::111122223333:root".
+# AWS, ListGrants, GranteePrincipal: "Returns only grants where the specified principal is the
+# grantee principal for the grant."
+# AWS, Key states of AWS KMS keys (awsdocs/aws-kms-developer-guide, doc_source/key-state.md):
+# CreateGrant fails on a Disabled key ("[1] DisabledException: <CMK ARN> is disabled.") and on a
+# key pending deletion ("[3] KMSInvalidStateException: <CMK ARN> is pending deletion.", as patch 1
+# answers for cryptographic operations); ListGrants succeeds in every key state.
+#
+# moto 5.2 rejects neither principal rule (it has no GranteeServicePrincipal or
+# RetiringServicePrincipal at all: a service grant is stored with no grantee), creates a new grant
+# for every retry of a named CreateGrant, creates grants on disabled keys and keys pending
+# deletion, takes alias names in CreateGrant's KeyId, and answers HTTP 500 (KeyError) for an
+# unknown key in CreateGrant and ListGrants; ListGrants gives the bare key ID as KeyId, sends null
+# for an absent Name, RetiringPrincipal and Constraints, has no CreationDate and no
+# IssuingAccount, and ignores the GranteePrincipal filter.
+# ---------------------------------------------------------------------------------------------
+
+from moto.moto_api._internal import mock_random
+from moto.utilities.utils import get_partition
+
+Grant = kms_models.Grant
+
+_SERVICE_PRINCIPAL_PATTERN = r"^([A-Za-z0-9\-]+)\.([A-Za-z0-9\-]+)(\.[A-Za-z0-9\-]+)+$"
+
+
+def _check_service_principal(member: str, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or len(value) < 1:
+        constraint = "Member must have length greater than or equal to 1"
+    elif len(value) > 128:
+        constraint = "Member must have length less than or equal to 128"
+    elif not re.match(_SERVICE_PRINCIPAL_PATTERN, value):
+        constraint = f"Member must satisfy regular expression pattern: {_SERVICE_PRINCIPAL_PATTERN}"
+    else:
+        return
+    raise ValidationException(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+        f"constraint: {constraint}"
+    )
+
+
+def _require_key_id(key_id: Any) -> None:
+    if not key_id:
+        raise ValidationException(
+            "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: "
+            "Member must not be null"
+        )
+
+
+def _grant_parameters(grant: Any) -> tuple[Any, ...]:
+    """What makes two CreateGrant requests with the same Name "identical parameters"."""
+    return (
+        grant.grantee_principal,
+        getattr(grant, "kmsrot_grantee_service_principal", None),
+        grant.retiring_principal,
+        getattr(grant, "kmsrot_retiring_service_principal", None),
+        sorted(grant.operations or []),
+        grant.constraints or None,
+    )
+
+
+def _create_grant(self: Any) -> str:
+    key_id = self._get_param("KeyId")
+    grantee = self._get_param("GranteePrincipal")
+    grantee_service = self._get_param("GranteeServicePrincipal")
+    retiring = self._get_param("RetiringPrincipal")
+    retiring_service = self._get_param("RetiringServicePrincipal")
+    operations = self._get_param("Operations")
+    name = self._get_param("Name")
+    constraints = self._get_param("Constraints") or None
+
+    _require_key_id(key_id)
+    _check_service_principal("granteeServicePrincipal", grantee_service)
+    _check_service_principal("retiringServicePrincipal", retiring_service)
+    if grantee and grantee_service:
+        raise ValidationException(
+            "You must specify either GranteePrincipal or GranteeServicePrincipal, but not both."
+        )
+    if not grantee and not grantee_service:
+        raise ValidationException(
+            "You must specify either GranteePrincipal or GranteeServicePrincipal."
+        )
+    if retiring and retiring_service:
+        raise ValidationException(
+            "You can specify either RetiringPrincipal or RetiringServicePrincipal, but not both."
+        )
+    if grantee_service:
+        if not (constraints or {}).get("SourceArn"):
+            raise ValidationException(
+                "When you specify a GranteeServicePrincipal, you must also specify a SourceArn "
+                "grant constraint."
+            )
+        if not retiring and not retiring_service:
+            raise ValidationException(
+                "When you specify a GranteeServicePrincipal, you must also specify either a "
+                "RetiringPrincipal or a RetiringServicePrincipal."
+            )
+
+    self._validate_cmk_id(key_id)  # NotFoundException for an unknown key or an alias
+    backend = self.kms_backend
+    key = backend.keys[backend.get_key_id(key_id)]
+    _require_usable(backend, key.id)  # DisabledException / KMSInvalidStateException (patch 1)
+
+    # A service grant's GranteePrincipal is the service principal (GrantListEntry).
+    wanted = (
+        grantee or grantee_service,
+        grantee_service,
+        retiring,
+        retiring_service,
+        sorted(operations or []),
+        constraints,
+    )
+    if name:
+        for grant in list(key.grants.values()):
+            if grant.name == name and _grant_parameters(grant) == wanted:
+                token = mock_random.get_random_hex()  # as moto makes the first one
+                grant.kmsrot_tokens.add(token)
+                return json.dumps({"GrantId": grant.id, "GrantToken": token})
+
+    grant = key.add_grant(
+        name,
+        grantee or grantee_service,
+        operations,
+        constraints=constraints,
+        retiring_principal=retiring,
+    )
+    grant.kmsrot_key_arn = key.arn
+    grant.kmsrot_creation_date = unix_time()
+    grant.kmsrot_issuing_account = f"arn:{get_partition(key.region)}:iam::{key.account_id}:root"
+    grant.kmsrot_grantee_service_principal = grantee_service
+    grant.kmsrot_retiring_service_principal = retiring_service
+    grant.kmsrot_tokens = {grant.token}
+    return json.dumps({"GrantId": grant.id, "GrantToken": grant.token})
+
+
+def _list_grants(self: Any) -> str:
+    key_id = self._get_param("KeyId")
+    _require_key_id(key_id)
+    self._validate_cmk_id(key_id)  # NotFoundException for an unknown key or an alias
+    grants = self.kms_backend.list_grants(
+        key_id=self.kms_backend.get_key_id(key_id), grant_id=self._get_param("GrantId")
+    )
+    grantee = self._get_param("GranteePrincipal")
+    if grantee:
+        grants = [grant for grant in grants if grant.grantee_principal == grantee]
+    return json.dumps({"Grants": [grant.to_json() for grant in grants], "Truncated": False})
+
+
+def _grant_to_json(self: Any) -> dict[str, Any]:
+    entry = {
+        "KeyId": getattr(self, "kmsrot_key_arn", self.key_id),
+        "GrantId": self.id,
+        "Name": self.name or None,
+        "CreationDate": getattr(self, "kmsrot_creation_date", None),
+        "GranteePrincipal": self.grantee_principal,
+        "GranteeServicePrincipal": getattr(self, "kmsrot_grantee_service_principal", None),
+        "RetiringPrincipal": self.retiring_principal,
+        "RetiringServicePrincipal": getattr(self, "kmsrot_retiring_service_principal", None),
+        "IssuingAccount": getattr(self, "kmsrot_issuing_account", None),
+        "Operations": self.operations,
+        "Constraints": self.constraints or None,
+    }
+    return {name: value for name, value in entry.items() if value is not None}
+
+
+def _retire_grant_by_token(self: Any, grant_token: str) -> None:
+    self.grants = {
+        grant_id: grant
+        for grant_id, grant in self.grants.items()
+        if grant_token not in getattr(grant, "kmsrot_tokens", {grant.token})
+    }
+
+
+KmsResponse.create_grant = _create_grant
+KmsResponse.list_grants = _list_grants
+Grant.to_json = _grant_to_json
+Key.retire_grant_by_token = _retire_grant_by_token
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 20: GetKeyLastUsage, and the record of every successful cryptographic operation.
+#
+# AWS, GetKeyLastUsage: "Returns usage information about the last successful cryptographic
+# operation performed with a specified KMS key, including the operation type, timestamp, and
+# associated CloudTrail event ID." "The ReEncrypt operation uses two keys: a source key for
+# decryption and a destination key for encryption. Usage information is recorded for both keys
+# independently, each with the CloudTrail event ID from the respective key owner's account."
+# KeyId (request): "To specify a KMS key, use its key ID or key ARN. Alias names are not
+# supported." Response (aws-sdk-kms 1.111): KeyId ("The globally unique identifier for the KMS
+# key."); KeyLastUsage: "Contains usage information about the last time the KMS key was used for
+# a successful cryptographic operation. If the key has not been used since tracking began, this
+# response element is empty." (botocore 1.44.8: "... this response element is an empty
+# object."); TrackingStartDate: "The date from which KMS began recording cryptographic activity
+# for this key, or the date the KMS key was created, whichever is later."; KeyCreationDate: "The
+# date and time when the KMS key was created." KeyLastUsageData: Operation, Timestamp,
+# CloudTrailEventId, KmsRequestId, each "Absent if the key has not been used since KMS began
+# tracking."
+# AWS, Verify: "If the signature verification fails, the Verify operation fails with an
+# KMSInvalidSignatureException exception." (patch 3), and VerifyMac likewise fails with
+# KMSInvalidMacException: a failed verification is a failed call, not a successful operation.
+#
+# moto 5.2.5 does not implement GetKeyLastUsage (HTTP 500, "The get_key_last_usage action has
+# not been implemented"). With this patch the emulator records, for each key, the last
+# successful Encrypt, Decrypt, ReEncrypt (source and destination key), GenerateDataKey,
+# GenerateDataKeyWithoutPlaintext, Sign, Verify, GenerateMac and VerifyMac (moto has no
+# GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext or DeriveSharedSecret). A call that
+# fails (a disabled key, patch 1; an invalid signature, patch 3; any other error) records
+# nothing. Tracking starts when the key is created, so TrackingStartDate is KeyCreationDate.
+# CloudTrailEventId is a fresh UUID per key, KmsRequestId one UUID per call (the emulator keeps
+# no CloudTrail, and moto's own x-amzn-RequestId header is not a UUID).
+# ---------------------------------------------------------------------------------------------
+
+import uuid
+
+_TRACKED_OPERATIONS = {
+    "encrypt": "Encrypt",
+    "decrypt": "Decrypt",
+    "re_encrypt": "ReEncrypt",
+    "generate_data_key": "GenerateDataKey",
+    "generate_data_key_without_plaintext": "GenerateDataKeyWithoutPlaintext",
+    "generate_data_key_pair": "GenerateDataKeyPair",
+    "generate_data_key_pair_without_plaintext": "GenerateDataKeyPairWithoutPlaintext",
+    "derive_shared_secret": "DeriveSharedSecret",
+    "sign": "Sign",
+    "verify": "Verify",
+    "generate_mac": "GenerateMac",
+    "verify_mac": "VerifyMac",
+}
+
+
+def _keys_used(backend: Any, body: dict[str, Any]) -> list[Any]:
+    """The keys a successful answer names: KeyId (and ReEncrypt's SourceKeyId), in whatever form
+    moto answers it (key ARN, bare key ID, or VerifyMac's KeyId as sent)."""
+    keys = []
+    for field in ("SourceKeyId", "KeyId"):
+        value = body.get(field)
+        if not value:
+            continue
+        try:
+            key = backend.keys.get(backend.any_id_to_key_id(value))
+        except Exception:
+            key = None
+        if key is not None and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def _track_usage(method_name: str, operation: str) -> None:
+    original = getattr(KmsResponse, method_name, None)
+    if original is None:  # an operation this moto does not implement
+        return
+
+    @functools.wraps(original)
+    def tracked(self: Any) -> Any:
+        # GenerateDataKeyWithoutPlaintext answers through generate_data_key: only the outer
+        # call records.
+        if getattr(self, "_kmsrot_tracking", False):
+            return original(self)
+        self._kmsrot_tracking = True
+        called_at = unix_time()
+        try:
+            answer = original(self)  # raises on failure: nothing is recorded
+        finally:
+            self._kmsrot_tracking = False
+        try:
+            body = json.loads(answer)
+        except (TypeError, ValueError):
+            return answer
+        request_id = str(uuid.uuid4())
+        for key in _keys_used(self.kms_backend, body if isinstance(body, dict) else {}):
+            key.kmsrot_last_usage = {
+                "Operation": operation,
+                "Timestamp": called_at,
+                "CloudTrailEventId": str(uuid.uuid4()),
+                "KmsRequestId": request_id,
+            }
+        return answer
+
+    setattr(KmsResponse, method_name, tracked)
+
+
+for _method_name, _operation in _TRACKED_OPERATIONS.items():
+    _track_usage(_method_name, _operation)
+
+
+def _get_key_last_usage(self: Any) -> str:
+    key_id = self._get_param("KeyId")
+    _require_key_id(key_id)
+    # A key ID or key ARN only: moto's check answers NotFoundException ("Invalid keyId ...") for
+    # an alias name or alias ARN, as for its other key-ID-or-ARN operations.
+    self._validate_cmk_id(key_id)
+    key = self.kms_backend.keys[self.kms_backend.get_key_id(key_id)]
+    return json.dumps(
+        {
+            "KeyId": key.id,
+            "KeyLastUsage": dict(getattr(key, "kmsrot_last_usage", None) or {}),
+            "TrackingStartDate": key.creation_date,
+            "KeyCreationDate": key.creation_date,
+        }
+    )
+
+
+KmsResponse.get_key_last_usage = _get_key_last_usage
+
+
+# ---------------------------------------------------------------------------------------------
 # Running the server.
 # ---------------------------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ mod tests {
 
     use std::collections::BTreeSet;
 
-    use kmsrot_lambda::route::ROUTED_CALLS;
+    use kmsrot_lambda::route::{CANARY_CALLS, CANARY_ERRORS, ROUTED_CALLS};
     use kmsrot_types::event::{SOURCE_KMS, detail_type};
     use serde_norway::Value;
 
@@ -343,6 +343,7 @@ mod tests {
         let mut detail_types = BTreeSet::new();
         let mut calls = BTreeSet::new();
         let mut schedules = 0;
+        let mut canaries = 0;
         for (name, rule) in &rules {
             let properties = &rule["Properties"];
             let pattern = &properties["EventPattern"];
@@ -353,7 +354,32 @@ mod tests {
                 for detail in texts(&pattern["detail-type"]) {
                     detail_types.insert(detail);
                 }
-                calls.extend(texts(&pattern["detail"]["eventName"]));
+                // `errorCode: [{ exists: false }]` (only calls that succeeded), or the canary's
+                // list of error codes.
+                let codes: Vec<String> = pattern["detail"]["errorCode"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|code| code.as_str().map(str::to_owned))
+                    .collect();
+                if codes.is_empty() {
+                    calls.extend(texts(&pattern["detail"]["eventName"]));
+                } else {
+                    // The canary: failed uses of disabled keys. Read-only calls (Decrypt, …)
+                    // reach only a rule that asks for every management event.
+                    canaries += 1;
+                    assert_eq!(codes, CANARY_ERRORS.map(String::from), "{name}");
+                    assert_eq!(
+                        texts(&pattern["detail"]["eventName"]),
+                        CANARY_CALLS.map(String::from),
+                        "{name}"
+                    );
+                    assert_eq!(
+                        properties["State"].as_str(),
+                        Some("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"),
+                        "{name}"
+                    );
+                }
             }
             let targets = properties["Targets"].as_sequence().expect("targets");
             assert!(
@@ -394,6 +420,7 @@ mod tests {
                 .collect::<BTreeSet<_>>()
         );
         assert_eq!(schedules, 1, "one sweep schedule");
+        assert_eq!(canaries, 1, "one canary rule");
         // Every permission belongs to a rule: nothing else may invoke the function.
         assert_eq!(
             of_type(&template, "AWS::Lambda::Permission").len(),

@@ -75,7 +75,9 @@ fn rotation_code(err: &RotationError) -> u8 {
         | RotationError::OnDemandLimit { .. }
         | RotationError::NoPrevious { .. }
         | RotationError::Busy { .. }
+        | RotationError::SharedKey { .. }
         | RotationError::Inconsistent { .. } => REFUSED,
+        RotationError::NotOurs { .. } => USAGE,
     }
 }
 

@@ -69,6 +69,8 @@ enum Command {
     Status(cmd::fleet::StatusArgs),
     /// Undo the disabling or scheduled deletion of a key a managed alias still needs.
     Guard(cmd::guard::Args),
+    /// Release the hold a failed use put on an old key, so that its retirement can go on.
+    Release(cmd::guard::ReleaseArgs),
     /// Run one Lambda event or request (for example from its dead-letter queue) locally.
     Event(cmd::event::Args),
     /// Audit: hard-coded KMS keys in files (`audit code`), or the region's key and alias
@@ -129,6 +131,7 @@ fn main() -> ExitCode {
             Command::Sweep(args) => cmd::fleet::sweep(&global, args).await,
             Command::Status(args) => cmd::fleet::status(&global, args).await,
             Command::Guard(args) => cmd::guard::run(&global, args).await,
+            Command::Release(args) => cmd::guard::release(&global, args).await,
             Command::Event(args) => cmd::event::run(&global, args).await,
             Command::Audit(args) => cmd::audit::run(&global, args).await,
             Command::Reencrypt(args) => cmd::reencrypt::run(&global, args).await,

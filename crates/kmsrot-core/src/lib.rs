@@ -40,7 +40,7 @@ mod retry;
 pub mod s3;
 mod secret;
 
-pub use engine::{AliasChange, RotateOptions, RotationError, Rotator, SweepOptions};
+pub use engine::{AliasChange, FailedUse, RotateOptions, RotationError, Rotator, SweepOptions};
 pub use error::{KmsError, Subject};
 pub use kms::{AliasKms, DataKey, Decrypted, Kms, ReEncrypted};
 pub use metrics::Metrics;

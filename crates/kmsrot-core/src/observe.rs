@@ -4,7 +4,16 @@
 //! `notify` then send what it chose.
 
 use kmsrot_types::metrics::{Datum, MetricName};
-use kmsrot_types::{Action, AliasName, AliasOutcome, GuardVerdict, Notice, Outcome};
+use kmsrot_types::{Action, AliasName, AliasOutcome, CanaryVerdict, GuardVerdict, Notice, Outcome};
+
+/// What the sweep checks before it disables an old key, as its notice says.
+const CHECKED_BEFORE_DISABLING: &str = "no alias names it, it has no grants and no hold, and KMS (GetKeyLastUsage) reports no successful use within the policy's quiet period";
+/// What the sweep checks before it schedules an old key's deletion.
+const CHECKED_BEFORE_DELETION: &str = "no alias names it, it has no grants and no hold, and KMS (GetKeyLastUsage) reports no successful use since it was disabled";
+
+fn count(actions: &[Action], what: impl Fn(&Action) -> bool) -> usize {
+    actions.iter().filter(|a| what(a)).count()
+}
 
 fn rotations(actions: &[Action]) -> usize {
     actions
@@ -45,6 +54,10 @@ pub fn data_of(outcome: &Outcome) -> Vec<Datum> {
             ..
         } => data.push(Datum::alias(M::GuardActions, alias, 1.0)),
         Outcome::Drifted(drift) => data.push(Datum::alias(M::DriftAlerts, &drift.alias, 1.0)),
+        Outcome::Canary {
+            verdict: CanaryVerdict::Held { alias, .. },
+            ..
+        } => data.push(Datum::alias(M::CanaryHolds, alias, 1.0)),
         Outcome::Rotated {
             alias,
             dry_run: false,
@@ -76,6 +89,27 @@ fn sweep_data(outcome: &AliasOutcome, dry_run: bool) -> Vec<Datum> {
         if rollback(&outcome.actions).is_some() {
             data.push(Datum::alias(M::Rollbacks, alias, 1.0));
         }
+        for (name, n) in [
+            (
+                M::KeysRetired,
+                count(&outcome.actions, |a| matches!(a, Action::Retire { .. })),
+            ),
+            (
+                M::DeletionsScheduled,
+                count(&outcome.actions, |a| {
+                    matches!(a, Action::ScheduleDeletion { .. })
+                }),
+            ),
+        ] {
+            if n > 0 {
+                data.push(Datum::alias(name, alias, n as f64));
+            }
+        }
+    }
+    // Held in a dry run too: the hold is what the sweep would meet.
+    let held = count(&outcome.actions, |a| matches!(a, Action::Hold(_)));
+    if held > 0 {
+        data.push(Datum::alias(M::RetirementsHeld, alias, held as f64));
     }
     if let Some(c) = &outcome.compliance {
         data.push(Datum::alias(M::KeyAgeDays, alias, c.age_days as f64));
@@ -120,6 +154,25 @@ pub fn notices_of(outcome: &Outcome) -> Vec<Notice> {
                         action: action.clone(),
                     });
                 }
+                for action in &a.actions {
+                    let checked = match action {
+                        Action::Hold(hold) => {
+                            notices.push(Notice::RetirementHeld {
+                                alias: a.alias.clone(),
+                                hold: hold.clone(),
+                            });
+                            continue;
+                        }
+                        Action::Retire { .. } => CHECKED_BEFORE_DISABLING,
+                        Action::ScheduleDeletion { .. } => CHECKED_BEFORE_DELETION,
+                        _ => continue,
+                    };
+                    notices.push(Notice::KeyRetired {
+                        alias: a.alias.clone(),
+                        action: action.clone(),
+                        checked: checked.into(),
+                    });
+                }
                 notices
             })
             .collect(),
@@ -136,6 +189,11 @@ pub fn notices_of(outcome: &Outcome) -> Vec<Notice> {
             }]
         }
         Outcome::Drifted(drift) => vec![Notice::Drift(drift.clone())],
+        Outcome::Canary { verdict, .. } if matches!(verdict, CanaryVerdict::Held { .. }) => {
+            vec![Notice::CanaryHold {
+                verdict: verdict.clone(),
+            }]
+        }
         Outcome::Rotated {
             alias,
             dry_run: false,
@@ -161,6 +219,13 @@ pub fn alias_of(outcome: &Outcome) -> Option<&AliasName> {
         Outcome::Consistent { alias, .. }
         | Outcome::Rotated { alias, .. }
         | Outcome::RolledBack { alias, .. } => Some(alias),
+        Outcome::Released(r) => Some(&r.alias),
+        Outcome::Canary { verdict, .. } => match verdict {
+            CanaryVerdict::Unmanaged { .. } | CanaryVerdict::Gone { .. } => None,
+            CanaryVerdict::NotRetiring { alias, .. }
+            | CanaryVerdict::AlreadyHeld { alias, .. }
+            | CanaryVerdict::Held { alias, .. } => Some(alias),
+        },
         Outcome::Guarded { verdict, .. } => match verdict {
             GuardVerdict::Unmanaged { .. } => None,
             GuardVerdict::NotNeeded { alias, .. }
@@ -227,10 +292,7 @@ mod tests {
                 aliases: vec![
                     AliasOutcome {
                         alias: alias("alias/a"),
-                        actions: vec![Action::Rotate {
-                            reason: "past its maximum age".into(),
-                            new_key: Some(key()),
-                        }],
+                        actions: vec![Action::rotate("past its maximum age", Some(key()))],
                         reason: None,
                         compliance: Some(compliance),
                         error: None,
@@ -313,6 +375,79 @@ mod tests {
             reason: "not managed".into(),
         };
         assert!(data_of(&ignored).is_empty() && notices_of(&ignored).is_empty());
+    }
+
+    #[test]
+    fn retirements_and_holds_are_counted_and_announced() {
+        use kmsrot_types::{HeldStep, Hold, HoldReason};
+        let hold = Hold {
+            key: key(),
+            step: HeldStep::Disable,
+            reasons: vec![HoldReason::Aliases {
+                aliases: vec![alias("alias/other")],
+            }],
+        };
+        let outcome = |dry_run| Outcome::Swept {
+            report: SweepReport {
+                dry_run,
+                aliases: vec![AliasOutcome {
+                    alias: alias("alias/a"),
+                    actions: vec![
+                        Action::Retire { key: key() },
+                        Action::ScheduleDeletion {
+                            key: key(),
+                            window_days: 30,
+                        },
+                        Action::Hold(hold.clone()),
+                    ],
+                    reason: None,
+                    compliance: None,
+                    error: None,
+                }],
+            },
+        };
+        let a = Some("alias/a".to_owned());
+        assert_eq!(
+            names(&data_of(&outcome(false))),
+            [
+                ("KeysRetired".into(), a.clone(), 1.0),
+                ("DeletionsScheduled".into(), a.clone(), 1.0),
+                ("RetirementsHeld".into(), a.clone(), 1.0),
+            ]
+        );
+        let notices = notices_of(&outcome(false));
+        assert!(matches!(&notices[..], [
+            Notice::KeyRetired { action: Action::Retire { .. }, checked: c1, .. },
+            Notice::KeyRetired { action: Action::ScheduleDeletion { .. }, checked: c2, .. },
+            Notice::RetirementHeld { hold: h, .. },
+        ] if c1.contains("quiet period") && c2.contains("since it was disabled") && *h == hold));
+        // A dry run counts the hold it met, and tells nobody.
+        assert_eq!(
+            names(&data_of(&outcome(true))),
+            [("RetirementsHeld".into(), a, 1.0)]
+        );
+        assert!(notices_of(&outcome(true)).is_empty());
+        let canary = Outcome::Canary {
+            event_name: "Decrypt".into(),
+            error_code: "DisabledException".into(),
+            verdict: CanaryVerdict::Held {
+                key: key(),
+                alias: alias("alias/a"),
+                undone: vec![kmsrot_types::Undone::Enabled],
+                hold: "Decrypt refused".into(),
+                operation: "Decrypt".into(),
+                by: None,
+                cloudtrail_event_id: Some("e1".into()),
+            },
+        };
+        assert_eq!(
+            names(&data_of(&canary)),
+            [("CanaryHolds".into(), Some("alias/a".into()), 1.0)]
+        );
+        assert!(matches!(
+            &notices_of(&canary)[..],
+            [Notice::CanaryHold { .. }]
+        ));
     }
 
     #[test]

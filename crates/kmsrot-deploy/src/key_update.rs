@@ -65,7 +65,7 @@ pub(super) async fn check_key_update(
 
 /// The tags the template sets on its key. Every other `kmsrot:` tag is a record the engine
 /// wrote, which an update of the key would erase.
-const TEMPLATE_KEY_TAGS: [&str; 9] = [
+const TEMPLATE_KEY_TAGS: [&str; 11] = [
     tags::ALIAS,
     tags::STAGE,
     tags::ROTATION_ID,
@@ -75,6 +75,8 @@ const TEMPLATE_KEY_TAGS: [&str; 9] = [
     tags::GRACE_DAYS,
     tags::DELETE_AFTER_DAYS,
     tags::DELETION_WINDOW_DAYS,
+    tags::QUIET_DAYS,
+    tags::KEEP_ENABLED,
 ];
 
 /// Why an update of the stack's key must not go ahead, if it must not: the alias has moved
@@ -85,7 +87,7 @@ fn key_update_refusal(
     named: &str,
     key_tags: &BTreeMap<String, String>,
 ) -> Option<String> {
-    const WHY: &str = "CloudFormation would reset the key's tags to the template's, erasing kmsrot's records. Deploy without changing the key's parameters (RotationMode, RotationPeriodDays, MaxAgeDays, GraceDays, DeleteAfterDays, DeletionWindowDays), and change the alias's policy with `kmsrot adopt` instead";
+    const WHY: &str = "CloudFormation would reset the key's tags to the template's, erasing kmsrot's records. Deploy without changing the key's parameters (RotationMode, RotationPeriodDays, MaxAgeDays, GraceDays, DeleteAfterDays, DeletionWindowDays, QuietDays, KeepOldKeysEnabled), and change the alias's policy with `kmsrot adopt` instead";
     if named != stack_key {
         return Some(format!(
             "this update changes the stack's key {stack_key}, but {alias} now names {named} (kmsrot rotated it). {WHY}"

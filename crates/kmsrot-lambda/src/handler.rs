@@ -259,6 +259,11 @@ async fn act(task: Task, state: &State) -> Result<Outcome, HandlerError> {
                 return Err(err.into());
             }
         },
+        Task::Canary { key_id, failed } => Outcome::Canary {
+            verdict: rotator.canary(&key_id, &failed).await?,
+            event_name: failed.operation,
+            error_code: failed.error_code,
+        },
         Task::AliasChanged {
             alias,
             event_name,
@@ -301,6 +306,7 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
             let options = RotateOptions {
                 dry_run,
                 rotation_id,
+                ..RotateOptions::default()
             };
             match rotator.rotate(&alias, options).await {
                 Ok(actions) => Outcome::Rotated {

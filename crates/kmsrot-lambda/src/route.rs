@@ -50,6 +50,13 @@ pub enum Task {
         /// The API call.
         event_name: String,
     },
+    /// A use of a key failed because of its state: the canary of an old key.
+    Canary {
+        /// The key.
+        key_id: String,
+        /// The failed use.
+        failed: kmsrot_core::FailedUse,
+    },
     /// Check a managed alias someone changed or deleted.
     AliasChanged {
         /// The alias.
@@ -119,6 +126,27 @@ pub const ROUTED_CALLS: [&str; 4] = [
     "UpdateAlias",
     "DeleteAlias",
 ];
+
+/// The cryptographic calls whose failure on a disabled key (or one pending deletion) is the
+/// canary of an old key. The stack's canary rule must match exactly these.
+pub const CANARY_CALLS: [&str; 11] = [
+    "Decrypt",
+    "Encrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+];
+
+/// KMS's error codes for a use refused because of the key's state: "DisabledException: The
+/// request was rejected because the specified KMS key is not enabled", and
+/// `KMSInvalidStateException` for a key pending deletion.
+pub const CANARY_ERRORS: [&str; 2] = ["DisabledException", "KMSInvalidStateException"];
 
 /// Routes one parsed document, after checking that an event comes from the expected source,
 /// account and region.
@@ -231,6 +259,9 @@ fn api_call(
     }
     let name = detail.event_name.as_str();
     if let Some(code) = &detail.error_code {
+        if CANARY_CALLS.contains(&name) && CANARY_ERRORS.contains(&code.as_str()) {
+            return Ok(canary(detail, code));
+        }
         return Ok(Task::Ignore {
             reason: format!("{name} failed with {code}, so it changed nothing"),
         });
@@ -287,6 +318,36 @@ fn api_call(
             reason: format!("kmsrot does not act on {other}"),
         },
     })
+}
+
+/// A cryptographic call KMS refused for the key's state. CloudTrail names the key among the
+/// record's resources (a symmetric `Decrypt` names none in its parameters), or in `keyId`.
+fn canary(detail: &CloudTrailDetail, code: &str) -> Task {
+    let key = detail
+        .key_arns()
+        .next()
+        .map(|arn| arn.to_string())
+        .or_else(|| detail.request_parameter("keyId").map(str::to_owned));
+    let Some(key_id) = key else {
+        return Task::Ignore {
+            reason: format!("the failed {} record names no key", detail.event_name),
+        };
+    };
+    let at = detail
+        .other
+        .get("eventTime")
+        .and_then(|t| t.as_str())
+        .map(str::to_owned);
+    Task::Canary {
+        key_id,
+        failed: kmsrot_core::FailedUse {
+            operation: detail.event_name.clone(),
+            error_code: code.to_owned(),
+            by: detail.user_identity.arn.clone(),
+            at,
+            cloudtrail_event_id: detail.event_id.clone(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -387,6 +448,47 @@ mod tests {
             let ignored = matches!(task, Ok(Task::Ignore { .. }));
             assert_eq!(ignored, !ROUTED_CALLS.contains(name), "{name}: {task:?}");
         }
+    }
+
+    #[test]
+    fn a_use_refused_for_the_key_state_is_a_canary() {
+        let task = check("cloudtrail-decrypt-disabled");
+        let Ok(Task::Canary { key_id, failed }) = task else {
+            panic!("{task:?}");
+        };
+        assert_eq!(key_id, KEY_ARN);
+        assert_eq!(failed.operation, "Decrypt");
+        assert_eq!(failed.error_code, "DisabledException");
+        assert!(failed.by.unwrap().contains("assumed-role/"));
+        assert!(failed.cloudtrail_event_id.is_some() && failed.at.is_some());
+        // Other failures of the same call, and the same error on other calls, are not.
+        let path = format!(
+            "{}/../kmsrot-types/tests/fixtures/events/cloudtrail-decrypt-disabled.json",
+            manifest_dir()
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for (field, value) in [
+            ("errorCode", "AccessDeniedException"),
+            ("eventName", "DescribeKey"),
+        ] {
+            let mut doc = doc.clone();
+            doc["detail"][field] = value.into();
+            assert!(
+                matches!(
+                    route(&Invocation::parse(doc).unwrap(), EXPECTED),
+                    Ok(Task::Ignore { .. })
+                ),
+                "{field}={value}"
+            );
+        }
+        let mut doc = doc.clone();
+        doc["detail"]["resources"] = serde_json::json!([]);
+        doc["detail"]["requestParameters"] = serde_json::json!({"keyId": KEY});
+        assert!(matches!(
+            route(&Invocation::parse(doc).unwrap(), EXPECTED),
+            Ok(Task::Canary { key_id, .. }) if key_id == KEY
+        ));
     }
 
     #[test]

@@ -91,6 +91,25 @@ pub fn key_call(region: &str, event_name: &str, key: &KeyArn) -> Value {
     )
 }
 
+/// The CloudTrail record of an application's cryptographic call (`Decrypt`, …) on `key` that
+/// KMS refused with `error_code` (`DisabledException`, `KMSInvalidStateException`): no key in
+/// the request of a symmetric `Decrypt`, the key in the resources, and the error.
+pub fn failed_use(region: &str, event_name: &str, error_code: &str, key: &KeyArn) -> Value {
+    let mut event = cloudtrail(
+        region,
+        event_name,
+        json!({"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+        Value::Null,
+        &[key.to_string()],
+    );
+    event["detail"]["errorCode"] = error_code.into();
+    event["detail"]["errorMessage"] = format!("{key} is disabled.").into();
+    event["detail"]["readOnly"] = true.into();
+    event["detail"]["userIdentity"]["arn"] =
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/MonthlyReports/reports-batch").into();
+    event
+}
+
 /// The CloudTrail record of an operator's `UpdateAlias` of `alias` to `target`.
 pub fn update_alias(region: &str, alias: &AliasName, target: &KeyArn) -> Value {
     cloudtrail(

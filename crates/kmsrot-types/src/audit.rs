@@ -77,6 +77,24 @@ pub enum AccountIssue {
     UnmanagedAlias,
     /// A key or alias the audit could not read (access denied): it cannot vouch for it.
     Unreadable,
+    /// A managed key has grants: who may use it by its ARN, whatever the alias names. For
+    /// information: it does not count as a problem.
+    Grants,
+    /// A managed key has a grant for an AWS service, which keeps using the key by its ARN after
+    /// a rotation (its old key's retirement is then held). For information.
+    ServiceGrant,
+    /// An old key's retirement is held (grants, recent use, other aliases, a failed use).
+    RetirementHeld,
+    /// Other aliases name a managed alias's key: a rotation is refused until they are given
+    /// to move with it.
+    SharedKey,
+}
+
+impl AccountIssue {
+    /// Whether the finding is for information only (it does not make the audit fail).
+    pub fn informational(self) -> bool {
+        matches!(self, Self::Grants | Self::ServiceGrant)
+    }
 }
 
 /// One finding of `kmsrot audit account`.
@@ -106,4 +124,14 @@ pub struct AccountReport {
     pub aliases: usize,
     /// What is wrong, most severe first.
     pub findings: Vec<AccountFinding>,
+}
+
+impl AccountReport {
+    /// The findings that are problems (not for information only).
+    pub fn problems(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| !f.issue.informational())
+            .count()
+    }
 }

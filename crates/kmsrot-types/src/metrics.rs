@@ -69,6 +69,10 @@ metric_names! {
     MaterialExpirations => "MaterialExpirations", Count, "Managed keys whose imported material expired.";
     KeyAgeDays => "KeyAgeDays", None, "Days since the alias's key (or material) was last rotated.";
     OverdueKeys => "OverdueKeys", Count, "1 when the alias's key is past its maximum age, else 0.";
+    KeysRetired => "KeysRetired", Count, "Old keys the sweep retired after their grace period (disabled, unless the policy keeps them enabled).";
+    DeletionsScheduled => "DeletionsScheduled", Count, "Old keys whose deletion the sweep scheduled.";
+    RetirementsHeld => "RetirementsHeld", Count, "Retirement steps that were due and are held (grants, recent use, other aliases, a failed use).";
+    CanaryHolds => "CanaryHolds", Count, "Old keys enabled again after a use failed while they were disabled or pending deletion.";
     RejectedEvents => "RejectedEvents", Count, "Events refused for their source, account or region, or malformed.";
     StepLatency => "StepLatency", Milliseconds, "Time taken to handle one event or request.";
 }

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Action, AliasName, AliasStatus, GuardVerdict, KeyArn, SweepReport};
+use crate::{
+    Action, AliasName, AliasStatus, CanaryVerdict, GuardVerdict, Hold, KeyArn, Release, SweepReport,
+};
 
 /// A managed alias checked after its key's material rotated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +93,18 @@ pub enum Outcome {
         /// The verdict, with what was undone.
         verdict: GuardVerdict,
     },
+    /// A use of an old key failed because it was disabled or pending deletion (CloudTrail's
+    /// record, with its error code).
+    Canary {
+        /// The API call that failed.
+        event_name: String,
+        /// KMS's error code.
+        error_code: String,
+        /// What was done.
+        verdict: CanaryVerdict,
+    },
+    /// A hold was released (a direct request).
+    Released(Release),
     /// A managed alias drifted.
     Drifted(Drift),
     /// A managed alias was changed and still names the key kmsrot expects.
@@ -164,6 +178,27 @@ pub enum Notice {
         /// The error.
         error: String,
     },
+    /// A retirement step that was due is held.
+    RetirementHeld {
+        /// The alias.
+        alias: AliasName,
+        /// The key, the step and why.
+        hold: Hold,
+    },
+    /// The sweep disabled an old key or scheduled its deletion, after checking what it lists.
+    KeyRetired {
+        /// The alias.
+        alias: AliasName,
+        /// What was done: an `Action::Retire` or `Action::ScheduleDeletion`.
+        action: Action,
+        /// What was checked first.
+        checked: String,
+    },
+    /// An old key was used while disabled or pending deletion; it was enabled again and held.
+    CanaryHold {
+        /// The verdict, with the caller, the operation and the CloudTrail event.
+        verdict: CanaryVerdict,
+    },
     /// The deletion guard could not judge or restore a key; it may be left disabled or
     /// scheduled for deletion.
     GuardFailed {
@@ -235,6 +270,21 @@ impl Notification {
                 _ => format!("kmsrot: guard report in {region}"),
             },
             Notice::Drift(drift) => format!("kmsrot: drift on {} in {region}", drift.alias),
+            Notice::RetirementHeld { alias, .. } => {
+                format!("kmsrot: retirement of an old key of {alias} is held ({region})")
+            }
+            Notice::KeyRetired { alias, action, .. } => match action {
+                Action::ScheduleDeletion { .. } => {
+                    format!("kmsrot: deletion scheduled for an old key of {alias} ({region})")
+                }
+                _ => format!("kmsrot: disabled an old key of {alias} ({region})"),
+            },
+            Notice::CanaryHold { verdict } => match verdict {
+                CanaryVerdict::Held { alias, .. } => format!(
+                    "kmsrot: ALERT an old key of {alias} was used while disabled; re-enabled ({region})"
+                ),
+                _ => format!("kmsrot: canary report in {region}"),
+            },
             Notice::KeyDeleted(d) => {
                 format!("kmsrot: a former key of {} was deleted ({region})", d.alias)
             }

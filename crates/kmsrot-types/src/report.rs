@@ -1,9 +1,223 @@
 //! What the rotation engine reports: the status of a managed alias, the actions it takes or
 //! plans, and the fleet sweep's report. The CLI prints these; the Lambda logs and returns them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{AliasName, KeyArn, Policy, RotationStatus, Stage};
+
+/// A grant's constraints, as `ListGrants` reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantConstraints {
+    /// The grant allows only requests whose encryption context includes these pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_context_subset: Option<BTreeMap<String, String>>,
+    /// The grant allows only requests whose encryption context is exactly these pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_context_equals: Option<BTreeMap<String, String>>,
+    /// The grant allows only requests made for this AWS resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_arn: Option<String>,
+}
+
+/// One grant on a key, as `ListGrants` reports it: what a rotation copies to the new key, and
+/// what holds the old key's retirement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The grant's ID.
+    pub grant_id: String,
+    /// The grant's name, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `GranteePrincipal`: an IAM principal's ARN, or (for grants AWS services make) a
+    /// service principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grantee_principal: Option<String>,
+    /// `GranteeServicePrincipal`: the AWS service that gets the permissions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grantee_service_principal: Option<String>,
+    /// `RetiringPrincipal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    /// `RetiringServicePrincipal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_service_principal: Option<String>,
+    /// The operations the grant allows, for example `Decrypt`.
+    pub operations: Vec<String>,
+    /// Its constraints, when it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<GrantConstraints>,
+    /// The account under which the grant was issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuing_account: Option<String>,
+}
+
+impl Grant {
+    /// Who gets the permissions: the grantee principal or the grantee service principal.
+    pub fn grantee(&self) -> &str {
+        self.grantee_service_principal
+            .as_deref()
+            .or(self.grantee_principal.as_deref())
+            .unwrap_or("(unknown grantee)")
+    }
+
+    /// Whether the grantee is an AWS service. `ListGrants`: "if the grantee principal is an
+    /// Amazon Web Services service, the GranteePrincipal field contains an Amazon Web Services
+    /// service principal", a name like `rds.amazonaws.com`, never an ARN.
+    pub fn is_service(&self) -> bool {
+        self.grantee_service_principal.is_some()
+            || self
+                .grantee_principal
+                .as_deref()
+                .is_some_and(is_service_principal)
+    }
+
+    /// The grant in a few words: its ID, its grantee and its operations (no constraint
+    /// values: encryption-context values stay out of messages).
+    pub fn summary(&self) -> String {
+        format!(
+            "grant {} for {} ({})",
+            self.grant_id,
+            self.grantee(),
+            self.operations.join(", ")
+        )
+    }
+}
+
+/// Whether a principal is an AWS service principal (`service.amazonaws.com`, or
+/// `service.amazonaws.com.cn` in the China regions), not an ARN or an account.
+pub fn is_service_principal(principal: &str) -> bool {
+    !principal.starts_with("arn:")
+        && (principal.ends_with(".amazonaws.com") || principal.ends_with(".amazonaws.com.cn"))
+}
+
+/// A grant a rotation created again on the new key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantCopy {
+    /// The grant on the old key.
+    pub from_grant_id: String,
+    /// Its copy on the new key.
+    pub to_grant_id: String,
+    /// The grantee of both.
+    pub grantee: String,
+}
+
+/// The step of an old key's retirement that a hold stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldStep {
+    /// Disabling the key after its grace period.
+    Disable,
+    /// Scheduling its deletion.
+    ScheduleDeletion,
+}
+
+/// Why an old key's retirement is held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum HoldReason {
+    /// Grants still give principals the use of the key. Held until they are retired or
+    /// revoked.
+    Grants {
+        /// The grants.
+        grants: Vec<Grant>,
+    },
+    /// KMS reports a successful use within the quiet period.
+    RecentUse {
+        /// The operation, for example `Decrypt`.
+        operation: String,
+        /// When, RFC 3339.
+        at: String,
+        /// The CloudTrail event of that use.
+        cloudtrail_event_id: Option<String>,
+        /// The policy's quiet period.
+        quiet_days: u32,
+    },
+    /// KMS reports a successful use since the key was disabled (someone enabled it again).
+    UsedSinceDisabled {
+        /// The operation.
+        operation: String,
+        /// When, RFC 3339.
+        at: String,
+        /// The CloudTrail event of that use.
+        cloudtrail_event_id: Option<String>,
+    },
+    /// KMS cannot say whether the key is still used: it began tracking use too recently, or
+    /// the caller may not ask.
+    UsageUnknown {
+        /// Why.
+        why: String,
+    },
+    /// Other aliases name the key.
+    Aliases {
+        /// The aliases.
+        aliases: Vec<AliasName>,
+    },
+    /// Someone tried to use the key while it was disabled or pending deletion; it was
+    /// enabled again (`kmsrot:hold`). Held until released.
+    FailedUse {
+        /// The record of that use, from the key's `kmsrot:hold` tag.
+        record: String,
+    },
+}
+
+impl HoldReason {
+    /// The reason in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Grants { grants } => format!(
+                "{} grant(s) still use it: {}; retire or revoke them once their users have moved to the alias's current key",
+                grants.len(),
+                grants
+                    .iter()
+                    .map(Grant::summary)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Self::RecentUse {
+                operation,
+                at,
+                cloudtrail_event_id,
+                quiet_days,
+            } => format!(
+                "KMS reports a successful {operation} at {at} (CloudTrail event {}), within the {quiet_days}-day quiet period",
+                cloudtrail_event_id.as_deref().unwrap_or("unknown")
+            ),
+            Self::UsedSinceDisabled {
+                operation,
+                at,
+                cloudtrail_event_id,
+            } => format!(
+                "KMS reports a successful {operation} at {at} (CloudTrail event {}), after the key was disabled",
+                cloudtrail_event_id.as_deref().unwrap_or("unknown")
+            ),
+            Self::UsageUnknown { why } => format!("its last use is unknown: {why}"),
+            Self::Aliases { aliases } => format!(
+                "other aliases name it: {}",
+                aliases
+                    .iter()
+                    .map(AliasName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Self::FailedUse { record } => format!(
+                "a use failed while it was disabled ({record}); it was enabled again. Release it with `kmsrot release` once the caller has moved"
+            ),
+        }
+    }
+}
+
+/// An old key whose retirement is held, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The key.
+    pub key: KeyArn,
+    /// The step held.
+    pub step: HeldStep,
+    /// Every reason found (at least one).
+    pub reasons: Vec<HoldReason>,
+}
 
 /// One key of a managed alias, as its tags and KMS describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +242,12 @@ pub struct KeyStatus {
     pub retired_at: Option<String>,
     /// When KMS will delete the key, for a key pending deletion.
     pub deletion_date: Option<String>,
+    /// Its grants, when they were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Vec<Grant>>,
+    /// Why its retirement is held until released (`kmsrot:hold`), when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
 }
 
 /// Whether an alias meets its policy.
@@ -65,6 +285,19 @@ pub struct AliasStatus {
     pub next_rotation: String,
     /// The key the current one replaced, while kmsrot still tracks it.
     pub previous: Option<KeyStatus>,
+    /// Every older key of the alias not yet deleted, newest first (`previous` is the first).
+    #[serde(default)]
+    pub history: Vec<KeyStatus>,
+    /// Other aliases that name the current key (a rotation would leave them on the old key).
+    #[serde(default)]
+    pub other_aliases: Vec<AliasName>,
+    /// Old keys whose retirement is held, and why.
+    #[serde(default)]
+    pub holds: Vec<Hold>,
+    /// What an operator should know that is not a policy breach (for example, grants for AWS
+    /// services, which keep using a key by its ARN).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// The rotation under way, when one was interrupted or is running.
     pub rotation_in_progress: Option<String>,
     /// On-demand rotations left for this key (automatic mode).
@@ -83,6 +316,12 @@ pub enum Action {
         reason: String,
         /// The new key (absent in a dry run).
         new_key: Option<KeyArn>,
+        /// The old key's grants created again on the new key.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        grants_copied: Vec<GrantCopy>,
+        /// Other aliases moved with this one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        moved_with: Vec<AliasName>,
     },
     /// An on-demand rotation of the key material (automatic mode).
     RotateOnDemand {
@@ -111,6 +350,8 @@ pub enum Action {
         /// The deletion window.
         window_days: u32,
     },
+    /// A step of an old key's retirement that was due and is held.
+    Hold(Hold),
     /// An unfinished manual rotation given up; the current key stays current.
     Abort {
         /// The rotation given up.
@@ -125,6 +366,18 @@ pub enum Action {
         /// The key it left.
         from: KeyArn,
     },
+}
+
+impl Action {
+    /// A manual rotation that copied no grant and moved no other alias.
+    pub fn rotate(reason: impl Into<String>, new_key: Option<KeyArn>) -> Self {
+        Self::Rotate {
+            reason: reason.into(),
+            new_key,
+            grants_copied: Vec::new(),
+            moved_with: Vec::new(),
+        }
+    }
 }
 
 /// What happened to a key that the deletion guard heard about.
@@ -195,6 +448,73 @@ pub enum GuardVerdict {
         /// What was undone, in order.
         undone: Vec<Undone>,
     },
+}
+
+/// What a failed use of an old key (the canary: a KMS call refused because the key was
+/// disabled or pending deletion) led to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum CanaryVerdict {
+    /// The key carries no kmsrot tags: not kmsrot's to touch.
+    Unmanaged {
+        /// The key.
+        key: String,
+    },
+    /// The key is already deleted: nothing to hold.
+    Gone {
+        /// The key.
+        key: String,
+    },
+    /// The key is not an old key on its way out (a key an alias needs is the deletion guard's
+    /// business); nothing was changed.
+    NotRetiring {
+        /// The key.
+        key: KeyArn,
+        /// The alias it serves.
+        alias: AliasName,
+        /// Its stage.
+        stage: Option<Stage>,
+        /// Its state.
+        key_state: String,
+    },
+    /// The key was already enabled and held: nothing more to do.
+    AlreadyHeld {
+        /// The key.
+        key: KeyArn,
+        /// The alias it served.
+        alias: AliasName,
+        /// The hold on it.
+        hold: String,
+    },
+    /// The key was enabled again (its deletion cancelled first when it was scheduled), and
+    /// its retirement is held until released.
+    Held {
+        /// The key.
+        key: KeyArn,
+        /// The alias it served.
+        alias: AliasName,
+        /// What was undone, in order.
+        undone: Vec<Undone>,
+        /// The hold recorded on the key (`kmsrot:hold`).
+        hold: String,
+        /// The operation that failed, for example `Decrypt`.
+        operation: String,
+        /// Who called it.
+        by: Option<String>,
+        /// The CloudTrail event of the failed call.
+        cloudtrail_event_id: Option<String>,
+    },
+}
+
+/// `kmsrot release`: a hold removed from an old key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// The alias the key served.
+    pub alias: AliasName,
+    /// The key.
+    pub key: KeyArn,
+    /// The hold removed; `None` when the key had none.
+    pub released: Option<String>,
 }
 
 /// What happened to one alias in a sweep.

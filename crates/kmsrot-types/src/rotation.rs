@@ -55,6 +55,16 @@ pub mod tags {
     pub const DELETE_AFTER_DAYS: &str = "kmsrot:delete-after-days";
     /// Policy: the deletion window passed to `ScheduleKeyDeletion`.
     pub const DELETION_WINDOW_DAYS: &str = "kmsrot:deletion-window-days";
+    /// Policy: days without a successful use (KMS's `GetKeyLastUsage`) before an old key may
+    /// be disabled. Optional: keys adopted before it existed read the default.
+    pub const QUIET_DAYS: &str = "kmsrot:quiet-days";
+    /// Policy: `true` to leave old keys enabled until their deletion is scheduled (for HMAC
+    /// keys, whose MACs only KMS can verify). Optional: absent means `false`.
+    pub const KEEP_ENABLED: &str = "kmsrot:keep-enabled";
+    /// On an old key: why its retirement is held (a failed use of it while it was disabled,
+    /// recorded by the Lambda or `kmsrot event`). Only an explicit release removes it:
+    /// `kmsrot release`, or deleting this tag.
+    pub const HOLD: &str = "kmsrot:hold";
 }
 
 /// How an alias's key is rotated.
@@ -171,6 +181,16 @@ impl Policy {
         min: 0,
         max: 365,
     };
+    /// Days without a successful use before an old key is disabled: at least a day (the check
+    /// cannot be switched off), at most a year.
+    pub const QUIET_DAYS: Bound = Bound {
+        name: "quiet-days",
+        min: 1,
+        max: 365,
+    };
+    /// The quiet period of keys whose tags predate it, and the default: 30 days, so that a
+    /// monthly job still using the old key holds its retirement.
+    pub const DEFAULT_QUIET_DAYS: u32 = 30;
 }
 
 /// How an alias is rotated, stored in tags on its current key and copied to every new key.
@@ -190,6 +210,18 @@ pub struct Policy {
     pub delete_after_days: u32,
     /// The deletion window of `ScheduleKeyDeletion`: days before KMS deletes the key.
     pub deletion_window_days: u32,
+    /// An old key is disabled only when KMS reports no successful use of it for this many
+    /// days (`GetKeyLastUsage`).
+    #[serde(default = "default_quiet_days")]
+    pub quiet_days: u32,
+    /// Leave old keys enabled until their deletion is scheduled: for HMAC keys, whose MACs
+    /// only KMS can verify (`VerifyMac` refuses a disabled key).
+    #[serde(default)]
+    pub keep_enabled: bool,
+}
+
+fn default_quiet_days() -> u32 {
+    Policy::DEFAULT_QUIET_DAYS
 }
 
 impl Policy {
@@ -203,6 +235,8 @@ impl Policy {
             grace_days: 30,
             delete_after_days: 30,
             deletion_window_days: 30,
+            quiet_days: Self::DEFAULT_QUIET_DAYS,
+            keep_enabled: false,
         }
     }
 
@@ -214,6 +248,7 @@ impl Policy {
             (Self::GRACE_DAYS, self.grace_days),
             (Self::DELETE_AFTER_DAYS, self.delete_after_days),
             (Self::DELETION_WINDOW_DAYS, self.deletion_window_days),
+            (Self::QUIET_DAYS, self.quiet_days),
         ] {
             if !(bound.min..=bound.max).contains(&value) {
                 return Err(PolicyError::OutOfBounds {
@@ -245,6 +280,8 @@ impl Policy {
                 tags::DELETION_WINDOW_DAYS,
                 self.deletion_window_days.to_string(),
             ),
+            (tags::QUIET_DAYS, self.quiet_days.to_string()),
+            (tags::KEEP_ENABLED, self.keep_enabled.to_string()),
         ]
     }
 
@@ -265,6 +302,21 @@ impl Policy {
             grace_days: days(tags::GRACE_DAYS)?,
             delete_after_days: days(tags::DELETE_AFTER_DAYS)?,
             deletion_window_days: days(tags::DELETION_WINDOW_DAYS)?,
+            // Newer fields: a key tagged before they existed reads the default.
+            quiet_days: match get(tags::QUIET_DAYS) {
+                Some(_) => days(tags::QUIET_DAYS)?,
+                None => Self::DEFAULT_QUIET_DAYS,
+            },
+            keep_enabled: match get(tags::KEEP_ENABLED) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(PolicyError::BadSwitch {
+                        name: tags::KEEP_ENABLED,
+                        value: other.to_owned(),
+                    });
+                }
+            },
         };
         policy.validate().map_err(|err| match err {
             PolicyError::OutOfBounds {
@@ -348,6 +400,14 @@ pub enum PolicyError {
         /// Its value.
         value: String,
     },
+    /// A policy tag that is neither `true` nor `false`.
+    #[error("the key's tag `{name}` is `{value}`; it must be `true` or `false`")]
+    BadSwitch {
+        /// The tag.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
 }
 
 #[cfg(test)]
@@ -367,6 +427,37 @@ mod tests {
             let json = serde_json::to_string(&policy).unwrap();
             assert_eq!(serde_json::from_str::<Policy>(&json).unwrap(), policy);
         }
+    }
+
+    #[test]
+    fn the_quiet_period_and_keep_enabled_have_defaults_for_keys_tagged_before_them() {
+        let policy = Policy::new(Mode::Manual);
+        let mut tags: HashMap<&str, String> = policy.to_tags().into_iter().collect();
+        tags.remove(tags::QUIET_DAYS);
+        tags.remove(tags::KEEP_ENABLED);
+        let back = Policy::from_tags(|name| tags.get(name).map(String::as_str)).unwrap();
+        assert_eq!(back.quiet_days, Policy::DEFAULT_QUIET_DAYS);
+        assert!(!back.keep_enabled);
+        tags.insert(tags::KEEP_ENABLED, "yes".into());
+        assert_eq!(
+            Policy::from_tags(|name| tags.get(name).map(String::as_str))
+                .unwrap_err()
+                .to_string(),
+            "the key's tag `kmsrot:keep-enabled` is `yes`; it must be `true` or `false`"
+        );
+        tags.insert(tags::KEEP_ENABLED, "true".into());
+        tags.insert(tags::QUIET_DAYS, "0".into());
+        assert!(
+            Policy::from_tags(|name| tags.get(name).map(String::as_str))
+                .unwrap_err()
+                .to_string()
+                .contains("`kmsrot:quiet-days` is 0, and it must be between 1 and 365 days")
+        );
+        // JSON written before the fields existed still reads.
+        let mut json = serde_json::to_value(policy).unwrap();
+        json.as_object_mut().unwrap().remove("quiet_days");
+        json.as_object_mut().unwrap().remove("keep_enabled");
+        assert_eq!(serde_json::from_value::<Policy>(json).unwrap(), policy);
     }
 
     #[test]

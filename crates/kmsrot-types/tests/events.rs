@@ -79,6 +79,7 @@ fn cloudtrail_records() {
             "cloudtrail-schedule-key-deletion-failed",
             "ScheduleKeyDeletion",
         ),
+        ("cloudtrail-decrypt-disabled", "Decrypt"),
     ] {
         let Event::ApiCall(e) = event(name) else {
             panic!("{name}: not an API call")

@@ -71,7 +71,7 @@ async fn account(global: &Global) -> Result<()> {
         || &report,
         || crate::io::Sink::Stdout.write(crate::output::account_text(&report).as_bytes()),
     )?;
-    match report.findings.len() {
+    match report.problems() {
         0 => Ok(()),
         n => Err(Noncompliant(n).into()),
     }

@@ -6,7 +6,7 @@ use kmsrot_types::AliasName;
 
 use crate::Global;
 use crate::exit::SweepFailed;
-use crate::output::{STATUS_HEADERS, emit, outcome_lines, print_table, status_row};
+use crate::output::{STATUS_HEADERS, emit, outcome_lines, print_table, status_notes, status_row};
 
 /// Arguments of `kmsrot sweep`.
 #[derive(Debug, clap::Args)]
@@ -115,7 +115,13 @@ pub(crate) async fn status(global: &Global, args: StatusArgs) -> Result<()> {
         || &statuses,
         || {
             let rows: Vec<_> = statuses.iter().map(status_row).collect();
-            print_table(&STATUS_HEADERS, &rows)
+            print_table(&STATUS_HEADERS, &rows)?;
+            let notes: String = statuses
+                .iter()
+                .flat_map(status_notes)
+                .map(|line| format!("{line}\n"))
+                .collect();
+            crate::io::Sink::Stdout.write(notes.as_bytes())
         },
     )
 }

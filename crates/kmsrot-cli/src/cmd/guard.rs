@@ -1,8 +1,8 @@
 //! `kmsrot guard`: the deletion guard for one key, by hand (the Lambda runs it on CloudTrail
-//! events).
+//! events); `kmsrot release`: the end of a hold that a failed use put on an old key.
 
 use anyhow::{Context, Result};
-use kmsrot_types::{GuardMode, KeyChange};
+use kmsrot_types::{AliasName, GuardMode, KeyArn, KeyChange};
 
 use crate::Global;
 use crate::output::{emit, verdict_text};
@@ -44,5 +44,40 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         global.output,
         || &verdict,
         || crate::io::Sink::Stdout.write(format!("{}\n", verdict_text(&verdict)).as_bytes()),
+    )
+}
+
+/// Arguments of `kmsrot release`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReleaseArgs {
+    /// The managed alias the key served.
+    alias: AliasName,
+    /// The old key to release (its ARN, as `kmsrot status` shows it).
+    #[arg(long, value_name = "KEY_ARN")]
+    key: KeyArn,
+}
+
+pub(crate) async fn release(global: &Global, args: ReleaseArgs) -> Result<()> {
+    let engine = super::rotator(global).await?;
+    let release = engine
+        .release(&args.alias, &args.key.to_string())
+        .await
+        .with_context(|| format!("releasing {} of {}", args.key, args.alias))?;
+    emit(
+        global.output,
+        || &release,
+        || {
+            let text = match &release.released {
+                Some(hold) => format!(
+                    "released {} of `{}` (the hold was: {hold}); the next sweep retires it again, after its checks\n",
+                    release.key, release.alias
+                ),
+                None => format!(
+                    "{} of `{}` has no hold: nothing to release\n",
+                    release.key, release.alias
+                ),
+            };
+            crate::io::Sink::Stdout.write(text.as_bytes())
+        },
     )
 }

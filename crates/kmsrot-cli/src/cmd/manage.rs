@@ -6,7 +6,7 @@ use kmsrot_types::key_kind::{self, SpecInfo};
 use kmsrot_types::{AliasName, KeyRef, Mode, Policy, RotationStatus};
 
 use crate::Global;
-use crate::output::{STATUS_HEADERS, emit, print_table, status_row};
+use crate::output::{STATUS_HEADERS, emit, print_table, status_notes, status_row};
 
 /// The policy flags shared by `init` and `adopt`. Unset flags take kmsrot's defaults.
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,14 @@ pub(crate) struct PolicyArgs {
     /// The deletion window, 7 to 30 days [default: 30]
     #[arg(long, value_name = "DAYS")]
     deletion_window_days: Option<u32>,
+    /// Days without a successful use of an old key (KMS's GetKeyLastUsage) before it is
+    /// disabled, 1 to 365 [default: 30]
+    #[arg(long, value_name = "DAYS")]
+    quiet_days: Option<u32>,
+    /// Leave old keys enabled until their deletion is scheduled: for HMAC keys, whose MACs
+    /// only KMS can verify (true or false) [default: false]
+    #[arg(long, value_name = "BOOL")]
+    keep_enabled: Option<bool>,
 }
 
 impl PolicyArgs {
@@ -46,8 +54,21 @@ impl PolicyArgs {
             deletion_window_days: self
                 .deletion_window_days
                 .unwrap_or(base.deletion_window_days),
+            quiet_days: self.quiet_days.unwrap_or(base.quiet_days),
+            keep_enabled: self.keep_enabled.unwrap_or(base.keep_enabled),
         }
     }
+}
+
+/// One status as `kmsrot status` prints it: the row, then its notes (grants, holds,
+/// warnings).
+fn print_status(status: &kmsrot_types::AliasStatus) -> Result<()> {
+    print_table(&STATUS_HEADERS, &[status_row(status)])?;
+    let notes: String = status_notes(status)
+        .into_iter()
+        .map(|line| format!("{line}\n"))
+        .collect();
+    crate::io::Sink::Stdout.write(notes.as_bytes())
 }
 
 /// The mode a new policy takes for a key spec, from the key-kind table; a spec KMS does not
@@ -97,11 +118,7 @@ pub(crate) async fn init(global: &Global, args: InitArgs) -> Result<()> {
         )
         .await
         .with_context(|| format!("creating {} ({} {usage})", args.alias, args.key_spec))?;
-    emit(
-        global.output,
-        || &status,
-        || print_table(&STATUS_HEADERS, &[status_row(&status)]),
-    )
+    emit(global.output, || &status, || print_status(&status))
 }
 
 /// Arguments of `kmsrot adopt`.
@@ -139,9 +156,5 @@ pub(crate) async fn adopt(global: &Global, args: AdoptArgs) -> Result<()> {
         .adopt(&args.alias, args.policy.over(base))
         .await
         .with_context(|| format!("adopting {}", args.alias))?;
-    emit(
-        global.output,
-        || &status,
-        || print_table(&STATUS_HEADERS, &[status_row(&status)]),
-    )
+    emit(global.output, || &status, || print_status(&status))
 }

@@ -26,6 +26,16 @@ pub(crate) struct RotateArgs {
     /// is given up too.
     #[arg(long, conflicts_with = "dry_run")]
     abort: bool,
+    /// Another alias that names the same key and moves to the new key with this one
+    /// (repeatable). Without it, a manual rotation is refused while another alias names the
+    /// key, since that alias would stay on the old key.
+    #[arg(long = "with-alias", value_name = "ALIAS", conflicts_with = "abort")]
+    with_alias: Vec<AliasName>,
+    /// Do not create the current key's grants again on the new key (by default every grant
+    /// not made for an AWS service is copied, with its grantee, operations, constraints and
+    /// name).
+    #[arg(long, conflicts_with = "abort")]
+    no_copy_grants: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,6 +86,8 @@ pub(crate) async fn rotate(global: &Global, args: RotateArgs) -> Result<()> {
     let options = RotateOptions {
         dry_run: args.dry_run,
         rotation_id: Some(rotation_id.clone()),
+        no_copy_grants: args.no_copy_grants,
+        move_with: args.with_alias,
     };
     let actions = engine.rotate(&args.alias, options).await.with_context(|| {
         format!(

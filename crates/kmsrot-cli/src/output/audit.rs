@@ -54,12 +54,16 @@ pub(crate) fn account_text(report: &kmsrot_types::audit::AccountReport) -> Strin
             AccountIssue::NoRotation => "NO ROTATION",
             AccountIssue::UnmanagedAlias => "UNMANAGED",
             AccountIssue::Unreadable => "UNREADABLE",
+            AccountIssue::Grants => "GRANTS",
+            AccountIssue::ServiceGrant => "SERVICE GRANT",
+            AccountIssue::RetirementHeld => "HELD",
+            AccountIssue::SharedKey => "SHARED KEY",
         };
         out.push_str(&format!("{label}: {}\n", f.detail));
     }
     out.push_str(&format!(
         "{} finding(s) over {} customer-managed key(s) and {} alias(es) in {}\n",
-        report.findings.len(),
+        report.problems(),
         report.keys,
         report.aliases,
         report.region

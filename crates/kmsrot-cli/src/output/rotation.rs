@@ -1,6 +1,8 @@
 //! What rotations, sweeps, the guard and `kmsrot event` did, in words.
 
-use kmsrot_types::{Action, AliasOutcome, GuardVerdict, Outcome, Undone};
+use kmsrot_types::{
+    Action, AliasOutcome, CanaryVerdict, GuardVerdict, HeldStep, Hold, HoldReason, Outcome, Undone,
+};
 
 use super::key::rotation_text;
 
@@ -10,11 +12,29 @@ pub(crate) fn action_text(action: &Action) -> String {
         Action::Rotate {
             reason,
             new_key: Some(key),
-        } => format!("rotated to {key} ({reason})"),
-        Action::Rotate {
-            reason,
-            new_key: None,
-        } => format!("would rotate to a new key ({reason})"),
+            grants_copied,
+            moved_with,
+        } => {
+            let mut text = format!("rotated to {key} ({reason})");
+            if !moved_with.is_empty() {
+                text.push_str(&format!(
+                    "; moved with it: {}",
+                    moved_with
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            for copy in grants_copied {
+                text.push_str(&format!(
+                    "; grant {} for {} copied as {}",
+                    copy.from_grant_id, copy.grantee, copy.to_grant_id
+                ));
+            }
+            text
+        }
+        Action::Rotate { reason, .. } => format!("would rotate to a new key ({reason})"),
         Action::RotateOnDemand { reason, remaining } => match remaining {
             Some(left) => format!(
                 "on-demand rotation of the key material ({reason}; about {left} on-demand rotations left)"
@@ -25,10 +45,11 @@ pub(crate) fn action_text(action: &Action) -> String {
             "automatic rotation set to every {period_days} days (was: {})",
             rotation_text(was)
         ),
-        Action::Retire { key } => format!("retired (disabled) {key}"),
+        Action::Retire { key } => format!("retired {key}"),
         Action::ScheduleDeletion { key, window_days } => {
             format!("scheduled deletion of {key} in {window_days} days")
         }
+        Action::Hold(hold) => hold_text(hold),
         Action::Rollback { to, from } => format!("rolled back from {from} to {to}"),
         Action::Abort {
             rotation_id,
@@ -39,6 +60,63 @@ pub(crate) fn action_text(action: &Action) -> String {
             ),
             None => format!("gave up rotation {rotation_id} (it had not created a key yet)"),
         },
+    }
+}
+
+/// A hold, in words: the key, the step held, and every reason.
+pub(crate) fn hold_text(hold: &Hold) -> String {
+    let step = match hold.step {
+        HeldStep::Disable => "disabling",
+        HeldStep::ScheduleDeletion => "scheduling the deletion of",
+    };
+    format!(
+        "HELD: {step} {}: {}",
+        hold.key,
+        hold.reasons
+            .iter()
+            .map(HoldReason::describe)
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
+}
+
+fn undone_text(undone: &[Undone]) -> String {
+    undone
+        .iter()
+        .map(|u| match u {
+            Undone::DeletionCancelled => "deletion cancelled",
+            Undone::Enabled => "enabled",
+        })
+        .collect::<Vec<_>>()
+        .join(", then ")
+}
+
+/// What the canary did, in words.
+pub(crate) fn canary_text(verdict: &CanaryVerdict) -> String {
+    match verdict {
+        CanaryVerdict::Unmanaged { key } => format!("{key} is not managed by kmsrot: left alone"),
+        CanaryVerdict::Gone { key } => format!("{key} is already deleted: nothing to hold"),
+        CanaryVerdict::NotRetiring {
+            key,
+            alias,
+            key_state,
+            ..
+        } => {
+            format!("{key} is not an old key of `{alias}` on its way out ({key_state}): left alone")
+        }
+        CanaryVerdict::AlreadyHeld { key, hold, .. } => {
+            format!("{key} is already enabled and held ({hold}): nothing more to do")
+        }
+        CanaryVerdict::Held {
+            key,
+            alias,
+            undone,
+            hold,
+            ..
+        } => format!(
+            "ALERT: an old key of `{alias}` was used while it could not be: {key} {}; its retirement is held ({hold}). Release it with `kmsrot release {alias} --key {key}` once the caller has moved",
+            undone_text(undone)
+        ),
     }
 }
 
@@ -92,14 +170,7 @@ pub(crate) fn verdict_text(verdict: &GuardVerdict) -> String {
             undone,
             ..
         } => {
-            let undone: Vec<&str> = undone
-                .iter()
-                .map(|u| match u {
-                    Undone::DeletionCancelled => "deletion cancelled",
-                    Undone::Enabled => "enabled",
-                })
-                .collect();
-            format!("restored {key}, {needed_as}: {}", undone.join(", then "))
+            format!("restored {key}, {needed_as}: {}", undone_text(undone))
         }
     }
 }
@@ -169,6 +240,18 @@ pub(crate) fn outcome_text(outcome: &Outcome) -> String {
         } => {
             lines.push(format!("{event_name}: {}", verdict_text(verdict)));
         }
+        Outcome::Canary {
+            event_name,
+            error_code,
+            verdict,
+        } => lines.push(format!(
+            "{event_name} failed with {error_code}: {}",
+            canary_text(verdict)
+        )),
+        Outcome::Released(r) => lines.push(match &r.released {
+            Some(hold) => format!("released {} of `{}` ({hold})", r.key, r.alias),
+            None => format!("{} of `{}` has no hold", r.key, r.alias),
+        }),
         Outcome::Drifted(d) => lines.push(format!(
             "DRIFT: {} by {}: {}",
             d.event_name,

@@ -46,6 +46,67 @@ pub(crate) fn status_row(status: &AliasStatus) -> Vec<String> {
     ]
 }
 
+/// What the table has no room for: the older keys, grants, other aliases, holds and
+/// warnings, one indented line each, under the alias's name.
+pub(crate) fn status_notes(status: &AliasStatus) -> Vec<String> {
+    let mut lines = Vec::new();
+    for key in status.history.iter().skip(1) {
+        let stage = key.stage.map_or("?", |s| s.as_str());
+        lines.push(format!(
+            "  older key {} ({stage}, {}{})",
+            key.key_arn,
+            key.key_state,
+            key.deletion_date
+                .as_ref()
+                .map(|d| format!(", deleted on {d}"))
+                .unwrap_or_default()
+        ));
+    }
+    for key in std::iter::once(&status.current).chain(&status.history) {
+        if let Some(grants) = key.grants.as_ref().filter(|g| !g.is_empty()) {
+            lines.push(format!(
+                "  {} grant(s) on {}: {}",
+                grants.len(),
+                short(key),
+                grants
+                    .iter()
+                    .map(|g| format!("{} ({})", g.grantee(), g.operations.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        if let Some(hold) = &key.hold {
+            lines.push(format!(
+                "  {} is held until released (`kmsrot release {} --key {}`): {hold}",
+                short(key),
+                status.alias,
+                key.key_arn
+            ));
+        }
+    }
+    if !status.other_aliases.is_empty() {
+        lines.push(format!(
+            "  also named by: {}",
+            status
+                .other_aliases
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for hold in &status.holds {
+        lines.push(format!("  {}", super::rotation::hold_text(hold)));
+    }
+    for warning in &status.warnings {
+        lines.push(format!("  WARNING: {warning}"));
+    }
+    if !lines.is_empty() {
+        lines.insert(0, format!("{}:", status.alias));
+    }
+    lines
+}
+
 /// The columns of `kmsrot status`.
 pub(crate) const STATUS_HEADERS: [&str; 9] = [
     "ALIAS",
@@ -79,6 +140,8 @@ mod tests {
             demoted_at: None,
             retired_at: None,
             deletion_date: None,
+            grants: None,
+            hold: None,
         }
     }
 
@@ -95,6 +158,10 @@ mod tests {
                 kmsrot_types::Stage::Previous,
                 "2026-06-01T00:00:00Z",
             )),
+            history: vec![],
+            other_aliases: vec![],
+            holds: vec![],
+            warnings: vec![],
             rotation_in_progress: None,
             on_demand_remaining: None,
             compliance: kmsrot_types::Compliance {
@@ -125,7 +192,9 @@ mod tests {
                   "period_days": 365,
                   "grace_days": 30,
                   "delete_after_days": 30,
-                  "deletion_window_days": 30
+                  "deletion_window_days": 30,
+                  "quiet_days": 30,
+                  "keep_enabled": false
                 },
                 "current": {
                   "key_arn": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -144,6 +213,10 @@ mod tests {
                 },
                 "next_rotation": "2026-11-30T00:00:00Z",
                 "previous": null,
+                "history": [],
+                "other_aliases": [],
+                "holds": [],
+                "warnings": [],
                 "rotation_in_progress": null,
                 "on_demand_remaining": null,
                 "compliance": {

@@ -108,9 +108,66 @@ impl Rotator {
             ));
             return Ok(found);
         }
-        match self.assess(alias, key).await {
-            Ok(assessment) => {
-                let compliance = assessment.status.compliance;
+        match self.status_of(alias, key).await {
+            Ok(status) => {
+                let grants = status.current.grants.as_deref().unwrap_or_default();
+                if !grants.is_empty() {
+                    found.push(finding(
+                        AccountIssue::Grants,
+                        format!(
+                            "`{alias}`'s key has {} grant(s): {}",
+                            grants.len(),
+                            grants
+                                .iter()
+                                .map(kmsrot_types::Grant::summary)
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
+                    ));
+                }
+                for warning in &status.warnings {
+                    found.push(finding(
+                        AccountIssue::ServiceGrant,
+                        format!("`{alias}`: {warning}"),
+                    ));
+                }
+                if !status.other_aliases.is_empty() {
+                    found.push(finding(
+                        AccountIssue::SharedKey,
+                        format!(
+                            "`{alias}`'s key is also named by {}; `kmsrot rotate {alias}` needs {}",
+                            status
+                                .other_aliases
+                                .iter()
+                                .map(|a| format!("`{a}`"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            status
+                                .other_aliases
+                                .iter()
+                                .map(|a| format!("--with-alias {a}"))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        ),
+                    ));
+                }
+                for hold in &status.holds {
+                    found.push(AccountFinding {
+                        issue: AccountIssue::RetirementHeld,
+                        alias: Some(alias.clone()),
+                        key: Some(hold.key.clone()),
+                        detail: format!(
+                            "`{alias}`: retiring {} is held: {}",
+                            hold.key,
+                            hold.reasons
+                                .iter()
+                                .map(kmsrot_types::HoldReason::describe)
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
+                    });
+                }
+                let compliance = status.compliance;
                 if compliance.overdue {
                     found.push(finding(
                         AccountIssue::Overdue,

@@ -81,6 +81,22 @@ impl Rotator {
         if current.arn == key.arn {
             return Ok(Ok(format!("the current key of `{alias}`")));
         }
+        // Any other alias that names the key needs it as much.
+        let others: Vec<String> = self
+            .store
+            .aliases(Some(&key.arn))
+            .await?
+            .into_iter()
+            .map(|(name, _)| format!("`{name}`"))
+            .collect();
+        if !others.is_empty() {
+            return Ok(Ok(format!("the key {} names", others.join(", "))));
+        }
+        if let Some(record) = key.tag(tags::HOLD) {
+            return Ok(Ok(format!(
+                "an old key of `{alias}` held after a failed use ({record})"
+            )));
+        }
         if key.tag(tags::ROLLBACK_FROM) == Some(current.id.as_str()) {
             return Ok(Ok(format!("the key a rollback of `{alias}` is restoring")));
         }

@@ -113,6 +113,8 @@ impl KeyView {
             demoted_at: text(tags::DEMOTED_AT),
             retired_at: text(tags::RETIRED_AT),
             deletion_date: self.deletion_date.map(rfc3339),
+            grants: None,
+            hold: text(tags::HOLD),
         }
     }
 }

@@ -4,7 +4,8 @@
 
 use aws_smithy_types::DateTime;
 use kmsrot_types::{
-    Action, AliasName, AliasOutcome, AliasStatus, KeyArn, Mode, RotationStatus, Stage, tags,
+    Action, AliasName, AliasOutcome, AliasStatus, Grant, HeldStep, Hold, HoldReason, KeyArn, Mode,
+    Policy, RotationStatus, Stage, tags,
 };
 
 use super::keys::KeyView;
@@ -21,6 +22,61 @@ const MAX_CHAIN: usize = 5;
 pub(crate) struct Assessment {
     pub(crate) facts: Facts,
     pub(crate) status: AliasStatus,
+    /// The keys behind the current one, newest first.
+    pub(crate) behind: Vec<KeyView>,
+}
+
+/// When MACs of old HMAC keys stop verifying: only KMS can verify a MAC, and `VerifyMac`
+/// refuses a disabled key.
+fn mac_warnings(alias: &AliasName, policy: &Policy, behind: &[KeyView]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for key in behind {
+        if key.usage != "GENERATE_VERIFY_MAC" || key.is_pending_deletion() {
+            continue;
+        }
+        if !key.is_enabled() {
+            warnings.push(format!(
+                "MACs made by {} no longer verify: the key is {} (KMS verifies MACs only with an enabled key)",
+                key.arn, key.state
+            ));
+        } else if !policy.keep_enabled && key.stage() == Some(Stage::Previous) {
+            let until = key
+                .time(tags::DEMOTED_AT)
+                .map(|d| rfc3339(DateTime::from_secs(plan::grace_until(policy, d.secs()))))
+                .unwrap_or_else(|| "the end of its grace period".into());
+            warnings.push(format!(
+                "MACs made by {} stop verifying when it is disabled, at {until} or later; `kmsrot adopt {alias} --keep-enabled true` keeps old HMAC keys enabled until their deletion is scheduled",
+                key.arn
+            ));
+        }
+    }
+    warnings
+}
+
+/// The warnings for grants whose grantee is an AWS service.
+pub(crate) fn service_warnings(key: &KeyArn, grants: &[Grant], current: bool) -> Vec<String> {
+    grants
+        .iter()
+        .filter(|g| g.is_service())
+        .map(|g| {
+            if current {
+                format!(
+                    "{key} has a {}: AWS services use a key by its ARN, so what that service encrypts stays on this key after a rotation, and kmsrot holds this key's retirement while the grant exists",
+                    g.summary()
+                )
+            } else {
+                format!(
+                    "old key {key} has a {}: the service still uses it; its retirement is held until the grant is retired",
+                    g.summary()
+                )
+            }
+        })
+        .collect()
+}
+
+fn held(key: KeyArn, step: HeldStep, reasons: Vec<HoldReason>) -> Action {
+    tracing::warn!(%key, ?step, reasons = reasons.len(), "retirement held");
+    Action::Hold(Hold { key, step, reasons })
 }
 
 fn secs(time: Option<DateTime>) -> Option<i64> {
@@ -29,9 +85,85 @@ fn secs(time: Option<DateTime>) -> Option<i64> {
 
 impl Rotator {
     /// The status of a managed alias: policy, keys, rotation, compliance.
+    ///
+    /// Beyond what the sweep reads, it lists the grants of every key not yet deleted (and warns
+    /// of those for AWS services, which use a key by its ARN), the other aliases that name the
+    /// current key, and why each retirement step that is due is held.
     pub async fn status(&self, alias: &AliasName) -> Result<AliasStatus, RotationError> {
         let current = self.target(alias).await?;
-        Ok(self.assess(alias, &current).await?.status)
+        self.status_of(alias, &current).await
+    }
+
+    /// [`Rotator::status`] of the key the alias names, already read.
+    pub(crate) async fn status_of(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+    ) -> Result<AliasStatus, RotationError> {
+        let Assessment {
+            facts,
+            mut status,
+            behind,
+        } = self.assess(alias, current).await?;
+        status.other_aliases = self.other_aliases(alias, current).await?;
+        let grants = self.store.grants(&current.arn).await?;
+        status
+            .warnings
+            .extend(service_warnings(&current.arn, &grants, true));
+        status.current.grants = Some(grants);
+        let mut by_key = Vec::new();
+        for (key, entry) in behind.iter().zip(status.history.iter_mut()) {
+            if key.is_pending_deletion() {
+                continue;
+            }
+            let grants = self.store.grants(&key.arn).await?;
+            status
+                .warnings
+                .extend(service_warnings(&key.arn, &grants, false));
+            entry.grants = Some(grants.clone());
+            by_key.push((key, grants));
+        }
+        status.previous = status.history.first().cloned();
+        status
+            .warnings
+            .extend(mac_warnings(alias, &facts.policy, &behind));
+        for due in plan::plan(&facts, self.now().secs()) {
+            let (arn, step) = match due {
+                Due::Retire(arn) => (arn, HeldStep::Disable),
+                Due::ScheduleDeletion(arn) => (arn, HeldStep::ScheduleDeletion),
+                _ => continue,
+            };
+            let Some((key, grants)) = by_key.iter().find(|(k, _)| k.arn == arn) else {
+                continue;
+            };
+            let reasons = self
+                .hold_reasons(key, step, &facts.policy, Some(grants.clone()))
+                .await?;
+            if !reasons.is_empty() {
+                status.holds.push(Hold {
+                    key: arn,
+                    step,
+                    reasons,
+                });
+            }
+        }
+        Ok(status)
+    }
+
+    /// The aliases other than `alias` that name its current key.
+    pub(crate) async fn other_aliases(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+    ) -> Result<Vec<AliasName>, RotationError> {
+        Ok(self
+            .store
+            .aliases(Some(&current.arn))
+            .await?
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| name != alias)
+            .collect())
     }
 
     /// The keys behind the current one, newest first, until one is pending deletion, gone,
@@ -135,6 +267,10 @@ impl Rotator {
             rotation,
             next_rotation,
             previous: behind.first().map(KeyView::status),
+            history: behind.iter().map(KeyView::status).collect(),
+            other_aliases: Vec::new(),
+            holds: Vec::new(),
+            warnings: Vec::new(),
             rotation_in_progress: in_progress.or_else(|| {
                 rollback_stopped
                     .map(|key| format!("rollback to {key} (stopped before the alias moved)"))
@@ -142,7 +278,11 @@ impl Rotator {
             on_demand_remaining,
             compliance: plan::compliance(&facts, now),
         };
-        Ok(Assessment { facts, status })
+        Ok(Assessment {
+            facts,
+            status,
+            behind,
+        })
     }
 
     /// Brings one managed alias in line with its policy: finishes interrupted work, repairs
@@ -166,7 +306,9 @@ impl Rotator {
     ) -> Result<AliasOutcome, RotationError> {
         self.managed_policy(alias, &current)?;
         let (current, mut actions) = self.settle(alias, current, dry_run).await?;
-        let Assessment { mut facts, status } = self.assess(alias, &current).await?;
+        let Assessment {
+            mut facts, status, ..
+        } = self.assess(alias, &current).await?;
         let policy = facts.policy;
         let now = self.now().secs();
         let mut notes = Vec::new();
@@ -177,7 +319,7 @@ impl Rotator {
                     rotated = true;
                     let options = RotateOptions {
                         dry_run,
-                        rotation_id: None,
+                        ..RotateOptions::default()
                     };
                     actions.extend(
                         self.rotate_as(alias, current.clone(), &policy, reason, options)
@@ -206,39 +348,50 @@ impl Rotator {
                         was,
                     });
                 }
-                Due::Retire(arn) | Due::ScheduleDeletion(arn) if self.still_named(&arn).await? => {
-                    notes.push(format!("left {arn} alone: another alias still names it"));
-                }
                 Due::Retire(arn) => {
+                    // Read again right before acting: a rollback may have claimed it.
+                    let key = self.key(&arn.to_string()).await?;
+                    if key.stage() != Some(Stage::Previous)
+                        || key.tag(tags::ROLLBACK_FROM).is_some()
+                    {
+                        notes.push(format!("left {arn} alone: it changed during the sweep"));
+                        continue;
+                    }
+                    let reasons = self
+                        .hold_reasons(&key, HeldStep::Disable, &policy, None)
+                        .await?;
+                    if !reasons.is_empty() {
+                        actions.push(held(arn, HeldStep::Disable, reasons));
+                        continue;
+                    }
                     if !dry_run {
-                        // Read again right before acting: a rollback may have claimed it.
-                        let key = self.key(&arn.to_string()).await?;
-                        if key.stage() != Some(Stage::Previous)
-                            || key.tag(tags::ROLLBACK_FROM).is_some()
-                        {
-                            notes.push(format!("left {arn} alone: it changed during the sweep"));
-                            continue;
-                        }
-                        self.retire(&key).await?;
+                        self.retire(&key, &policy).await?;
                         if let Some(b) = facts.behind.iter_mut().find(|b| b.arn == arn) {
                             b.stage = Some(Stage::Retired);
-                            b.enabled = false;
+                            b.enabled = policy.keep_enabled;
                             b.retired_at = Some(now);
                         }
                     }
                     actions.push(Action::Retire { key: arn });
                 }
                 Due::ScheduleDeletion(arn) => {
+                    let key = self.key(&arn.to_string()).await?;
+                    if key.stage() != Some(Stage::Retired)
+                        || (key.is_enabled() && !policy.keep_enabled)
+                        || key.is_pending_deletion()
+                        || key.tag(tags::ROLLBACK_FROM).is_some()
+                    {
+                        notes.push(format!("left {arn} alone: it changed during the sweep"));
+                        continue;
+                    }
+                    let reasons = self
+                        .hold_reasons(&key, HeldStep::ScheduleDeletion, &policy, None)
+                        .await?;
+                    if !reasons.is_empty() {
+                        actions.push(held(arn, HeldStep::ScheduleDeletion, reasons));
+                        continue;
+                    }
                     if !dry_run {
-                        let key = self.key(&arn.to_string()).await?;
-                        if key.stage() != Some(Stage::Retired)
-                            || key.is_enabled()
-                            || key.is_pending_deletion()
-                            || key.tag(tags::ROLLBACK_FROM).is_some()
-                        {
-                            notes.push(format!("left {arn} alone: it changed during the sweep"));
-                            continue;
-                        }
                         self.store
                             .schedule_deletion(&arn, policy.deletion_window_days)
                             .await?;
@@ -270,11 +423,6 @@ impl Rotator {
             compliance: Some(compliance),
             error: None,
         })
-    }
-
-    /// Whether any alias names this key (kmsrot never disables or deletes such a key).
-    async fn still_named(&self, key: &KeyArn) -> Result<bool, RotationError> {
-        Ok(!self.store.aliases(Some(key)).await?.is_empty())
     }
 
     /// Rotates the key material now (automatic mode). The key ID does not change, and KMS
@@ -312,13 +460,14 @@ impl Rotator {
         }
     }
 
-    /// Disables a previous key whose grace period is over, and tags it `retired`.
-    async fn retire(&self, key: &KeyView) -> Result<(), RotationError> {
-        if key.is_enabled() {
+    /// Disables a previous key whose grace period is over (unless the policy keeps old keys
+    /// enabled), and tags it `retired`.
+    async fn retire(&self, key: &KeyView, policy: &Policy) -> Result<(), RotationError> {
+        if key.is_enabled() && !policy.keep_enabled {
             self.store.disable_key(&key.arn).await?;
         }
         self.mark_retired(&key.arn).await?;
-        tracing::info!(key = %key.arn, "previous key retired (disabled)");
+        tracing::info!(key = %key.arn, disabled = !policy.keep_enabled, "previous key retired");
         Ok(())
     }
 

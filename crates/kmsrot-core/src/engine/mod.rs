@@ -13,8 +13,10 @@
 //! operation again after a crash at any point converges.
 
 mod audit;
+mod canary;
 mod events;
 mod guard;
+mod holds;
 mod keys;
 mod lifecycle;
 mod manage;
@@ -31,6 +33,7 @@ use kmsrot_types::{AliasName, KeyArn, PolicyError};
 use crate::{Kms, KmsError};
 use store::Store;
 
+pub use canary::FailedUse;
 pub use events::AliasChange;
 pub use rotate::RotateOptions;
 pub use sweep::SweepOptions;
@@ -74,6 +77,34 @@ pub enum RotationError {
         region: String,
         /// The key the alias names.
         key: KeyArn,
+    },
+    /// A key given for an alias is not one of that alias's keys.
+    #[error(
+        "{key} in {region} is not a key of `{alias}` (its `kmsrot:alias` tag does not name it); give a key from `kmsrot status {alias}`"
+    )]
+    NotOurs {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+        /// The key given.
+        key: KeyArn,
+    },
+    /// Other aliases name the key a rotation would replace; they would stay on the old key.
+    #[error(
+        "refusing to rotate `{alias}` in {region}: {key} is also named by {}, which would stay on the old key (and hold its retirement); rotate them together with {}, or point them elsewhere first",
+        aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "),
+        aliases.iter().map(|a| format!("--with-alias {a}")).collect::<Vec<_>>().join(" ")
+    )]
+    SharedKey {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+        /// Its current key.
+        key: KeyArn,
+        /// The other aliases that name it and were not given to move together.
+        aliases: Vec<AliasName>,
     },
     /// `init` on an alias that exists.
     #[error("alias `{alias}` already exists in {region}; use `kmsrot adopt {alias}` to manage it")]

@@ -104,8 +104,10 @@ pub(crate) fn plan(facts: &Facts, now: i64) -> Vec<Due> {
             Some(Stage::Previous) if now >= grace_until(policy, key.demoted_at.unwrap_or(now)) => {
                 due.push(Due::Retire(key.arn.clone()));
             }
+            // A retired key someone enabled again is left alone (the guard or a person wanted
+            // it), unless the policy keeps old keys enabled.
             Some(Stage::Retired)
-                if !key.enabled
+                if (!key.enabled || policy.keep_enabled)
                     && now >= key.retired_at.unwrap_or(now) + days(policy.delete_after_days) =>
             {
                 due.push(Due::ScheduleDeletion(key.arn.clone()));
@@ -317,6 +319,10 @@ mod tests {
         // A retired key someone enabled again is left alone: the guard or a person wanted it.
         f.behind = vec![behind(1, Stage::Retired, true, 40, Some(20))];
         assert_eq!(plan(&f, NOW), vec![]);
+        // Unless the policy keeps old keys enabled until their deletion (HMAC keys).
+        f.policy.keep_enabled = true;
+        assert_eq!(plan(&f, NOW), vec![Due::ScheduleDeletion(arn(1))]);
+        f.policy.keep_enabled = false;
         // A key a rollback is restoring is never retired or deleted under it.
         f.behind = vec![Behind {
             rolling_back_to: true,

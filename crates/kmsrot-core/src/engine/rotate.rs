@@ -10,7 +10,7 @@
 //! - `T` carries `kmsrot:rollback-from`: a rollback was interrupted after the alias moved
 //!   (`rollback.rs`).
 
-use kmsrot_types::{Action, AliasName, Mode, Policy, Stage, tags};
+use kmsrot_types::{Action, AliasName, Grant, GrantCopy, Mode, Policy, Stage, tags};
 
 use super::keys::{KeyView, alias_subject};
 use super::{RotationError, Rotator, new_rotation_id, rfc3339};
@@ -24,6 +24,12 @@ pub struct RotateOptions {
     /// The idempotency token of a manual rotation; a fresh one when absent. Give the same ID
     /// to retry a rotation that failed, so it finishes once instead of rotating twice.
     pub rotation_id: Option<String>,
+    /// Do not create the current key's grants again on the new key (they are copied by
+    /// default, except those of AWS services).
+    pub no_copy_grants: bool,
+    /// Other aliases that name the current key and move to the new key with this one. A
+    /// manual rotation refuses to start while an alias not given here names the current key.
+    pub move_with: Vec<AliasName>,
 }
 
 impl Rotator {
@@ -66,10 +72,10 @@ impl Rotator {
         if !done.is_empty() || (dry_run && settling(&current)) {
             // Finishing the interrupted rotation or rollback is this run's rotation.
             if dry_run {
-                done.push(Action::Rotate {
-                    reason: "finish the interrupted rotation or rollback".into(),
-                    new_key: Some(current.arn.clone()),
-                });
+                done.push(Action::rotate(
+                    "finish the interrupted rotation or rollback",
+                    Some(current.arn.clone()),
+                ));
             }
             return Ok(done);
         }
@@ -79,31 +85,65 @@ impl Rotator {
                 .await;
         }
         self.check_manageable(alias, &current, Mode::Manual)?;
+        self.check_shared(alias, &current, &options.move_with)
+            .await?;
         if dry_run {
             let reason = match current.tag(tags::ROTATING) {
                 Some(id) => format!("{reason}; resumes rotation {id}"),
                 None => reason,
             };
-            return Ok(vec![Action::Rotate {
-                reason,
-                new_key: None,
-            }]);
+            return Ok(vec![Action::rotate(reason, None)]);
         }
         let pending = self
-            .create(alias, &current, policy, options.rotation_id)
+            .create(alias, &current, policy, options.rotation_id.clone())
             .await?;
         self.self_test(alias, &current, &pending).await?;
-        if let Err(err) = self.promote(alias, &current, &pending).await {
-            if matches!(err, RotationError::Busy { .. }) {
-                // Lost a race before UpdateAlias: this rotation's key is nobody's now.
-                self.abandon(&pending, policy).await?;
+        let copied = match self.promote(alias, &current, &pending, &options).await {
+            Ok(copied) => copied,
+            Err(err) => {
+                if matches!(err, RotationError::Busy { .. }) {
+                    // Lost a race before UpdateAlias: this rotation's key is nobody's now.
+                    self.abandon(&pending, policy).await?;
+                }
+                return Err(err);
             }
-            return Err(err);
+        };
+        let mut action = Action::rotate(reason, Some(pending.arn));
+        if let Action::Rotate {
+            grants_copied,
+            moved_with,
+            ..
+        } = &mut action
+        {
+            *grants_copied = copied;
+            moved_with.clone_from(&options.move_with);
         }
-        Ok(vec![Action::Rotate {
-            reason,
-            new_key: Some(pending.arn),
-        }])
+        Ok(vec![action])
+    }
+
+    /// Refuses a manual rotation while an alias other than `alias` (and those given to move
+    /// with it) names the current key: that alias would stay on the old key.
+    async fn check_shared(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+        move_with: &[AliasName],
+    ) -> Result<(), RotationError> {
+        let left: Vec<AliasName> = self
+            .other_aliases(alias, current)
+            .await?
+            .into_iter()
+            .filter(|other| !move_with.contains(other))
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        Err(RotationError::SharedKey {
+            alias: alias.clone(),
+            region: self.region(),
+            key: current.arn.clone(),
+            aliases: left,
+        })
     }
 
     /// Finishes a promotion or rollback interrupted after the alias moved. Returns the key the
@@ -119,10 +159,10 @@ impl Rotator {
         }
         if current.stage() == Some(Stage::Pending) {
             self.finish_promote(alias, &current, None).await?;
-            let action = Action::Rotate {
-                reason: "finished the interrupted rotation".into(),
-                new_key: Some(current.arn.clone()),
-            };
+            let action = Action::rotate(
+                "finished the interrupted rotation",
+                Some(current.arn.clone()),
+            );
             return Ok((self.target(alias).await?, vec![action]));
         }
         let from = self.finish_rollback(alias, &current, None).await?;
@@ -308,13 +348,16 @@ impl Rotator {
         })
     }
 
-    /// Step 3: the alias moves to the new key, then the keys are re-tagged.
+    /// Step 3: the current key's grants are created again on the new key, the aliases given
+    /// to move with this one move, then the alias moves to the new key, and the keys are
+    /// re-tagged. Returns the grants copied.
     async fn promote(
         &self,
         alias: &AliasName,
         current: &KeyView,
         new: &KeyView,
-    ) -> Result<(), RotationError> {
+        options: &RotateOptions,
+    ) -> Result<Vec<GrantCopy>, RotationError> {
         // Refused here too, right before the one call that applications feel.
         self.mismatch(alias, current, new)?;
         // And only from the key this rotation started from: another rotation or a person may
@@ -336,8 +379,67 @@ impl Rotator {
                 ),
             ));
         }
+        let copied = if options.no_copy_grants {
+            Vec::new()
+        } else {
+            self.copy_grants(current, new).await?
+        };
+        for other in &options.move_with {
+            let named = self
+                .store
+                .describe(other.as_str(), &alias_subject(other))
+                .await?;
+            if named.id == current.id {
+                self.store.update_alias(other, new).await?;
+            } else if named.id != new.id {
+                return Err(self.busy(
+                    alias,
+                    format!(
+                        "`{other}`, given to move with it, names {} now, not {}; nothing was moved",
+                        named.arn, current.arn
+                    ),
+                ));
+            }
+        }
         self.store.update_alias(alias, new).await?;
-        self.finish_promote(alias, new, Some(current)).await
+        self.finish_promote(alias, new, Some(current)).await?;
+        Ok(copied)
+    }
+
+    /// Creates the current key's grants again on the new key, except those of AWS services
+    /// (a service makes its own grants on the key a resource uses). Reads the new key's grants
+    /// first and skips those already copied, so a retried promotion copies each grant once
+    /// even when the grant has no name (`CreateGrant` is idempotent only by name).
+    async fn copy_grants(
+        &self,
+        current: &KeyView,
+        new: &KeyView,
+    ) -> Result<Vec<GrantCopy>, RotationError> {
+        let wanted: Vec<Grant> = self
+            .store
+            .grants(&current.arn)
+            .await?
+            .into_iter()
+            .filter(|g| !g.is_service())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut present = self.store.grants(&new.arn).await?;
+        let mut copied = Vec::new();
+        for grant in wanted {
+            let to = match present.iter().position(|p| same_grant(p, &grant)) {
+                Some(i) => present.swap_remove(i).grant_id,
+                None => self.store.create_grant(&new.arn, &grant).await?,
+            };
+            tracing::info!(from = grant.grant_id, to, grantee = grant.grantee(), key = %new.arn, "grant copied");
+            copied.push(GrantCopy {
+                from_grant_id: grant.grant_id.clone(),
+                to_grant_id: to,
+                grantee: grant.grantee().to_owned(),
+            });
+        }
+        Ok(copied)
     }
 
     /// The re-tagging after the alias moved: the old key becomes `previous` (its grace period
@@ -391,6 +493,22 @@ impl Rotator {
             .await?;
         Ok(())
     }
+}
+
+/// Whether two grants give the same permissions to the same principals (their IDs differ).
+fn same_grant(a: &Grant, b: &Grant) -> bool {
+    let ops = |g: &Grant| {
+        let mut ops = g.operations.clone();
+        ops.sort();
+        ops
+    };
+    a.name == b.name
+        && a.grantee_principal == b.grantee_principal
+        && a.grantee_service_principal == b.grantee_service_principal
+        && a.retiring_principal == b.retiring_principal
+        && a.retiring_service_principal == b.retiring_service_principal
+        && ops(a) == ops(b)
+        && a.constraints.clone().unwrap_or_default() == b.constraints.clone().unwrap_or_default()
 }
 
 /// Whether the key the alias names shows an interrupted promotion or rollback.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyUsageType, OriginType, RotationType, Tag};
 use aws_smithy_types::DateTime;
-use kmsrot_types::{AliasName, KeyArn, RotationStatus};
+use kmsrot_types::{AliasName, Grant, GrantConstraints, KeyArn, RotationStatus};
 
 use super::keys::{KeyView, alias_subject};
 use crate::{Kms, KmsError, Subject};
@@ -538,5 +538,137 @@ impl Store {
         self.call("CancelKeyDeletion", &Subject::Key(key.clone()), request)
             .await?;
         Ok(())
+    }
+
+    /// A key's grants (ListGrants, every page).
+    pub(crate) async fn grants(&self, key: &KeyArn) -> Result<Vec<Grant>, KmsError> {
+        let subject = Subject::Key(key.clone());
+        let mut grants = Vec::new();
+        let mut pages = self
+            .kms
+            .client
+            .list_grants()
+            .key_id(key.to_string())
+            .into_paginator()
+            .send();
+        while let Some(out) = self.page("ListGrants", &subject, pages.next()).await? {
+            grants.extend(out.grants().iter().map(grant_of));
+        }
+        Ok(grants)
+    }
+
+    /// Creates a copy of `grant` on `key`: the same grantee, retiring principal, operations,
+    /// constraints and name. Returns the new grant's ID.
+    pub(crate) async fn create_grant(
+        &self,
+        key: &KeyArn,
+        grant: &Grant,
+    ) -> Result<String, KmsError> {
+        use aws_sdk_kms::types::{GrantConstraints as Sdk, GrantOperation};
+        let constraints = grant.constraints.as_ref().map(|c| {
+            Sdk::builder()
+                .set_encryption_context_subset(
+                    c.encryption_context_subset
+                        .as_ref()
+                        .map(|m| m.clone().into_iter().collect()),
+                )
+                .set_encryption_context_equals(
+                    c.encryption_context_equals
+                        .as_ref()
+                        .map(|m| m.clone().into_iter().collect()),
+                )
+                .set_source_arn(c.source_arn.clone())
+                .build()
+        });
+        let request = self
+            .kms
+            .client
+            .create_grant()
+            .key_id(key.to_string())
+            .set_grantee_principal(grant.grantee_principal.clone())
+            .set_grantee_service_principal(grant.grantee_service_principal.clone())
+            .set_retiring_principal(grant.retiring_principal.clone())
+            .set_retiring_service_principal(grant.retiring_service_principal.clone())
+            .set_operations(Some(
+                grant
+                    .operations
+                    .iter()
+                    .map(|o| GrantOperation::from(o.as_str()))
+                    .collect(),
+            ))
+            .set_constraints(constraints)
+            .set_name(grant.name.clone())
+            .send();
+        let out = self
+            .call("CreateGrant", &Subject::Key(key.clone()), request)
+            .await?;
+        out.grant_id
+            .ok_or_else(|| self.kms.unexpected("CreateGrant", "no GrantId"))
+    }
+
+    /// KMS's record of a key's last successful cryptographic operation (GetKeyLastUsage).
+    pub(crate) async fn last_usage(&self, key: &KeyArn) -> Result<LastUsage, KmsError> {
+        let request = self
+            .kms
+            .client
+            .get_key_last_usage()
+            .key_id(key.to_string())
+            .send();
+        let out = self
+            .call("GetKeyLastUsage", &Subject::Key(key.clone()), request)
+            .await?;
+        Ok(LastUsage {
+            last: out.key_last_usage().and_then(|u| {
+                Some(LastUse {
+                    operation: u.operation()?.as_str().to_owned(),
+                    at: u.timestamp()?.secs(),
+                    cloudtrail_event_id: u.cloud_trail_event_id().map(str::to_owned),
+                })
+            }),
+            tracking_since: out.tracking_start_date().map(DateTime::secs),
+        })
+    }
+}
+
+/// What `GetKeyLastUsage` says about a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LastUsage {
+    /// The last successful cryptographic operation, when KMS recorded one.
+    pub(crate) last: Option<LastUse>,
+    /// Since when KMS records the key's use (seconds since the epoch).
+    pub(crate) tracking_since: Option<i64>,
+}
+
+/// One successful use of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LastUse {
+    pub(crate) operation: String,
+    /// Seconds since the epoch.
+    pub(crate) at: i64,
+    pub(crate) cloudtrail_event_id: Option<String>,
+}
+
+fn grant_of(g: &aws_sdk_kms::types::GrantListEntry) -> Grant {
+    let map = |m: Option<&std::collections::HashMap<String, String>>| {
+        m.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    };
+    Grant {
+        grant_id: g.grant_id().unwrap_or_default().to_owned(),
+        name: g.name().filter(|n| !n.is_empty()).map(str::to_owned),
+        grantee_principal: g.grantee_principal().map(str::to_owned),
+        grantee_service_principal: g.grantee_service_principal().map(str::to_owned),
+        retiring_principal: g.retiring_principal().map(str::to_owned),
+        retiring_service_principal: g.retiring_service_principal().map(str::to_owned),
+        operations: g
+            .operations()
+            .iter()
+            .map(|o| o.as_str().to_owned())
+            .collect(),
+        constraints: g.constraints().map(|c| GrantConstraints {
+            encryption_context_subset: map(c.encryption_context_subset()),
+            encryption_context_equals: map(c.encryption_context_equals()),
+            source_arn: c.source_arn().map(str::to_owned),
+        }),
+        issuing_account: g.issuing_account().map(str::to_owned),
     }
 }

@@ -80,7 +80,7 @@ impl Rotator {
                 continue;
             };
             let current = self.target_known(&alias, Some((&target, tags))).await?;
-            statuses.push(self.assess(&alias, &current).await?.status);
+            statuses.push(self.status_of(&alias, &current).await?);
         }
         statuses.sort_by(|a, b| a.alias.as_str().cmp(b.alias.as_str()));
         Ok(statuses)

@@ -620,3 +620,61 @@ async fn without_the_tagging_api_the_engine_finds_a_deletion_record_by_reading_e
         .unwrap();
     assert!(again.duplicate, "found by key ARN too, and recognised");
 }
+
+/// Disable as a canary: a use of a disabled old key, as CloudTrail records it, enables the key
+/// again, holds it, counts and notifies; the same record again changes nothing more.
+#[tokio::test]
+async fn a_failed_use_of_a_disabled_old_key_reenables_it_and_holds_it() {
+    let f = Fixture::new("canary", GuardMode::Enforce).await;
+    let alias = f.env.unique_alias("canary");
+    let policy = kmsrot_types::Policy {
+        grace_days: 0,
+        ..kmsrot_types::Policy::new(Mode::Manual)
+    };
+    let old = f
+        .env
+        .rotator()
+        .init(&alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", None, policy)
+        .await
+        .unwrap()
+        .current
+        .key_arn;
+    let engine = f.env.rotator();
+    engine
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap();
+    engine.advance(&alias, false).await.unwrap();
+    assert_eq!(
+        f.env.tags(&old.to_string()).await.unwrap()[tags::STAGE],
+        "retired"
+    );
+    let event = events::failed_use(REGION, "Decrypt", "DisabledException", &old);
+    let outcome = f.handle(event.clone()).await.unwrap();
+    let Outcome::Canary { verdict, .. } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(
+        matches!(verdict, kmsrot_types::CanaryVerdict::Held { by: Some(by), .. } if by.contains("MonthlyReports")),
+        "{verdict:?}"
+    );
+    let tags_now = f.env.tags(&old.to_string()).await.unwrap();
+    assert!(tags_now[tags::HOLD].contains("3f8a6c2d"), "{tags_now:?}");
+    assert_eq!(f.metric("CanaryHolds"), 1.0);
+    let notes = f.notifications(1).await;
+    assert_eq!(notes[0]["kind"], "canary_hold", "{notes:?}");
+    assert_eq!(notes[0]["verdict"]["operation"], "Decrypt");
+    // Delivered twice: nothing more.
+    let again = f.handle(event).await.unwrap();
+    assert!(
+        matches!(
+            &again,
+            Outcome::Canary {
+                verdict: kmsrot_types::CanaryVerdict::AlreadyHeld { .. },
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+    assert_eq!(f.metric("CanaryHolds"), 1.0);
+}

@@ -1709,3 +1709,144 @@ async fn patch_update_object_encryption_changes_only_the_encryption() {
         .unwrap_err();
     assert_eq!(missing.code(), Some("NoSuchKey"), "{missing:?}");
 }
+
+/// Patch 19: grants as AWS documents them. CreateGrant takes a `GranteeServicePrincipal` ("When
+/// you specify a GranteeServicePrincipal, you must also specify a SourceArn grant
+/// constraint"), ListGrants reports it ("if the grantee principal is an Amazon Web Services
+/// service, the GranteePrincipal field contains an Amazon Web Services service principal"),
+/// and a named grant is created once: "if the grant already exists, the original GrantId is
+/// returned without creating a new grant".
+#[tokio::test]
+async fn patch_grants_report_service_principals_and_names_are_idempotent() {
+    use aws_sdk_kms::types::{GrantConstraints, GrantOperation};
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let key = env.create_key(spec, usage).await.unwrap();
+    let without_source = env
+        .client
+        .create_grant()
+        .key_id(key.to_string())
+        .grantee_service_principal("rds.amazonaws.com")
+        .retiring_service_principal("rds.amazonaws.com")
+        .operations(GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        without_source.into_service_error().meta().code(),
+        Some("ValidationException")
+    );
+    let service = env
+        .client
+        .create_grant()
+        .key_id(key.to_string())
+        .grantee_service_principal("rds.amazonaws.com")
+        .retiring_service_principal("rds.amazonaws.com")
+        .operations(GrantOperation::Decrypt)
+        .constraints(
+            GrantConstraints::builder()
+                .source_arn("arn:aws:rds:us-east-1:123456789012:db:orders")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .grant_id
+        .unwrap();
+    let named = || {
+        env.client
+            .create_grant()
+            .key_id(key.to_string())
+            .name("app")
+            .grantee_principal("arn:aws:iam::123456789012:role/app")
+            .operations(GrantOperation::Encrypt)
+            .send()
+    };
+    let first = named().await.unwrap();
+    let again = named().await.unwrap();
+    assert_eq!(first.grant_id, again.grant_id);
+    assert_ne!(first.grant_token, again.grant_token);
+    let grants = env
+        .client
+        .list_grants()
+        .key_id(key.to_string())
+        .send()
+        .await
+        .unwrap()
+        .grants
+        .unwrap();
+    assert_eq!(grants.len(), 2, "{grants:?}");
+    let rds = grants
+        .iter()
+        .find(|g| g.grant_id() == Some(service.as_str()))
+        .unwrap();
+    assert_eq!(rds.grantee_principal(), Some("rds.amazonaws.com"));
+    assert_eq!(rds.grantee_service_principal(), Some("rds.amazonaws.com"));
+    assert_eq!(rds.key_id(), Some(key.to_string().as_str()));
+    assert!(rds.creation_date().is_some() && rds.issuing_account().is_some());
+    assert!(rds.name().is_none());
+}
+
+/// Patch 20: GetKeyLastUsage: "Contains usage information about the last time the KMS key was
+/// used for a successful cryptographic operation. If the key has not been used since tracking
+/// began, this response element is empty."
+#[tokio::test]
+async fn patch_get_key_last_usage_records_successful_cryptographic_operations() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let key = env.create_key(spec, usage).await.unwrap();
+    let last = || async {
+        env.client
+            .get_key_last_usage()
+            .key_id(key.to_string())
+            .send()
+            .await
+            .unwrap()
+    };
+    let fresh = last().await;
+    assert!(
+        fresh
+            .key_last_usage()
+            .is_none_or(|u| u.operation().is_none()),
+        "{fresh:?}"
+    );
+    assert!(fresh.tracking_start_date().is_some());
+    let blob = raw_ciphertext(&env, key.to_string()).await;
+    let after_encrypt = last().await;
+    let usage = after_encrypt.key_last_usage().unwrap();
+    assert_eq!(usage.operation().map(|o| o.as_str()), Some("Encrypt"));
+    assert!(usage.timestamp().is_some() && usage.cloud_trail_event_id().is_some());
+    env.client
+        .decrypt()
+        .ciphertext_blob(blob.clone())
+        .send()
+        .await
+        .unwrap();
+    let after_decrypt = last().await;
+    assert_eq!(
+        after_decrypt
+            .key_last_usage()
+            .and_then(|u| u.operation())
+            .map(|o| o.as_str()),
+        Some("Decrypt")
+    );
+    // A refused use is not a successful one.
+    env.disable_key(&key).await.unwrap();
+    env.client
+        .decrypt()
+        .ciphertext_blob(blob)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        last()
+            .await
+            .key_last_usage()
+            .unwrap()
+            .cloud_trail_event_id(),
+        after_decrypt
+            .key_last_usage()
+            .unwrap()
+            .cloud_trail_event_id()
+    );
+}

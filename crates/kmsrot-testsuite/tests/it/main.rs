@@ -4,6 +4,7 @@
 mod aliases;
 mod emulator;
 mod errors;
+mod retirement;
 mod rotation;
 mod s3;
 mod sweep;

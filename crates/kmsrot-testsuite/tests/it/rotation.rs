@@ -255,8 +255,8 @@ async fn a_rotation_failing_at_any_call_converges_when_run_again() {
             let stop = Arc::new(AtomicBool::new(false));
             let watcher = observe(&env, &alias, stop.clone());
             let options = RotateOptions {
-                dry_run: false,
                 rotation_id: Some(format!("crash-test-{n}")),
+                ..RotateOptions::default()
             };
 
             faults.fail_call(n, strike);
@@ -775,7 +775,7 @@ async fn a_dry_run_changes_nothing() {
             &alias,
             RotateOptions {
                 dry_run: true,
-                rotation_id: None,
+                ..RotateOptions::default()
             },
         )
         .await
