@@ -1,5 +1,6 @@
 //! What the local emulator cannot show about S3: an AWS endpoint that does not implement
-//! `UpdateObjectEncryption`, tested through `aws-smithy-mocks` with the real SDK.
+//! `UpdateObjectEncryption`, and what kmsrot sends AWS's own endpoint, tested through
+//! `aws-smithy-mocks` with the real SDK.
 
 use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
 use aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput;
@@ -7,10 +8,14 @@ use aws_sdk_kms::types::{
     KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType, OriginType,
 };
 use aws_sdk_s3::operation::copy_object::CopyObjectOutput;
+use aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::update_object_encryption::UpdateObjectEncryptionOutput;
-use aws_sdk_s3::types::{Object, ServerSideEncryption};
+use aws_sdk_s3::types::{
+    Object, ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
+};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use kmsrot_core::s3::{MethodChoice, ReencryptOptions, S3, S3Error};
 use kmsrot_core::{AliasKms, Kms};
@@ -62,6 +67,33 @@ fn listing(keys: &'static [&'static str]) -> Rule {
     })
 }
 
+/// GetBucketEncryption: SSE-KMS under the alias by default, with S3 Bucket Keys as given.
+fn bucket_default(bucket_key: bool) -> Rule {
+    mock!(aws_sdk_s3::Client::get_bucket_encryption).then_output(move || {
+        GetBucketEncryptionOutput::builder()
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(
+                                ServerSideEncryptionByDefault::builder()
+                                    .sse_algorithm(ServerSideEncryption::AwsKms)
+                                    .kms_master_key_id(
+                                        "arn:aws:kms:eu-west-1:111122223333:alias/data",
+                                    )
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .bucket_key_enabled(bucket_key)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    })
+}
+
 /// HEAD of a 4-byte object under the old key.
 fn under_old_key() -> HeadObjectOutput {
     HeadObjectOutput::builder()
@@ -85,6 +117,7 @@ fn s3_error(status: u16, code: &str, message: &str) -> aws_smithy_runtime_api::h
 /// Two objects under the old key; `UpdateObjectEncryption` answers `update`.
 fn bucket(update: Rule) -> (S3, [Rule; 3]) {
     let list = listing(&["a", "b"]);
+    let default = bucket_default(false);
     let head = mock!(aws_sdk_s3::Client::head_object).then_output(under_old_key);
     let copy = mock!(aws_sdk_s3::Client::copy_object)
         .match_requests(|r| {
@@ -94,7 +127,7 @@ fn bucket(update: Rule) -> (S3, [Rule; 3]) {
     let client = mock_client!(
         aws_sdk_s3,
         RuleMode::MatchAny,
-        [&list, &head, &copy, &update],
+        [&list, &head, &copy, &update, &default],
         |c| c
             .region(aws_sdk_s3::config::Region::new("eu-west-1"))
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
@@ -195,10 +228,11 @@ async fn an_endpoint_that_takes_the_update_for_a_write_stops_the_run() {
         .build();
     let update = mock!(aws_sdk_s3::Client::update_object_encryption)
         .then_output(|| UpdateObjectEncryptionOutput::builder().build());
+    let default = bucket_default(false);
     let client = mock_client!(
         aws_sdk_s3,
         RuleMode::MatchAny,
-        [&list, &head, &update],
+        [&list, &head, &update, &default],
         |c| c
             .region(aws_sdk_s3::config::Region::new("eu-west-1"))
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
@@ -224,13 +258,19 @@ async fn throttling_past_the_retries_stops_starting_objects() {
     let head = mock!(aws_sdk_s3::Client::head_object).then_output(under_old_key);
     let copy = mock!(aws_sdk_s3::Client::copy_object)
         .then_http_response(|| s3_error(503, "SlowDown", "Please reduce your request rate."));
-    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&list, &head, &copy], |c| c
-        .region(aws_sdk_s3::config::Region::new("eu-west-1"))
-        .retry_config(
-            aws_sdk_s3::config::retry::RetryConfig::standard()
-                .with_max_attempts(2)
-                .with_initial_backoff(std::time::Duration::from_millis(1))
-        ));
+    let default = bucket_default(false);
+    let client = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [&list, &head, &copy, &default],
+        |c| c
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .retry_config(
+                aws_sdk_s3::config::retry::RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(std::time::Duration::from_millis(1))
+            )
+    );
     let s3 = S3::from_client(client, "eu-west-1", false);
     let options = ReencryptOptions {
         concurrency: 1,
@@ -248,5 +288,105 @@ async fn throttling_past_the_retries_stops_starting_objects() {
         copy.num_calls(),
         2,
         "one object, retried once, then no more"
+    );
+}
+
+#[tokio::test]
+async fn on_aws_bucket_keys_follow_the_default_from_sse_s3_and_dsse_kms_objects_are_copied() {
+    let list = listing(&["sse-s3", "sse-kms", "dsse"]);
+    fn head(key: &'static str, out: fn() -> HeadObjectOutput) -> Rule {
+        mock!(aws_sdk_s3::Client::head_object)
+            .match_requests(move |r| r.key() == Some(key))
+            .then_output(out)
+    }
+    let sse_s3 = head("sse-s3", || {
+        HeadObjectOutput::builder()
+            .content_length(4)
+            .e_tag("\"etag\"")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .build()
+    });
+    let sse_kms = head("sse-kms", || {
+        HeadObjectOutput::builder()
+            .content_length(4)
+            .e_tag("\"etag\"")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(OLD)
+            .bucket_key_enabled(false)
+            .build()
+    });
+    let dsse = head("dsse", || {
+        HeadObjectOutput::builder()
+            .content_length(4)
+            .e_tag("\"etag\"")
+            .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+            .ssekms_key_id(OLD)
+            .build()
+    });
+    // Only the requests below are answered: anything else fails the test.
+    fn update(key: &'static str, bucket_key: bool) -> Rule {
+        mock!(aws_sdk_s3::Client::update_object_encryption)
+            .match_requests(move |r| {
+                r.key() == Some(key)
+                    && matches!(
+                        r.object_encryption(),
+                        Some(aws_sdk_s3::types::ObjectEncryption::Ssekms(e))
+                            if e.kms_key_arn() == NEW && e.bucket_key_enabled() == Some(bucket_key)
+                    )
+            })
+            .then_output(|| UpdateObjectEncryptionOutput::builder().build())
+    }
+    // From SSE-S3: the bucket default's setting (on), which UpdateObjectEncryption would
+    // otherwise take as off.
+    let from_sse_s3 = update("sse-s3", true);
+    // From SSE-KMS: the object's own setting (off).
+    let from_sse_kms = update("sse-kms", false);
+    let copy = mock!(aws_sdk_s3::Client::copy_object)
+        .match_requests(|r| {
+            r.key() == Some("dsse")
+                && r.server_side_encryption() == Some(&ServerSideEncryption::AwsKmsDsse)
+                && r.ssekms_key_id() == Some(NEW)
+                && r.bucket_key_enabled().is_none()
+                && r.copy_source_if_match() == Some("\"etag\"")
+        })
+        .then_output(|| CopyObjectOutput::builder().ssekms_key_id(NEW).build());
+    let default = bucket_default(true);
+    let client = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        [
+            &list,
+            &sse_s3,
+            &sse_kms,
+            &dsse,
+            &from_sse_s3,
+            &from_sse_kms,
+            &copy,
+            &default
+        ],
+        |c| c
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+    );
+    let s3 = S3::from_client(client, "eu-west-1", true);
+    let report = s3
+        .reencrypt(
+            &"s3://data".parse().unwrap(),
+            &alias(),
+            &ReencryptOptions::default(),
+            &(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.moved, report.failed.len()), (3, 0), "{report:?}");
+    assert_eq!(report.method, ReencryptMethod::Update);
+    assert_eq!(report.moved_from[&format!("DSSE-KMS {OLD}")], 1);
+    assert_eq!(
+        (
+            from_sse_s3.num_calls(),
+            from_sse_kms.num_calls(),
+            copy.num_calls()
+        ),
+        (1, 1, 1)
     );
 }

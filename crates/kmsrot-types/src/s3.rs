@@ -84,10 +84,13 @@ pub enum ObjectEncryption {
         /// Whether an S3 Bucket Key is in use.
         bucket_key: bool,
     },
-    /// Dual-layer SSE-KMS under this key.
+    /// Dual-layer SSE-KMS (DSSE-KMS) under this key.
     DsseKms {
         /// The key as S3 reported it.
         key: String,
+        /// The key ARN, when `key` is one.
+        #[serde(default)]
+        key_arn: Option<KeyArn>,
     },
     /// SSE-S3: keys S3 manages.
     SseS3,
@@ -108,10 +111,10 @@ pub enum ObjectEncryption {
 }
 
 impl ObjectEncryption {
-    /// The KMS key ARN, for SSE-KMS under a key ARN.
+    /// The KMS key ARN, for SSE-KMS or DSSE-KMS under a key ARN.
     pub fn key_arn(&self) -> Option<&KeyArn> {
         match self {
-            Self::SseKms { key_arn, .. } => key_arn.as_ref(),
+            Self::SseKms { key_arn, .. } | Self::DsseKms { key_arn, .. } => key_arn.as_ref(),
             _ => None,
         }
     }
@@ -121,7 +124,7 @@ impl ObjectEncryption {
     pub fn source(&self) -> String {
         match self {
             Self::SseKms { key, .. } => key.clone(),
-            Self::DsseKms { key } => format!("DSSE-KMS {key}"),
+            Self::DsseKms { key, .. } => format!("DSSE-KMS {key}"),
             Self::SseS3 => "SSE-S3".into(),
             Self::SseC => "SSE-C".into(),
             Self::None => "none".into(),
@@ -271,6 +274,34 @@ mod tests {
         ] {
             assert!(err(bad).contains("3 to 63 lower-case"), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_dual_layer_object_names_its_key_arn() {
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let dsse = ObjectEncryption::DsseKms {
+            key: arn.into(),
+            key_arn: Some(arn.parse().unwrap()),
+        };
+        assert_eq!(
+            dsse.key_arn().map(ToString::to_string).as_deref(),
+            Some(arn)
+        );
+        assert_eq!(dsse.source(), format!("DSSE-KMS {arn}"));
+        let json = serde_json::to_string(&dsse).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ObjectEncryption>(&json).unwrap(),
+            dsse
+        );
+        // A document written before `key_arn` existed still reads.
+        let old = format!(r#"{{"type":"dsse_kms","key":"{arn}"}}"#);
+        assert_eq!(
+            serde_json::from_str::<ObjectEncryption>(&old).unwrap(),
+            ObjectEncryption::DsseKms {
+                key: arn.into(),
+                key_arn: None
+            }
+        );
     }
 
     #[test]

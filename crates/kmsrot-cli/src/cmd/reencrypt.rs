@@ -105,8 +105,9 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
                 serde_json::json!({
                     "manifest": dir.join("manifest.csv"),
                     "job": dir.join("job.json"),
-                    "objects": job.report.moved - job.unencrypted,
+                    "objects": job.report.moved - job.unencrypted - job.dual_layer,
                     "unencrypted_left_out": job.unencrypted,
+                    "dual_layer_left_out": job.dual_layer,
                     "report": job.report,
                 })
             },
@@ -115,6 +116,7 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
                     output::batch_job_text(
                         &job.report,
                         job.unencrypted,
+                        job.dual_layer,
                         dir,
                         kmsrot_core::s3::MANIFEST_KEY,
                     )

@@ -63,22 +63,28 @@ pub(crate) fn reencrypt_text(r: &ReencryptReport) -> String {
     text
 }
 
-/// What `kmsrot reencrypt --emit-batch-job` wrote, and what to do with it.
+/// What `kmsrot reencrypt --emit-batch-job` wrote, and what to do with it. `unencrypted` and
+/// `dual_layer` objects are left out of the manifest.
 pub(crate) fn batch_job_text(
     r: &ReencryptReport,
     unencrypted: u64,
+    dual_layer: u64,
     dir: &Path,
     manifest_key: &str,
 ) -> String {
     let manifest = dir.join("manifest.csv");
     let job = dir.join("job.json");
-    let left_out = if unencrypted > 0 {
-        format!(
+    let mut left_out = String::new();
+    if unencrypted > 0 {
+        left_out.push_str(&format!(
             "{unencrypted} object(s) without encryption are left out (UpdateObjectEncryption changes only encrypted objects): move them with kmsrot reencrypt --method copy\n"
-        )
-    } else {
-        String::new()
-    };
+        ));
+    }
+    if dual_layer > 0 {
+        left_out.push_str(&format!(
+            "{dual_layer} DSSE-KMS object(s) are left out (UpdateObjectEncryption does not take them, and could only make them SSE-KMS): move them with kmsrot reencrypt, which copies them and keeps DSSE-KMS\n"
+        ));
+    }
     left_out
         + &format!(
             "wrote {} ({} object(s) to move to {}) and {}\n\
@@ -87,7 +93,7 @@ pub(crate) fn batch_job_text(
          \x20 2. put the manifest's ETag and the Batch Operations role's ARN into {}\n\
          \x20 3. aws s3control create-job --region {} --cli-input-json file://{}\n",
             manifest.display(),
-            r.moved - unencrypted,
+            r.moved - unencrypted - dual_layer,
             r.target_key_arn,
             job.display(),
             manifest.display(),
@@ -222,5 +228,21 @@ mod tests {
               failed         0
             INTERRUPTED: 492 object(s) not handled yet; run again with --resume to finish
         "#]].assert_eq(&reencrypt_text(&interrupted));
+    }
+
+    #[test]
+    fn a_batch_job_says_what_it_left_out() {
+        let report = ReencryptReport {
+            dry_run: true,
+            failed: vec![],
+            ..reencrypt_report()
+        };
+        let text = batch_job_text(&report, 2, 3, Path::new("job"), "kmsrot-batch/manifest.csv");
+        assert!(
+            text.contains("2 object(s) without encryption are left out"),
+            "{text}"
+        );
+        assert!(text.contains("3 DSSE-KMS object(s) are left out"), "{text}");
+        assert!(text.contains("(985 object(s) to move to"), "{text}");
     }
 }

@@ -357,6 +357,21 @@ async fn s3_commands_put_get_report_keys_and_set_the_bucket_default() {
 async fn reencrypt_emits_a_batch_operations_job_and_changes_nothing() {
     let env = env().await;
     let (alias, bucket, target) = rotated_bucket(&env, "batch", 8, false).await;
+    // A DSSE-KMS object: UpdateObjectEncryption does not take it, so the job leaves it out.
+    let other = env
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .await
+        .unwrap();
+    env.s3_client()
+        .put_object()
+        .bucket(&bucket)
+        .key("a/dual-layer.bin")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"dsse"))
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKmsDsse)
+        .ssekms_key_id(other.to_string())
+        .send()
+        .await
+        .unwrap();
     let dir = tmp("batch-job");
     let _ = std::fs::remove_dir_all(&dir);
     let out = kmsrot(
@@ -371,8 +386,11 @@ async fn reencrypt_emits_a_batch_operations_job_and_changes_nothing() {
         None,
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 DSSE-KMS object(s) are left out"), "{text}");
     let manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
     assert_eq!(manifest.lines().count(), 2, "{manifest}");
+    assert!(!manifest.contains("dual-layer"), "{manifest}");
     assert!(
         manifest.starts_with(&format!("{bucket},a/object-0000.bin\n")),
         "{manifest}"

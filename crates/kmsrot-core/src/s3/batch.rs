@@ -3,6 +3,7 @@
 //! `S3UpdateObjectEncryption` operation.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kmsrot_types::KeyArn;
 use kmsrot_types::s3::{ReencryptReport, S3Location};
@@ -24,6 +25,9 @@ pub struct BatchJob {
     /// Objects with no encryption, left out: UpdateObjectEncryption changes only encrypted
     /// objects, so these need `--method copy`.
     pub unencrypted: u64,
+    /// DSSE-KMS objects, left out: UpdateObjectEncryption does not take them (and could only
+    /// make them SSE-KMS), so these need `kmsrot reencrypt`, which copies them.
+    pub dual_layer: u64,
 }
 
 /// Where the job expects its manifest, relative to the bucket.
@@ -45,7 +49,8 @@ const MANIFEST_KEY_SET: &AsciiSet = &NON_ALPHANUMERIC
 struct Collect<'a> {
     inner: &'a dyn Progress,
     keys: Mutex<Vec<String>>,
-    unencrypted: std::sync::atomic::AtomicU64,
+    unencrypted: AtomicU64,
+    dual_layer: AtomicU64,
 }
 
 impl Progress for Collect<'_> {
@@ -54,14 +59,18 @@ impl Progress for Collect<'_> {
     }
 
     fn object(&self, key: &str, bytes: u64, outcome: &ObjectOutcome) {
-        if matches!(outcome, ObjectOutcome::Moved { from } if from == "none") {
-            self.unencrypted
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        } else if matches!(outcome, ObjectOutcome::Moved { .. }) {
-            self.keys
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(key.to_owned());
+        // `from` is `ObjectEncryption::source`: `none`, `DSSE-KMS <key>`, `SSE-S3` or a key.
+        if let ObjectOutcome::Moved { from } = outcome {
+            if from == "none" {
+                self.unencrypted.fetch_add(1, Ordering::Relaxed);
+            } else if from.starts_with("DSSE-KMS") {
+                self.dual_layer.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.keys
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(key.to_owned());
+            }
         }
         self.inner.object(key, bytes, outcome);
     }
@@ -82,7 +91,8 @@ impl S3 {
         let collect = Collect {
             inner: progress,
             keys: Mutex::default(),
-            unencrypted: Default::default(),
+            unencrypted: AtomicU64::default(),
+            dual_layer: AtomicU64::default(),
         };
         let dry = ReencryptOptions {
             dry_run: true,
@@ -105,6 +115,7 @@ impl S3 {
             manifest_csv,
             job,
             unencrypted: collect.unencrypted.into_inner(),
+            dual_layer: collect.dual_layer.into_inner(),
             report,
         })
     }

@@ -64,7 +64,10 @@ pub(crate) fn encryption_of(
             key,
             bucket_key: bucket_key.unwrap_or(false),
         },
-        Some(ServerSideEncryption::AwsKmsDsse) => ObjectEncryption::DsseKms { key },
+        Some(ServerSideEncryption::AwsKmsDsse) => ObjectEncryption::DsseKms {
+            key_arn: key.parse().ok(),
+            key,
+        },
         Some(ServerSideEncryption::Aes256) => ObjectEncryption::SseS3,
         Some(other) => ObjectEncryption::Other {
             algorithm: other.as_str().to_owned(),
@@ -620,5 +623,14 @@ mod tests {
             None,
         );
         assert_eq!(alias.key_arn(), None, "an alias is not a key ARN");
+        let dsse = encryption_of(
+            Some(&ServerSideEncryption::AwsKmsDsse),
+            Some(&arn),
+            None,
+            None,
+        );
+        assert!(matches!(dsse, ObjectEncryption::DsseKms { .. }), "{dsse:?}");
+        assert_eq!(dsse.key_arn().map(ToString::to_string), Some(arn.clone()));
+        assert_eq!(dsse.source(), format!("DSSE-KMS {arn}"));
     }
 }

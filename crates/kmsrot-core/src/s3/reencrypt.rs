@@ -1,13 +1,20 @@
 //! Re-encryption of existing objects to the key an alias names now.
 //!
 //! Each object under the prefix is read with HEAD (the current version, in a versioned
-//! bucket), then either left alone (already on the target key, SSE-C, DSSE-KMS, not under an
-//! `--only-from` key) or moved: with `UpdateObjectEncryption`, which re-wraps the object's data
-//! key without moving data, or by copying the object onto itself under the new key. A copy
-//! keeps metadata, content type, tags and storage class, and is made only if the object is
-//! still the version that was read (`x-amz-copy-source-if-match`), so a concurrent write is
-//! never overwritten with older data. Nothing is ever deleted: in a versioned bucket the copy
-//! is a new version, and the old one stays.
+//! bucket), then either left alone (already on the target key, not under an `--only-from` key),
+//! reported as failed (SSE-C, whose key kmsrot never has) or moved: with
+//! `UpdateObjectEncryption`, which re-wraps the object's data key without moving data, or by
+//! copying the object onto itself under the new key. A copy keeps metadata, content type, tags
+//! and storage class, and is made only if the object is still the version that was read
+//! (`x-amz-copy-source-if-match`), so a concurrent write is never overwritten with older data.
+//! Nothing is ever deleted: in a versioned bucket the copy is a new version, and the old one
+//! stays.
+//!
+//! A dual-layer (DSSE-KMS) object is always copied, and stays DSSE-KMS under the new key:
+//! `UpdateObjectEncryption` does not take DSSE-KMS objects, and could only make them SSE-KMS.
+//! S3 Bucket Keys: an SSE-KMS object keeps its own setting; an object moved from SSE-S3 (or
+//! none) takes the bucket default's, as a new object in the bucket would; DSSE-KMS has none
+//! (S3 does not support Bucket Keys for it).
 //!
 //! Objects move `concurrency` at a time (`buffer_unordered`); an object larger than
 //! [`MAX_SINGLE_COPY`] (5 GiB, S3's limit for one copy) is copied in parts. Each outcome is told
@@ -44,7 +51,8 @@ pub enum MethodChoice {
     /// request could be misread as a write.
     #[default]
     Auto,
-    /// Always `UpdateObjectEncryption`; stop if the endpoint does not implement it.
+    /// `UpdateObjectEncryption` for every object it takes (objects without encryption and
+    /// DSSE-KMS objects are copied); stop if the endpoint does not implement it.
     Update,
     /// Always copy in place.
     Copy,
@@ -96,7 +104,7 @@ impl Default for ReencryptOptions {
 pub enum ObjectOutcome {
     /// Moved to the target key (in a dry run: would move) from this key or encryption.
     Moved {
-        /// The key ARN, or `SSE-S3`, `none`.
+        /// The key ARN, or `DSSE-KMS <key>`, `SSE-S3`, `none` ([`ObjectEncryption::source`]).
         from: String,
     },
     /// Left as it is, and why.
@@ -113,8 +121,6 @@ pub mod skip {
     pub const ON_TARGET: &str = "already under the target key";
     /// `--only-from` was given, and its key is not one of them.
     pub const NOT_ONLY_FROM: &str = "under a key not given with --only-from";
-    /// Dual-layer encryption, which a move to SSE-KMS would weaken.
-    pub const DSSE: &str = "dual-layer DSSE-KMS, left as it is";
     /// It was deleted after the listing.
     pub const GONE: &str = "deleted since it was listed";
 }
@@ -172,6 +178,8 @@ struct Run<'a> {
     target: &'a KeyArn,
     options: &'a ReencryptOptions,
     only_from: HashSet<&'a KeyArn>,
+    /// The bucket default's S3 Bucket Key setting, which an object moved from SSE-S3 takes.
+    default_bucket_key: bool,
     /// Set when `UpdateObjectEncryption` turned out unsupported (auto mode).
     copy_instead: AtomicBool,
     /// Set when S3 still throttled an object after every retry.
@@ -209,6 +217,14 @@ impl S3 {
             )?),
             None => None,
         };
+        // What S3 gives a new SSE-KMS object in this bucket; UpdateObjectEncryption, told
+        // nothing, would turn S3 Bucket Keys off.
+        let default_bucket_key = match self.bucket_encryption(&at.bucket, None).await {
+            Ok(default) => default.bucket_key,
+            // An S3-compatible endpoint without default encryption has no setting to follow.
+            Err(S3Error::Service { code, .. }) if code == "NotImplemented" => false,
+            Err(other) => return Err(other),
+        };
         let listed = self.list(at).await?;
         let mut report = ReencryptReport {
             bucket: at.bucket.clone(),
@@ -244,6 +260,7 @@ impl S3 {
             target: &target,
             options,
             only_from: options.only_from.iter().collect(),
+            default_bucket_key,
             copy_instead: AtomicBool::new(method == ReencryptMethod::Copy),
             throttled: AtomicBool::new(false),
         };
@@ -348,7 +365,6 @@ impl Run<'_> {
                     None,
                 );
             }
-            ObjectEncryption::DsseKms { .. } => return (ObjectOutcome::Skipped(skip::DSSE), None),
             ObjectEncryption::Other { algorithm } => {
                 return (
                     ObjectOutcome::Failed(format!(
@@ -369,13 +385,15 @@ impl Run<'_> {
         let moved = ObjectOutcome::Moved {
             from: head.encryption.source(),
         };
-        let copying =
-            self.copy_instead.load(Ordering::SeqCst) || head.encryption == ObjectEncryption::None;
+        // UpdateObjectEncryption takes neither an object without encryption nor a DSSE-KMS one.
+        let copy_only = matches!(
+            head.encryption,
+            ObjectEncryption::None | ObjectEncryption::DsseKms { .. }
+        );
+        let copying = self.copy_instead.load(Ordering::SeqCst) || copy_only;
         if self.options.dry_run && !(copying && head.archived) {
             return (moved, None);
         }
-        // UpdateObjectEncryption changes the encryption of an encrypted object; an object with
-        // none is copied.
         if !copying {
             match self.update(&object.key, head).await {
                 Ok(()) => return (moved, None),
@@ -393,9 +411,14 @@ impl Run<'_> {
             }
         }
         if head.archived {
+            let advice = if copy_only {
+                "restore it (UpdateObjectEncryption, which needs no restore, takes neither unencrypted nor DSSE-KMS objects)"
+            } else {
+                "restore it, or use --method update, which needs no restore"
+            };
             return (
                 ObjectOutcome::Failed(format!(
-                    "archived in {}: a copy needs it restored first; restore it, or use --method update, which needs no restore",
+                    "archived in {}: a copy needs it restored first; {advice}",
                     head.storage_class.as_deref().unwrap_or("an archive tier")
                 )),
                 None,
@@ -429,11 +452,24 @@ impl Run<'_> {
         ObjectOutcome::Failed(failure.reason())
     }
 
-    /// The bucket-key setting to keep: the object's own, when it has SSE-KMS.
-    fn bucket_key(head: &Head) -> Option<bool> {
+    /// The S3 Bucket Key setting to send for a move: an SSE-KMS object keeps its own (the
+    /// bucket default applies to new objects, not to existing ones); an object from SSE-S3 or
+    /// without encryption takes the bucket default's, as a new object would; a DSSE-KMS object
+    /// gets none, since S3 does not support Bucket Keys with DSSE-KMS.
+    fn bucket_key(&self, head: &Head) -> Option<bool> {
         match head.encryption {
             ObjectEncryption::SseKms { bucket_key, .. } => Some(bucket_key),
-            _ => None,
+            ObjectEncryption::DsseKms { .. } => None,
+            _ => Some(self.default_bucket_key),
+        }
+    }
+
+    /// The encryption a copy is made with: DSSE-KMS stays DSSE-KMS; everything else becomes
+    /// SSE-KMS.
+    fn algorithm(head: &Head) -> ServerSideEncryption {
+        match head.encryption {
+            ObjectEncryption::DsseKms { .. } => ServerSideEncryption::AwsKmsDsse,
+            _ => ServerSideEncryption::AwsKms,
         }
     }
 
@@ -472,7 +508,7 @@ impl Run<'_> {
     async fn send_update(&self, key: &str, head: &Head) -> Result<(), Failure> {
         let encryption = SsekmsEncryption::builder()
             .kms_key_arn(self.target.to_string())
-            .set_bucket_key_enabled(Self::bucket_key(head))
+            .set_bucket_key_enabled(self.bucket_key(head))
             .build()
             .expect("the key ARN is set");
         self.s3
@@ -488,7 +524,8 @@ impl Run<'_> {
             .map_err(|e| Failure::of(&e))
     }
 
-    /// Copies the object onto itself under the target key; returns the key S3 reports.
+    /// Copies the object onto itself under the target key (DSSE-KMS for a DSSE-KMS object,
+    /// SSE-KMS otherwise); returns the key S3 reports.
     async fn copy(&self, key: &str, head: &Head) -> Result<Option<String>, Failure> {
         let out = self
             .s3
@@ -504,9 +541,9 @@ impl Run<'_> {
             .set_website_redirect_location(head.website_redirect_location.clone())
             .tagging_directive(TaggingDirective::Copy)
             .set_storage_class(head.storage_class.as_deref().map(StorageClass::from))
-            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .server_side_encryption(Self::algorithm(head))
             .ssekms_key_id(self.target.to_string())
-            .set_bucket_key_enabled(Self::bucket_key(head))
+            .set_bucket_key_enabled(self.bucket_key(head))
             .send()
             .await
             .map_err(|e| Failure::of(&e))?;
@@ -514,7 +551,8 @@ impl Run<'_> {
     }
 
     /// Copies a large object onto itself in parts, carrying what a single copy would keep
-    /// (metadata, content headers, tags, storage class). An upload that fails is aborted.
+    /// (metadata, content headers, tags, storage class, DSSE-KMS). An upload that fails is
+    /// aborted.
     async fn copy_in_parts(&self, key: &str, head: &Head) -> Result<Option<String>, Failure> {
         let client = &self.s3.client;
         let tagging = if head.tag_count > 0 {
@@ -556,9 +594,9 @@ impl Run<'_> {
             .set_metadata(Some(head.metadata.clone()).filter(|m| !m.is_empty()))
             .set_storage_class(head.storage_class.as_deref().map(StorageClass::from))
             .set_tagging(tagging)
-            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .server_side_encryption(Self::algorithm(head))
             .ssekms_key_id(self.target.to_string())
-            .set_bucket_key_enabled(Self::bucket_key(head))
+            .set_bucket_key_enabled(self.bucket_key(head))
             .send()
             .await
             .map_err(|e| Failure::of(&e))?;

@@ -524,3 +524,179 @@ async fn a_checkpoint_records_only_objects_that_are_done() {
     assert_kept(&env, &bucket, "other.json", &target, b"2").await;
     let _ = std::fs::remove_file(&checkpoint);
 }
+
+#[tokio::test]
+async fn a_dsse_kms_object_moves_to_the_target_key_and_stays_dual_layer() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let old = env.create_key(spec, usage).await.unwrap();
+    let (name, target) = env.plain_alias("s3-dsse").await.unwrap();
+    let bucket = env.bucket("dsse", true).await.unwrap();
+    let data = b"{\"layers\":2}".to_vec();
+    put_rich(
+        &env,
+        &bucket,
+        "dual.json",
+        data.clone(),
+        Some(("aws:kms:dsse", Some(&old))),
+    )
+    .await;
+    put_rich(
+        &env,
+        &bucket,
+        "on-target.json",
+        data.clone(),
+        Some(("aws:kms:dsse", Some(&target))),
+    )
+    .await;
+    let s3 = env.s3();
+    let alias = alias(&env, &name);
+    // Even with --method update: UpdateObjectEncryption does not take DSSE-KMS objects, so
+    // they are copied.
+    let options = ReencryptOptions {
+        method: MethodChoice::Update,
+        ..ReencryptOptions::default()
+    };
+    let report = s3
+        .reencrypt(&at(&bucket, ""), &alias, &options, &())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.moved, report.skipped[skip::ON_TARGET]),
+        (1, 1),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.moved_from[&format!("DSSE-KMS {old}")],
+        1,
+        "{report:?}"
+    );
+    assert!(report.failed.is_empty(), "{report:?}");
+
+    let h = head(&env, &bucket, "dual.json").await;
+    assert_eq!(
+        h.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse),
+        "still dual-layer"
+    );
+    assert_eq!(h.ssekms_key_id(), Some(target.to_string().as_str()));
+    assert_ne!(
+        h.bucket_key_enabled(),
+        Some(true),
+        "no S3 Bucket Key with DSSE-KMS"
+    );
+    assert_eq!(h.content_type(), Some("application/json"));
+    assert_eq!(h.cache_control(), Some("max-age=60"));
+    assert_eq!(
+        h.metadata()
+            .and_then(|m| m.get("owner"))
+            .map(String::as_str),
+        Some("team-a")
+    );
+    assert_eq!(h.storage_class(), Some(&StorageClass::StandardIa));
+    let t = tags(&env, &bucket, "dual.json").await;
+    assert_eq!((t["env"].as_str(), t["team"].as_str()), ("prod", "a"));
+    assert_eq!(body(&env, &bucket, "dual.json").await, data);
+    assert_eq!(
+        versions(&env, &bucket, "dual.json").await,
+        2,
+        "copied: a new version, and the old one stays"
+    );
+
+    // Both are on the target key now, and kmsrot sees it.
+    let report = s3
+        .reencrypt(&at(&bucket, ""), &alias, &ReencryptOptions::default(), &())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.moved, report.skipped[skip::ON_TARGET]),
+        (0, 2),
+        "{report:?}"
+    );
+    let keys = s3
+        .object_keys(&at(&bucket, ""), Some(&target), 4)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter().all(|k| k.on_alias_key == Some(true)
+            && matches!(k.encryption, ObjectEncryption::DsseKms { .. })),
+        "{keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_object_moved_from_sse_s3_takes_the_bucket_defaults_bucket_key_setting() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let old = env.create_key(spec, usage).await.unwrap();
+    let (name, target) = env.plain_alias("s3-bucket-key").await.unwrap();
+    let alias = alias(&env, &name);
+    let s3 = env.s3();
+    for default in [true, false] {
+        for method in [MethodChoice::Copy, MethodChoice::Update] {
+            let bucket = env.bucket("bucket-key", false).await.unwrap();
+            s3.set_bucket_default(&bucket, &alias, default)
+                .await
+                .unwrap();
+            put_rich(
+                &env,
+                &bucket,
+                "sse-s3.json",
+                b"1".to_vec(),
+                Some(("AES256", None)),
+            )
+            .await;
+            // An SSE-KMS object whose own setting differs from the default keeps it.
+            env.s3_client()
+                .put_object()
+                .bucket(&bucket)
+                .key("sse-kms.json")
+                .body(ByteStream::from_static(b"2"))
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(old.to_string())
+                .bucket_key_enabled(!default)
+                .send()
+                .await
+                .unwrap();
+            let options = ReencryptOptions {
+                method,
+                ..ReencryptOptions::default()
+            };
+            let report = s3
+                .reencrypt(&at(&bucket, ""), &alias, &options, &())
+                .await
+                .unwrap();
+            let case = format!("default {default}, {method:?}: {report:?}");
+            assert_eq!((report.moved, report.failed.len()), (2, 0), "{case}");
+            assert_eq!(report.moved_from["SSE-S3"], 1, "{case}");
+
+            let moved = head(&env, &bucket, "sse-s3.json").await;
+            assert_eq!(
+                moved.ssekms_key_id(),
+                Some(target.to_string().as_str()),
+                "{case}"
+            );
+            assert_eq!(
+                moved.server_side_encryption(),
+                Some(&ServerSideEncryption::AwsKms),
+                "{case}"
+            );
+            assert_eq!(
+                moved.bucket_key_enabled().unwrap_or(false),
+                default,
+                "the bucket default's setting: {case}"
+            );
+            let kept = head(&env, &bucket, "sse-kms.json").await;
+            assert_eq!(
+                kept.ssekms_key_id(),
+                Some(target.to_string().as_str()),
+                "{case}"
+            );
+            assert_eq!(
+                kept.bucket_key_enabled().unwrap_or(false),
+                !default,
+                "the object's own setting: {case}"
+            );
+        }
+    }
+}
