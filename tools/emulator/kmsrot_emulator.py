@@ -1477,6 +1477,34 @@ KmsResponse.get_key_last_usage = _get_key_last_usage
 
 
 # ---------------------------------------------------------------------------------------------
+# Patch 21: S3 reports the KMS key of a DSSE-KMS object.
+#
+# AWS, PutObject, SSEKMSKeyId: "If you specify x-amz-server-side-encryption with aws:kms or
+# aws:kms:dsse, this header specifies the ID (Key ID, Key ARN, or Key Alias) of the KMS key to
+# use." HeadObject, SSEKMSKeyId: "If present, indicates the ID of the KMS key that was used for
+# object encryption."
+#
+# moto 5.2.5 stores the key of an aws:kms:dsse object but answers
+# x-amz-server-side-encryption-aws-kms-key-id only for aws:kms, so PutObject, CopyObject,
+# HeadObject and GetObject show a DSSE-KMS object without its key.
+# ---------------------------------------------------------------------------------------------
+
+from moto.s3 import models as s3_models  # noqa: E402
+
+_original_response_dict = s3_models.FakeKey.response_dict
+
+
+def _response_dict(self: Any) -> dict[str, Any]:
+    res = _original_response_dict.fget(self)
+    if self.encryption == "aws:kms:dsse" and self.kms_key_id is not None:
+        res["x-amz-server-side-encryption-aws-kms-key-id"] = self.kms_key_id
+    return res
+
+
+s3_models.FakeKey.response_dict = property(_response_dict)
+
+
+# ---------------------------------------------------------------------------------------------
 # Running the server.
 # ---------------------------------------------------------------------------------------------
 

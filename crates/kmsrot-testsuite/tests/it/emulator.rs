@@ -1850,3 +1850,70 @@ async fn patch_get_key_last_usage_records_successful_cryptographic_operations() 
             .cloud_trail_event_id()
     );
 }
+
+/// Patch 21: S3 reports the KMS key of a DSSE-KMS object: PutObject's SSEKMSKeyId "If you
+/// specify x-amz-server-side-encryption with aws:kms or aws:kms:dsse, this header specifies the
+/// ID (Key ID, Key ARN, or Key Alias) of the KMS key to use"; HeadObject's SSEKMSKeyId "If
+/// present, indicates the ID of the KMS key that was used for object encryption."
+#[tokio::test]
+async fn patch_dsse_kms_objects_report_their_key() {
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::ServerSideEncryption;
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let key = env.create_key(spec.clone(), usage.clone()).await.unwrap();
+    let other = env.create_key(spec, usage).await.unwrap();
+    let bucket = env.bucket("patch21", false).await.unwrap();
+    let s3 = env.s3_client();
+    let put = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("o")
+        .body(ByteStream::from_static(b"data"))
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .ssekms_key_id(key.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse)
+    );
+    assert_eq!(put.ssekms_key_id(), Some(key.to_string().as_str()));
+    let head = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("o")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse)
+    );
+    assert_eq!(head.ssekms_key_id(), Some(key.to_string().as_str()));
+    let copy = s3
+        .copy_object()
+        .bucket(&bucket)
+        .key("o")
+        .copy_source(format!("{bucket}/o"))
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .ssekms_key_id(other.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copy.ssekms_key_id(), Some(other.to_string().as_str()));
+    let get = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("o")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse)
+    );
+    assert_eq!(get.ssekms_key_id(), Some(other.to_string().as_str()));
+    assert_eq!(get.body.collect().await.unwrap().to_vec(), b"data");
+}
