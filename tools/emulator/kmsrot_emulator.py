@@ -1505,6 +1505,34 @@ s3_models.FakeKey.response_dict = property(_response_dict)
 
 
 # ---------------------------------------------------------------------------------------------
+# Patch 22: RSA-PSS signatures use a salt as long as the digest.
+#
+# AWS, SigningAlgorithmSpec: "RSASSA_PSS_SHA_256: PKCS #1 v2.2, Section 8.1, RSA signature with
+# PSS padding using SHA-256 for both the message digest and the MGF1 mask generation function
+# along with a 256-bit salt" (384-bit and 512-bit for SHA-384 and SHA-512).
+#
+# moto 5.2.5 signs with the longest salt the key allows, so a verifier that follows AWS's
+# definition refuses its signatures.
+# ---------------------------------------------------------------------------------------------
+
+from cryptography.hazmat.primitives.asymmetric import padding as _rsa_padding  # noqa: E402
+
+_original_rsa_padding = kms_utils.RSAPrivateKey._RSAPrivateKey__padding_and_hash_algorithm
+
+
+def _rsa_padding_and_hash(self: Any, signing_algorithm: str) -> Any:
+    pad, algorithm = _original_rsa_padding(self, signing_algorithm)
+    if isinstance(pad, _rsa_padding.PSS):
+        pad = _rsa_padding.PSS(
+            mgf=_rsa_padding.MGF1(algorithm), salt_length=_rsa_padding.PSS.DIGEST_LENGTH
+        )
+    return pad, algorithm
+
+
+kms_utils.RSAPrivateKey._RSAPrivateKey__padding_and_hash_algorithm = _rsa_padding_and_hash
+
+
+# ---------------------------------------------------------------------------------------------
 # Running the server.
 # ---------------------------------------------------------------------------------------------
 

@@ -238,13 +238,15 @@ fn story(s: &Stage) -> Result<()> {
         &["decrypt", "-c", "app=billing", "-i", "secret.bin"],
     )?;
     s.kmsrot(
-        "the signature made before the rotation still verifies, with the key it names",
+        "the signature made before the rotation still verifies, with the key it names, which is in the alias's history",
         &[
             "verify",
             "--signature",
             "release.sig.json",
             "-i",
             "release.txt",
+            "--alias",
+            SIGNING,
         ],
     )?;
     s.kmsrot("the status of every managed alias", &["status"])?;

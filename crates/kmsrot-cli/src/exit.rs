@@ -30,6 +30,9 @@ pub(crate) const THROTTLED: u8 = 7;
 /// endpoint without UpdateObjectEncryption under `--method update`, or (`kmsrot event`) an
 /// event refused as malformed, forged or foreign, or whose outcome reports a failure.
 pub(crate) const REFUSED: u8 = 8;
+/// `verify` or `verify-mac` without `--alias` or `--key`: the signature or MAC is valid, but
+/// nothing said which key should have made it, so the signer was not checked.
+pub(crate) const UNCHECKED: u8 = 9;
 /// Interrupted (Ctrl-C) before every object was handled; resume with `--resume FILE`.
 pub(crate) const INTERRUPTED: u8 = 130;
 
@@ -48,6 +51,7 @@ fn kms_code(kms: &KmsError) -> u8 {
         | KmsError::ContextMismatch { .. }
         | KmsError::IncorrectKey { .. }
         | KmsError::InvalidSignature { .. }
+        | KmsError::NotInHistory { .. }
         | KmsError::InvalidMac { .. } => CRYPTO,
         KmsError::AccessDenied { .. } => ACCESS,
         KmsError::Throttled { .. } => THROTTLED,
@@ -131,6 +135,16 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
         }
         if cause.is::<Interrupted>() {
             return INTERRUPTED;
+        }
+        if cause.is::<crate::cmd::sign::Unchecked>() {
+            return UNCHECKED;
+        }
+        if let Some(err) = cause.downcast_ref::<kmsrot_core::offline::OfflineError>() {
+            return match err {
+                kmsrot_core::offline::OfflineError::Invalid => CRYPTO,
+                kmsrot_core::offline::OfflineError::Unsupported { .. }
+                | kmsrot_core::offline::OfflineError::BadPublicKey { .. } => USAGE,
+            };
         }
         if cause.is::<Throttled>() {
             return THROTTLED;

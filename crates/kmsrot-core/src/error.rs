@@ -175,6 +175,19 @@ pub enum KmsError {
         /// The region in use.
         region: String,
     },
+    /// A result was made by a key that is not the one trusted: not in the alias's history (as
+    /// kmsrot's tags record it), or not the key given. A plaintext it decrypted is dropped.
+    #[error(
+        "{key} made it, and it is not a key of {subject} in {region} (nor of its history); refusing it: a document naming another key the caller may use would otherwise pass"
+    )]
+    NotInHistory {
+        /// The alias or key that is trusted.
+        subject: Subject,
+        /// The region in use.
+        region: String,
+        /// The key that made it.
+        key: KeyArn,
+    },
     /// The caller may not perform the operation.
     #[error(
         "access denied: {operation} on {subject} in {region}: {message}; check the key policy and the IAM permissions of the credentials in use (--profile)"

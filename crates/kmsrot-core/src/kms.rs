@@ -28,6 +28,12 @@ pub struct Kms {
     pub(crate) region: String,
 }
 
+/// Public keys already read, by key: spec and DER `SubjectPublicKeyInfo`.
+type PublicKeys = std::sync::Arc<std::sync::Mutex<HashMap<KeyArn, (String, Vec<u8>)>>>;
+
+/// How many keys back [`Kms::history`] follows an alias's chain.
+const HISTORY_LIMIT: usize = 50;
+
 /// The plaintext of a symmetric decryption, and the key that decrypted it.
 #[derive(Debug)]
 pub struct Decrypted {
@@ -107,6 +113,7 @@ impl Kms {
         AliasKms {
             kms: self.clone(),
             alias,
+            public_keys: std::sync::Arc::default(),
         }
     }
 
@@ -413,6 +420,8 @@ impl Kms {
                 key_arn: key.clone(),
                 signing_algorithm: algorithm.to_owned(),
                 signature: bytes(out.signature).into(),
+                key_spec: None,
+                public_key: None,
             }),
             Err(err) => Err(self.fail("Sign", subject, err).await),
         }
@@ -447,8 +456,9 @@ impl Kms {
     }
 
     /// Verifies a signature with the exact key that made it (never the alias, which may have
-    /// moved since).
-    pub async fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), KmsError> {
+    /// moved since). Returns the key KMS verified with, as KMS reports it (not as the document
+    /// names it).
+    pub async fn verify(&self, message: &[u8], signature: &Signature) -> Result<KeyArn, KmsError> {
         const OP: &str = "Verify";
         let subject = Subject::Key(signature.key_arn.clone());
         let result = self
@@ -464,7 +474,7 @@ impl Kms {
             .send()
             .await;
         match result {
-            Ok(out) if out.signature_valid => Ok(()),
+            Ok(out) if out.signature_valid => self.key_arn(OP, out.key_id()),
             Ok(_) => Err(KmsError::InvalidSignature {
                 subject,
                 region: self.region.clone(),
@@ -473,8 +483,9 @@ impl Kms {
         }
     }
 
-    /// Verifies a MAC with the exact HMAC key that made it.
-    pub async fn verify_mac(&self, message: &[u8], mac: &Mac) -> Result<(), KmsError> {
+    /// Verifies a MAC with the exact HMAC key that made it. Returns the key KMS verified with,
+    /// as KMS reports it.
+    pub async fn verify_mac(&self, message: &[u8], mac: &Mac) -> Result<KeyArn, KmsError> {
         const OP: &str = "VerifyMac";
         let subject = Subject::Key(mac.key_arn.clone());
         let result = self
@@ -487,13 +498,102 @@ impl Kms {
             .send()
             .await;
         match result {
-            Ok(out) if out.mac_valid => Ok(()),
+            Ok(out) if out.mac_valid => self.key_arn(OP, out.key_id()),
             Ok(_) => Err(KmsError::InvalidMac {
                 subject,
                 region: self.region.clone(),
             }),
             Err(err) => Err(self.fail(OP, &subject, err).await),
         }
+    }
+
+    /// A signing key's public key (DER `SubjectPublicKeyInfo`) and its key spec
+    /// (GetPublicKey).
+    pub async fn public_key(&self, key: &KeyArn) -> Result<(String, Vec<u8>), KmsError> {
+        const OP: &str = "GetPublicKey";
+        let subject = Subject::Key(key.clone());
+        match self
+            .client
+            .get_public_key()
+            .key_id(key.to_string())
+            .send()
+            .await
+        {
+            Ok(out) => Ok((
+                out.key_spec()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                bytes(out.public_key),
+            )),
+            Err(err) => Err(self.fail(OP, &subject, err).await),
+        }
+    }
+
+    /// The keys of an alias's history, as kmsrot's tags record it: the key the alias names
+    /// now, then each key it replaced (`kmsrot:previous-key`, or `kmsrot:deleted-previous-key`
+    /// once KMS deleted it), as long as the key's `kmsrot:alias` tag names this alias. An
+    /// alias kmsrot does not manage has only its current key.
+    pub async fn history(&self, alias: &kmsrot_types::AliasName) -> Result<Vec<KeyArn>, KmsError> {
+        use kmsrot_types::tags;
+        let subject = Subject::Alias(AliasRef::Name(alias.clone()));
+        let current = self.metadata(alias.as_str(), &subject).await?;
+        let mut keys = vec![self.key_arn("DescribeKey", current.arn())?];
+        // The key IDs of the chain share the current key's region and account.
+        let prefix = keys[0].to_string();
+        let prefix = prefix
+            .rsplit_once('/')
+            .map_or(String::new(), |(p, _)| format!("{p}/"));
+        let mut key = keys[0].clone();
+        for _ in 0..HISTORY_LIMIT {
+            let tags = match self.tags_of(&key).await {
+                Ok(tags) => tags,
+                Err(KmsError::NotFound { .. }) => break,
+                Err(err) => return Err(err),
+            };
+            if tags.get(tags::ALIAS).map(String::as_str) != Some(alias.as_str()) {
+                break;
+            }
+            let Some(previous) = tags
+                .get(tags::PREVIOUS_KEY)
+                .or_else(|| tags.get(tags::DELETED_PREVIOUS_KEY))
+            else {
+                break;
+            };
+            let Ok(arn) = format!("{prefix}{previous}").parse::<KeyArn>() else {
+                break;
+            };
+            if keys.contains(&arn) {
+                break;
+            }
+            keys.push(arn.clone());
+            key = arn;
+        }
+        Ok(keys)
+    }
+
+    async fn tags_of(
+        &self,
+        key: &KeyArn,
+    ) -> Result<std::collections::BTreeMap<String, String>, KmsError> {
+        let subject = Subject::Key(key.clone());
+        let mut tags = std::collections::BTreeMap::new();
+        let mut pages = self
+            .client
+            .list_resource_tags()
+            .key_id(key.to_string())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(out) => {
+                    for tag in out.tags() {
+                        tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
+                    }
+                }
+                Err(err) => return Err(self.fail("ListResourceTags", &subject, err).await),
+            }
+        }
+        Ok(tags)
     }
 
     /// Decrypts an RSA ciphertext with the exact key and algorithm stored with it.
@@ -526,6 +626,8 @@ impl Kms {
 pub struct AliasKms {
     kms: Kms,
     alias: AliasRef,
+    /// Public keys already read (GetPublicKey is asked once per key).
+    public_keys: PublicKeys,
 }
 
 impl AliasKms {
@@ -635,14 +737,27 @@ impl AliasKms {
 
     /// Decrypts a symmetric ciphertext. As with [`Kms::decrypt`], `KeyId` is left out, so
     /// ciphertexts made before the alias moved still decrypt; errors name this alias.
+    ///
+    /// The key that decrypted must be in the alias's history ([`Kms::history`]): a ciphertext
+    /// made by any other key the caller may use is refused, and its plaintext dropped (wiped).
     pub async fn decrypt(
         &self,
         ciphertext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Decrypted, KmsError> {
-        self.kms
+        let decrypted = self
+            .kms
             .decrypt_as(ciphertext, context, &self.subject())
-            .await
+            .await?;
+        let history = self.kms.history(self.alias.name()).await?;
+        if history.contains(&decrypted.key_arn) {
+            return Ok(decrypted);
+        }
+        Err(KmsError::NotInHistory {
+            subject: self.subject(),
+            region: self.kms.region.clone(),
+            key: decrypted.key_arn.clone(),
+        })
     }
 
     /// A new data key: its plaintext to use now, and a copy encrypted under the alias's key.
@@ -771,9 +886,37 @@ impl AliasKms {
         let (key, algorithm) = self
             .resolve_for(OP, usage::SIGN_VERIFY, KeyKind::signing)
             .await?;
-        self.kms
+        let mut signature = self
+            .kms
             .sign_with(&key.arn, algorithm, message, &self.subject())
-            .await
+            .await?;
+        let known = self
+            .public_keys
+            .lock()
+            .ok()
+            .and_then(|keys| keys.get(&key.arn).cloned());
+        let public = match known {
+            Some(public) => Some(public),
+            None => match self.kms.public_key(&key.arn).await {
+                Ok(public) => {
+                    if let Ok(mut keys) = self.public_keys.lock() {
+                        keys.insert(key.arn.clone(), public.clone());
+                    }
+                    Some(public)
+                }
+                // The signature stands without it; it then verifies only through KMS.
+                Err(err) => {
+                    tracing::warn!(key = %key.arn, %err, "no public key in the signature document");
+                    None
+                }
+            },
+        };
+        if let Some((_, der)) = public {
+            // The spec DescribeKey gave for the key that signed (GetPublicKey reports it too).
+            signature.key_spec = Some(key.spec.clone());
+            signature.public_key = Some(der.into());
+        }
+        Ok(signature)
     }
 
     /// Makes a MAC of a message (at most 4096 bytes) with the HMAC key the alias names now.

@@ -35,6 +35,7 @@ mod kms;
 pub mod metrics;
 pub mod notify;
 pub mod observe;
+pub mod offline;
 mod retry;
 #[cfg(feature = "s3")]
 pub mod s3;

@@ -182,16 +182,52 @@ async fn requests_name_keys_exactly_as_aws_requires() {
             r.key_id() == Some(KEY_ARN)
                 && r.signing_algorithm() == Some(&SigningAlgorithmSpec::EcdsaSha256)
         })
-        .then_output(|| VerifyOutput::builder().signature_valid(true).build());
+        .then_output(|| {
+            VerifyOutput::builder()
+                .key_id(KEY_ARN)
+                .signature_valid(true)
+                .build()
+        });
     let verify_mac = mock!(Client::verify_mac)
         .match_requests(|r| {
             r.key_id() == Some(KEY_ARN) && r.mac_algorithm() == Some(&MacAlgorithmSpec::HmacSha256)
         })
-        .then_output(|| VerifyMacOutput::builder().mac_valid(true).build());
+        .then_output(|| {
+            VerifyMacOutput::builder()
+                .key_id(KEY_ARN)
+                .mac_valid(true)
+                .build()
+        });
+    // Decrypting through an alias reads the alias's history: its key, and that key's tags.
+    let describe = mock!(Client::describe_key)
+        .match_requests(|r| r.key_id() == Some("alias/app"))
+        .then_output(|| {
+            aws_sdk_kms::operation::describe_key::DescribeKeyOutput::builder()
+                .key_metadata(
+                    aws_sdk_kms::types::KeyMetadata::builder()
+                        .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+                        .arn(KEY_ARN)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let tags = mock!(Client::list_resource_tags)
+        .match_requests(|r| r.key_id() == Some(KEY_ARN))
+        .then_output(|| {
+            aws_sdk_kms::operation::list_resource_tags::ListResourceTagsOutput::builder().build()
+        });
     let client = mock_client!(
         aws_sdk_kms,
         RuleMode::MatchAny,
-        [&symmetric, &asymmetric, &verify, &verify_mac],
+        [
+            &symmetric,
+            &asymmetric,
+            &verify,
+            &verify_mac,
+            &describe,
+            &tags
+        ],
         |c| c.region(Region::new("eu-west-1"))
     );
     let kms = Kms::from_client(client);
@@ -223,6 +259,8 @@ async fn requests_name_keys_exactly_as_aws_requires() {
         key_arn: key_arn.clone(),
         signing_algorithm: "ECDSA_SHA_256".into(),
         signature: vec![1].into(),
+        key_spec: None,
+        public_key: None,
     };
     kms.verify(b"m", &signature).await.unwrap();
     assert_eq!(verify.num_calls(), 1);

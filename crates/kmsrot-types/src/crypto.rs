@@ -40,6 +40,15 @@ pub struct Signature {
     pub signing_algorithm: String,
     /// The signature bytes.
     pub signature: Base64Bytes,
+    /// The signing key's spec (for example `ECC_NIST_P256`), for offline verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<String>,
+    /// The signing key's public key, DER `SubjectPublicKeyInfo` as `GetPublicKey` returns it,
+    /// so that the signature can be checked once the key is disabled or deleted. A verifier
+    /// must not trust it on the document's word: `kmsrot verify --offline` takes the trusted
+    /// public key from the verifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<Base64Bytes>,
 }
 
 /// A message authentication code. Verifying it needs `key_arn` and `mac_algorithm`.
@@ -65,6 +74,8 @@ mod tests {
             key_arn: ARN.parse().unwrap(),
             signing_algorithm: "ECDSA_SHA_256".into(),
             signature: vec![1, 2, 3].into(),
+            key_spec: None,
+            public_key: None,
         };
         let json = serde_json::to_value(&sig).unwrap();
         assert_eq!(

@@ -28,7 +28,9 @@ pub(crate) struct Args {
     /// The input is base64 text (as `kmsrot encrypt --base64` writes it).
     #[arg(long)]
     base64: bool,
-    /// The alias the data belongs to; only used to name it in error messages.
+    /// The alias the data belongs to: the key that decrypted must be its current key or a key
+    /// of its history (as kmsrot's tags record it), or the plaintext is dropped and the
+    /// command fails
     #[arg(long, value_name = "ALIAS")]
     alias: Option<AliasRef>,
 }

@@ -43,14 +43,25 @@ pub(crate) struct VerifyMacArgs {
     /// Read the message from FILE [default: stdin].
     #[arg(short = 'i', long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
+    #[command(flatten)]
+    trust: super::sign::TrustArgs,
 }
 
 pub(crate) async fn verify_mac(global: &Global, args: VerifyMacArgs) -> Result<()> {
     let mac: Mac = read_document(&args.mac, "MAC")?;
     let message = read_input(args.input.as_deref())?;
     let kms = super::kms(global).await?;
-    kms.verify_mac(&message, &mac)
+    let trusted = args.trust.trusted(&kms).await?;
+    let region = kms.region().to_owned();
+    super::sign::check_signer(trusted.as_ref(), &mac.key_arn, &region)?;
+    let signer = kms
+        .verify_mac(&message, &mac)
         .await
         .context("verifying the MAC")?;
-    print_verified(global.output, "made", &mac.key_arn)
+    super::sign::check_signer(trusted.as_ref(), &signer, &region)?;
+    print_verified(global.output, "made", &signer, trusted.is_some())?;
+    if trusted.is_none() {
+        return Err(super::sign::Unchecked("MAC").into());
+    }
+    Ok(())
 }

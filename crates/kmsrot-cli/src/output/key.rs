@@ -8,11 +8,23 @@ use super::{Format, emit};
 
 /// Reports a signature or MAC that verified, with the key that made it: `{"valid": true,
 /// "key_arn": …}`, or `valid: <made> by <key>` for people.
-pub(crate) fn print_verified(format: Format, made: &str, key_arn: &KeyArn) -> Result<()> {
+pub(crate) fn print_verified(
+    format: Format,
+    made: &str,
+    key_arn: &KeyArn,
+    signer_checked: bool,
+) -> Result<()> {
     emit(
         format,
-        || serde_json::json!({ "valid": true, "key_arn": key_arn }),
-        || crate::io::Sink::Stdout.write(format!("valid: {made} by {key_arn}\n").as_bytes()),
+        || serde_json::json!({ "valid": true, "key_arn": key_arn, "signer_checked": signer_checked }),
+        || {
+            let note = if signer_checked {
+                ""
+            } else {
+                " (signer NOT checked: give --alias or --key)"
+            };
+            crate::io::Sink::Stdout.write(format!("valid: {made} by {key_arn}{note}\n").as_bytes())
+        },
     )
 }
 

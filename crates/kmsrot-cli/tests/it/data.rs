@@ -245,7 +245,7 @@ async fn a_mac_made_before_a_rotation_verifies_after_it_with_its_own_key() {
     assert_ne!(done["actions"][0]["new_key"].as_str().unwrap(), first);
 
     let out = kmsrot(
-        &["verify-mac", "--mac", path(&mac)],
+        &["verify-mac", "--mac", path(&mac), "--alias", alias],
         Some(b"webhook payload"),
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -254,12 +254,21 @@ async fn a_mac_made_before_a_rotation_verifies_after_it_with_its_own_key() {
         format!("valid: made by {first}\n")
     );
     let out = kmsrot(
-        &["verify-mac", "--mac", path(&mac), "--output", "json"],
+        &[
+            "verify-mac",
+            "--mac",
+            path(&mac),
+            "--key",
+            &first,
+            "--output",
+            "json",
+        ],
         Some(b"webhook payload"),
     );
     assert_eq!(json(&out)["valid"], true);
+    assert_eq!(json(&out)["signer_checked"], true);
     let out = kmsrot(
-        &["verify-mac", "--mac", path(&mac)],
+        &["verify-mac", "--mac", path(&mac), "--alias", alias],
         Some(b"webhook payload, altered"),
     );
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));

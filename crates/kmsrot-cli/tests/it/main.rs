@@ -7,6 +7,7 @@ mod guard;
 mod rotation;
 mod s3;
 mod usage;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -65,6 +65,8 @@ async fn init_sign_rotate_verify_status_and_rollback() {
             path(&signature),
             "-i",
             path(&message),
+            "--alias",
+            alias,
         ],
         None,
     );

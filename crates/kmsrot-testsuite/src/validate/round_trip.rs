@@ -101,8 +101,18 @@ impl Usage {
             Sealed::Asymmetric(c) => {
                 kms.decrypt_asymmetric(c).await?;
             }
-            Sealed::Signature(message, signature) => kms.verify(message, signature).await?,
-            Sealed::Mac(message, mac) => kms.verify_mac(message, mac).await?,
+            Sealed::Signature(message, signature) => {
+                let signer = kms.verify(message, signature).await?;
+                if signer != signature.key_arn {
+                    bail!("Verify used {signer}, but {} signed", signature.key_arn);
+                }
+            }
+            Sealed::Mac(message, mac) => {
+                let signer = kms.verify_mac(message, mac).await?;
+                if signer != mac.key_arn {
+                    bail!("VerifyMac used {signer}, but {} made the MAC", mac.key_arn);
+                }
+            }
         }
         Ok(())
     }

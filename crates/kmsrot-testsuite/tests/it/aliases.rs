@@ -35,7 +35,19 @@ async fn symmetric_ciphertext_decrypts_after_the_alias_moves() {
     let new = kms.encrypt(b"after rotation", &context()).await.unwrap();
     assert_eq!(new.key_arn, new_key, "new encryption reports the new key");
 
-    let decrypted = kms
+    // Through the alias, only keys of its history decrypt: an alias moved by hand, which
+    // kmsrot does not manage, has no recorded history, so its old key is refused…
+    let refused = kms
+        .decrypt(old.ciphertext.as_slice(), &context())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, kmsrot_core::KmsError::NotInHistory { key, .. } if *key == old_key),
+        "{refused}"
+    );
+    // …and without an alias KMS finds the key from the ciphertext.
+    let decrypted = env
+        .kms
         .decrypt(old.ciphertext.as_slice(), &context())
         .await
         .unwrap();
@@ -50,7 +62,8 @@ async fn symmetric_ciphertext_decrypts_after_the_alias_moves() {
     assert_eq!(decrypted.key_arn, new_key);
 
     // The data key made before the move still opens.
-    let reopened = kms
+    let reopened = env
+        .kms
         .decrypt(data_key.encrypted.ciphertext.as_slice(), &context())
         .await
         .unwrap();

@@ -1917,3 +1917,46 @@ async fn patch_dsse_kms_objects_report_their_key() {
     assert_eq!(get.ssekms_key_id(), Some(other.to_string().as_str()));
     assert_eq!(get.body.collect().await.unwrap().to_vec(), b"data");
 }
+
+/// Patch 22: "RSASSA_PSS_SHA_256: … RSA signature with PSS padding using SHA-256 for both the
+/// message digest and the MGF1 mask generation function along with a 256-bit salt": a
+/// verifier that requires a digest-length salt accepts the emulator's signatures.
+#[tokio::test]
+async fn patch_rsa_pss_signatures_use_a_digest_length_salt() {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+    let env = env().await;
+    let key = env
+        .create_key(KeySpec::Rsa2048, KeyUsageType::SignVerify)
+        .await
+        .unwrap();
+    let message = b"salted as AWS salts";
+    let signature = env
+        .client
+        .sign()
+        .key_id(key.to_string())
+        .message(Blob::new(message.as_slice()))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+        .send()
+        .await
+        .unwrap()
+        .signature
+        .unwrap();
+    let public = env
+        .client
+        .get_public_key()
+        .key_id(key.to_string())
+        .send()
+        .await
+        .unwrap()
+        .public_key
+        .unwrap();
+    kmsrot_core::offline::verify(
+        public.as_ref(),
+        "RSA_2048",
+        "RSASSA_PSS_SHA_256",
+        message,
+        signature.as_ref(),
+    )
+    .unwrap();
+}
