@@ -534,18 +534,38 @@ impl Kms {
     /// once KMS deleted it), as long as the key's `kmsrot:alias` tag names this alias. An
     /// alias kmsrot does not manage has only its current key.
     pub async fn history(&self, alias: &kmsrot_types::AliasName) -> Result<Vec<KeyArn>, KmsError> {
+        self.history_until(alias, None).await
+    }
+
+    /// Whether `key` is in the alias's [history](Kms::history). The walk stops at `key`, so
+    /// the alias's current key costs one DescribeKey and no tag read.
+    pub async fn in_history(
+        &self,
+        alias: &kmsrot_types::AliasName,
+        key: &KeyArn,
+    ) -> Result<bool, KmsError> {
+        Ok(self.history_until(alias, Some(key)).await?.contains(key))
+    }
+
+    /// The history, newest first, up to `until` when it is found.
+    async fn history_until(
+        &self,
+        alias: &kmsrot_types::AliasName,
+        until: Option<&KeyArn>,
+    ) -> Result<Vec<KeyArn>, KmsError> {
         use kmsrot_types::tags;
         let subject = Subject::Alias(AliasRef::Name(alias.clone()));
         let current = self.metadata(alias.as_str(), &subject).await?;
         let mut keys = vec![self.key_arn("DescribeKey", current.arn())?];
-        // The key IDs of the chain share the current key's region and account.
-        let prefix = keys[0].to_string();
-        let prefix = prefix
-            .rsplit_once('/')
-            .map_or(String::new(), |(p, _)| format!("{p}/"));
-        let mut key = keys[0].clone();
         for _ in 0..HISTORY_LIMIT {
-            let tags = match self.tags_of(&key).await {
+            let key = &keys[keys.len() - 1];
+            if until == Some(key) {
+                break;
+            }
+            let tags = match self
+                .tags(&key.to_string(), &Subject::Key(key.clone()))
+                .await
+            {
                 Ok(tags) => tags,
                 Err(KmsError::NotFound { .. }) => break,
                 Err(err) => return Err(err),
@@ -556,31 +576,32 @@ impl Kms {
             let Some(previous) = tags
                 .get(tags::PREVIOUS_KEY)
                 .or_else(|| tags.get(tags::DELETED_PREVIOUS_KEY))
+                .and_then(|id| id.parse().ok())
             else {
                 break;
             };
-            let Ok(arn) = format!("{prefix}{previous}").parse::<KeyArn>() else {
-                break;
-            };
-            if keys.contains(&arn) {
+            // The chain stays in the current key's region and account.
+            let previous = key.sibling(previous);
+            if keys.contains(&previous) {
                 break;
             }
-            keys.push(arn.clone());
-            key = arn;
+            keys.push(previous);
         }
         Ok(keys)
     }
 
-    async fn tags_of(
+    /// A key's tags, by key ID or ARN (ListResourceTags, every page): the one reading of tags,
+    /// which the engine's store paces.
+    pub(crate) async fn tags(
         &self,
-        key: &KeyArn,
+        key_id: &str,
+        subject: &Subject,
     ) -> Result<std::collections::BTreeMap<String, String>, KmsError> {
-        let subject = Subject::Key(key.clone());
         let mut tags = std::collections::BTreeMap::new();
         let mut pages = self
             .client
             .list_resource_tags()
-            .key_id(key.to_string())
+            .key_id(key_id)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -590,7 +611,7 @@ impl Kms {
                         tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
                     }
                 }
-                Err(err) => return Err(self.fail("ListResourceTags", &subject, err).await),
+                Err(err) => return Err(self.fail("ListResourceTags", subject, err).await),
             }
         }
         Ok(tags)
@@ -749,8 +770,11 @@ impl AliasKms {
             .kms
             .decrypt_as(ciphertext, context, &self.subject())
             .await?;
-        let history = self.kms.history(self.alias.name()).await?;
-        if history.contains(&decrypted.key_arn) {
+        if self
+            .kms
+            .in_history(self.alias.name(), &decrypted.key_arn)
+            .await?
+        {
             return Ok(decrypted);
         }
         Err(KmsError::NotInHistory {

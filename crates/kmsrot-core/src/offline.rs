@@ -71,7 +71,7 @@ pub enum OfflineError {
 ///
 /// # Errors
 ///
-/// - [`OfflineError::Unsupported`] when [`supported`] is false for the pair; this is checked
+/// - [`OfflineError::Unsupported`] when this module does not verify the pair; this is checked
 ///   before the key is looked at.
 /// - [`OfflineError::BadPublicKey`] when `public_key_der` is not a DER `SubjectPublicKeyInfo` of
 ///   a `key_spec` key.
@@ -99,12 +99,6 @@ pub fn verify(
         .map_err(|rejected| bad(format!("aws-lc-rs rejects it ({rejected})")))?;
     key.verify_sig(message, signature)
         .map_err(|_| OfflineError::Invalid)
-}
-
-/// Whether `verify` can check this pair at all.
-#[must_use]
-pub fn supported(key_spec: &str, signing_algorithm: &str) -> bool {
-    lookup(key_spec, signing_algorithm).is_some()
 }
 
 /// A KMS key spec that signs, what its public key must be, and the signing algorithms KMS allows
@@ -582,7 +576,10 @@ mod tests {
     #[test]
     fn supported_is_exactly_what_kms_allows() {
         for &(key_spec, algorithm) in KMS_PAIRS {
-            assert!(supported(key_spec, algorithm), "{key_spec} {algorithm}");
+            assert!(
+                lookup(key_spec, algorithm).is_some(),
+                "{key_spec} {algorithm}"
+            );
         }
         let listed: usize = KEY_SPECS.iter().map(|spec| spec.algorithms.len()).sum();
         assert_eq!(
@@ -590,6 +587,35 @@ mod tests {
             KMS_PAIRS.len(),
             "the table holds a pair KMS does not allow"
         );
+    }
+
+    /// The key-kind table (`kmsrot_types::key_kind`) is the one list of specs: every spec this
+    /// module knows signs there, and every signing spec there, but SM2, verifies offline with
+    /// the algorithm kmsrot signs with.
+    #[test]
+    fn the_specs_are_the_key_kind_tables_signing_specs() {
+        use kmsrot_types::key_kind::{SPECS, usage};
+        let signing: Vec<_> = SPECS
+            .iter()
+            .filter(|info| info.usages.contains(&usage::SIGN_VERIFY))
+            .collect();
+        for spec in KEY_SPECS {
+            assert!(
+                signing.iter().any(|info| info.spec == spec.name),
+                "{} is not a signing spec of the key-kind table",
+                spec.name
+            );
+        }
+        for info in signing.iter().filter(|info| info.spec != "SM2") {
+            let algorithm = info
+                .signing
+                .expect("a signing spec has a signing algorithm");
+            assert!(
+                lookup(info.spec, algorithm).is_some(),
+                "{} {algorithm}",
+                info.spec
+            );
+        }
     }
 
     #[test]
@@ -616,7 +642,10 @@ mod tests {
             ("", ""),
         ];
         for (key_spec, algorithm) in pairs {
-            assert!(!supported(key_spec, algorithm), "{key_spec} {algorithm}");
+            assert!(
+                lookup(key_spec, algorithm).is_none(),
+                "{key_spec} {algorithm}"
+            );
             // Unsupported wins over a key that would not parse anyway.
             assert_eq!(
                 verify(b"not a key", key_spec, algorithm, MESSAGE, b"sig"),

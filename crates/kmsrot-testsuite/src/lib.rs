@@ -363,6 +363,33 @@ impl TestEnv {
         Ok(())
     }
 
+    /// A key's state as KMS reports it (`Enabled`, `Disabled`, `PendingDeletion`, …).
+    pub async fn key_state(&self, key: &KeyArn) -> Result<String> {
+        let out = self
+            .client
+            .describe_key()
+            .key_id(key.to_string())
+            .send()
+            .await
+            .context("DescribeKey")?;
+        out.key_metadata
+            .and_then(|m| m.key_state)
+            .map(|state| state.as_str().to_owned())
+            .context("DescribeKey returned no key state")
+    }
+
+    /// A key's grants, as ListGrants reports them (one page: tests make few).
+    pub async fn grants(&self, key: &KeyArn) -> Result<Vec<aws_sdk_kms::types::GrantListEntry>> {
+        let out = self
+            .client
+            .list_grants()
+            .key_id(key.to_string())
+            .send()
+            .await
+            .context("ListGrants")?;
+        Ok(out.grants.unwrap_or_default())
+    }
+
     /// Disables a key.
     pub async fn disable_key(&self, key: &KeyArn) -> Result<()> {
         self.client

@@ -346,6 +346,14 @@ impl KeyArn {
     pub fn key_id(&self) -> &KeyId {
         &self.key_id
     }
+
+    /// The ARN of another key in the same partition, region and account.
+    pub fn sibling(&self, key_id: KeyId) -> Self {
+        Self {
+            prefix: self.prefix.clone(),
+            key_id,
+        }
+    }
 }
 
 impl FromStr for KeyArn {

@@ -31,7 +31,9 @@ pub(crate) struct Assessment {
 fn mac_warnings(alias: &AliasName, policy: &Policy, behind: &[KeyView]) -> Vec<String> {
     let mut warnings = Vec::new();
     for key in behind {
-        if key.usage != "GENERATE_VERIFY_MAC" || key.is_pending_deletion() {
+        if key.usage != kmsrot_types::key_kind::usage::GENERATE_VERIFY_MAC
+            || key.is_pending_deletion()
+        {
             continue;
         }
         if !key.is_enabled() {

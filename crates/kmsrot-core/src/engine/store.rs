@@ -147,26 +147,12 @@ impl Store {
         self.view(m)
     }
 
-    /// A key's tags, by key ID or ARN (ListResourceTags, every page).
+    /// A key's tags, by key ID or ARN (ListResourceTags, every page, as one paced call). The
+    /// listing's future is boxed: nearly every engine operation reads tags, and inline it
+    /// would grow each of their futures by the paginator's.
     pub(crate) async fn tags(&self, key_id: &str) -> Result<BTreeMap<String, String>, KmsError> {
         let subject = super::keys::subject_for(key_id);
-        let mut tags = BTreeMap::new();
-        let mut pages = self
-            .kms
-            .client
-            .list_resource_tags()
-            .key_id(key_id)
-            .into_paginator()
-            .send();
-        while let Some(out) = self
-            .page("ListResourceTags", &subject, pages.next())
-            .await?
-        {
-            for tag in out.tags() {
-                tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
-            }
-        }
-        Ok(tags)
+        self.paced(Box::pin(self.kms.tags(key_id, &subject))).await
     }
 
     fn tag_list(

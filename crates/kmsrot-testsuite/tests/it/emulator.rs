@@ -1766,15 +1766,7 @@ async fn patch_grants_report_service_principals_and_names_are_idempotent() {
     let again = named().await.unwrap();
     assert_eq!(first.grant_id, again.grant_id);
     assert_ne!(first.grant_token, again.grant_token);
-    let grants = env
-        .client
-        .list_grants()
-        .key_id(key.to_string())
-        .send()
-        .await
-        .unwrap()
-        .grants
-        .unwrap();
+    let grants = env.grants(&key).await.unwrap();
     assert_eq!(grants.len(), 2, "{grants:?}");
     let rds = grants
         .iter()

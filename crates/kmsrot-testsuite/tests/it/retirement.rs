@@ -56,21 +56,6 @@ fn holds(actions: &[Action]) -> Vec<&Hold> {
         .collect()
 }
 
-async fn key_state(env: &TestEnv, key: &KeyArn) -> String {
-    env.client
-        .describe_key()
-        .key_id(key.to_string())
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_state
-        .unwrap()
-        .as_str()
-        .to_owned()
-}
-
 /// An RDS-like consumer: a grant for an AWS service on the key, as the service makes it when a
 /// resource is created with the alias (`GranteeServicePrincipal`, a `SourceArn`).
 async fn service_grant(env: &TestEnv, key: &KeyArn) -> String {
@@ -131,7 +116,7 @@ async fn a_service_grant_holds_the_old_key_until_it_is_revoked() {
                 HoldReason::Grants { grants } if grants.iter().any(|g| g.grant_id == grant && g.is_service())))),
         "{outcome:?}"
     );
-    assert_eq!(key_state(&env, &old).await, "Enabled");
+    assert_eq!(env.key_state(&old).await.unwrap(), "Enabled");
     // The service lets go (the instance is deleted): the key retires at the next sweep.
     env.client
         .revoke_grant()
@@ -142,7 +127,7 @@ async fn a_service_grant_holds_the_old_key_until_it_is_revoked() {
         .unwrap();
     let outcome = engine.advance(&alias, false).await.unwrap();
     assert_eq!(outcome.actions, vec![Action::Retire { key: old.clone() }]);
-    assert_eq!(key_state(&env, &old).await, "Disabled");
+    assert_eq!(env.key_state(&old).await.unwrap(), "Disabled");
     let outcome = engine.advance(&alias, false).await.unwrap();
     assert_eq!(
         outcome.actions,
@@ -151,7 +136,7 @@ async fn a_service_grant_holds_the_old_key_until_it_is_revoked() {
             window_days: 30
         }]
     );
-    assert_eq!(key_state(&env, &old).await, "PendingDeletion");
+    assert_eq!(env.key_state(&old).await.unwrap(), "PendingDeletion");
 }
 
 #[tokio::test]
@@ -195,11 +180,11 @@ async fn a_key_still_decrypting_is_held_until_it_has_been_quiet() {
     };
     assert_eq!((operation.as_str(), *quiet_days), ("Decrypt", 7));
     assert!(cloudtrail_event_id.is_some());
-    assert_eq!(key_state(&env, &old).await, "Enabled");
+    assert_eq!(env.key_state(&old).await.unwrap(), "Enabled");
     // Eight days on, the use has stopped for the quiet period: the key is disabled.
     let outcome = engine_in(&env, 8).advance(&alias, false).await.unwrap();
     assert_eq!(outcome.actions, vec![Action::Retire { key: old.clone() }]);
-    assert_eq!(key_state(&env, &old).await, "Disabled");
+    assert_eq!(env.key_state(&old).await.unwrap(), "Disabled");
 }
 
 #[tokio::test]
@@ -213,7 +198,7 @@ async fn a_failed_use_of_a_disabled_key_enables_it_and_holds_it_until_released()
     let engine = engine_in(&env, 1);
     let outcome = engine.advance(&alias, false).await.unwrap();
     assert_eq!(outcome.actions, vec![Action::Retire { key: old.clone() }]);
-    assert_eq!(key_state(&env, &old).await, "Disabled");
+    assert_eq!(env.key_state(&old).await.unwrap(), "Disabled");
     let failed = FailedUse {
         operation: "Decrypt".into(),
         error_code: "DisabledException".into(),
@@ -230,7 +215,7 @@ async fn a_failed_use_of_a_disabled_key_enables_it_and_holds_it_until_released()
         hold.contains("MonthlyReports") && hold.contains("d2f4a6c8"),
         "{hold}"
     );
-    assert_eq!(key_state(&env, &old).await, "Enabled");
+    assert_eq!(env.key_state(&old).await.unwrap(), "Enabled");
     let tags_now = env.tags(&old.to_string()).await.unwrap();
     assert_eq!(
         tags_now.get(tags::STAGE).map(String::as_str),
@@ -277,7 +262,7 @@ async fn a_failed_use_of_a_disabled_key_enables_it_and_holds_it_until_released()
     ));
     // A use of a key pending deletion cancels the deletion too.
     engine_in(&env, 40).advance(&alias, false).await.unwrap();
-    assert_eq!(key_state(&env, &old).await, "PendingDeletion");
+    assert_eq!(env.key_state(&old).await.unwrap(), "PendingDeletion");
     let verdict = engine
         .canary(
             &old.to_string(),
@@ -293,7 +278,7 @@ async fn a_failed_use_of_a_disabled_key_enables_it_and_holds_it_until_released()
             if undone == &[Undone::DeletionCancelled, Undone::Enabled]),
         "{verdict:?}"
     );
-    assert_eq!(key_state(&env, &old).await, "Enabled");
+    assert_eq!(env.key_state(&old).await.unwrap(), "Enabled");
 }
 
 #[tokio::test]
@@ -338,15 +323,7 @@ async fn an_applications_grants_move_to_the_new_key_and_hold_the_old_one() {
     assert_eq!(grants_copied.len(), 1);
     assert_eq!(grants_copied[0].from_grant_id, grant);
     assert_eq!(grants_copied[0].grantee, grantee);
-    let copies = env
-        .client
-        .list_grants()
-        .key_id(new.to_string())
-        .send()
-        .await
-        .unwrap()
-        .grants
-        .unwrap();
+    let copies = env.grants(new).await.unwrap();
     let [copy] = &copies[..] else {
         panic!("{copies:?}")
     };
@@ -393,15 +370,7 @@ async fn an_applications_grants_move_to_the_new_key_and_hold_the_old_one() {
         panic!("{actions:?}")
     };
     assert!(grants_copied.is_empty());
-    let grants = env
-        .client
-        .list_grants()
-        .key_id(third.to_string())
-        .send()
-        .await
-        .unwrap()
-        .grants
-        .unwrap_or_default();
+    let grants = env.grants(third).await.unwrap();
     assert!(grants.is_empty(), "{grants:?}");
 }
 
