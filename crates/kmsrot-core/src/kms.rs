@@ -14,7 +14,7 @@ use aws_sdk_kms::types::{
 use aws_smithy_types::date_time::Format;
 use kmsrot_types::key_kind::{self, usage};
 use kmsrot_types::{
-    AliasRef, AsymmetricCiphertext, Ciphertext, EncryptionContext, KeyArn, KeyInfo, KeyKind,
+    AliasRef, AsymmetricCiphertext, Ciphertext, EncryptionContext, KeyArn, KeyId, KeyInfo, KeyKind,
     KeyRef, Mac, RotationStatus, Signature,
 };
 
@@ -51,6 +51,18 @@ pub struct DataKey {
     pub plaintext: SecretBytes,
     /// The data key encrypted under the alias's key; store this.
     pub encrypted: Ciphertext,
+}
+
+/// A key of an alias's history ([`Kms::history_keys`]), with what kmsrot's tags recorded of
+/// its public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryKey {
+    /// The key.
+    pub arn: KeyArn,
+    /// The SHA-256 of a signing key's public key, in lowercase hex, as kmsrot recorded it:
+    /// the key's own `kmsrot:public-key-sha256`, or, once KMS deleted the key and its tags,
+    /// its successor's `kmsrot:previous-public-key-sha256`. `None` when nothing was recorded.
+    pub public_key_sha256: Option<String>,
 }
 
 /// The result of re-encrypting a ciphertext to the alias's current key.
@@ -534,6 +546,20 @@ impl Kms {
     /// once KMS deleted it), as long as the key's `kmsrot:alias` tag names this alias. An
     /// alias kmsrot does not manage has only its current key.
     pub async fn history(&self, alias: &kmsrot_types::AliasName) -> Result<Vec<KeyArn>, KmsError> {
+        Ok(self
+            .history_until(alias, None)
+            .await?
+            .into_iter()
+            .map(|key| key.arn)
+            .collect())
+    }
+
+    /// The alias's [history](Kms::history), with the public key fingerprint kmsrot recorded
+    /// for each signing key, which `kmsrot verify` trusts once KMS refuses the key.
+    pub async fn history_keys(
+        &self,
+        alias: &kmsrot_types::AliasName,
+    ) -> Result<Vec<HistoryKey>, KmsError> {
         self.history_until(alias, None).await
     }
 
@@ -544,7 +570,24 @@ impl Kms {
         alias: &kmsrot_types::AliasName,
         key: &KeyArn,
     ) -> Result<bool, KmsError> {
-        Ok(self.history_until(alias, Some(key)).await?.contains(key))
+        Ok(self
+            .history_until(alias, Some(key))
+            .await?
+            .iter()
+            .any(|k| &k.arn == key))
+    }
+
+    /// The public key fingerprint kmsrot recorded on a key (`kmsrot:public-key-sha256`), if
+    /// the key still exists and has one.
+    pub async fn recorded_public_key(&self, key: &KeyArn) -> Result<Option<String>, KmsError> {
+        match self
+            .tags(&key.to_string(), &Subject::Key(key.clone()))
+            .await
+        {
+            Ok(tags) => Ok(tags.get(kmsrot_types::tags::PUBLIC_KEY_SHA256).cloned()),
+            Err(KmsError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// The history, newest first, up to `until` when it is found.
@@ -552,14 +595,17 @@ impl Kms {
         &self,
         alias: &kmsrot_types::AliasName,
         until: Option<&KeyArn>,
-    ) -> Result<Vec<KeyArn>, KmsError> {
+    ) -> Result<Vec<HistoryKey>, KmsError> {
         use kmsrot_types::tags;
         let subject = Subject::Alias(AliasRef::Name(alias.clone()));
         let current = self.metadata(alias.as_str(), &subject).await?;
-        let mut keys = vec![self.key_arn("DescribeKey", current.arn())?];
+        let mut keys = vec![HistoryKey {
+            arn: self.key_arn("DescribeKey", current.arn())?,
+            public_key_sha256: None,
+        }];
         for _ in 0..HISTORY_LIMIT {
-            let key = &keys[keys.len() - 1];
-            if until == Some(key) {
+            let key = keys[keys.len() - 1].arn.clone();
+            if until == Some(&key) {
                 break;
             }
             let tags = match self
@@ -567,25 +613,39 @@ impl Kms {
                 .await
             {
                 Ok(tags) => tags,
+                // Deleted: what its successor recorded of it is all there is.
                 Err(KmsError::NotFound { .. }) => break,
                 Err(err) => return Err(err),
             };
             if tags.get(tags::ALIAS).map(String::as_str) != Some(alias.as_str()) {
                 break;
             }
+            if let Some(own) = tags.get(tags::PUBLIC_KEY_SHA256) {
+                let last = keys.len() - 1;
+                keys[last].public_key_sha256 = Some(own.clone());
+            }
             let Some(previous) = tags
                 .get(tags::PREVIOUS_KEY)
                 .or_else(|| tags.get(tags::DELETED_PREVIOUS_KEY))
-                .and_then(|id| id.parse().ok())
+                .and_then(|id| id.parse::<KeyId>().ok())
             else {
                 break;
             };
+            // A record of the previous key's public key counts only if it names that key.
+            let recorded = tags
+                .get(tags::PREVIOUS_PUBLIC_KEY_SHA256)
+                .and_then(|record| record.split_once(':'))
+                .filter(|(id, _)| *id == previous.as_str())
+                .map(|(_, sha256)| sha256.to_owned());
             // The chain stays in the current key's region and account.
             let previous = key.sibling(previous);
-            if keys.contains(&previous) {
+            if keys.iter().any(|k| k.arn == previous) {
                 break;
             }
-            keys.push(previous);
+            keys.push(HistoryKey {
+                arn: previous,
+                public_key_sha256: recorded,
+            });
         }
         Ok(keys)
     }

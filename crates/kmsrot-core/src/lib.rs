@@ -43,7 +43,7 @@ mod secret;
 
 pub use engine::{AliasChange, FailedUse, RotateOptions, RotationError, Rotator, SweepOptions};
 pub use error::{KmsError, Subject};
-pub use kms::{AliasKms, DataKey, Decrypted, Kms, ReEncrypted};
+pub use kms::{AliasKms, DataKey, Decrypted, HistoryKey, Kms, ReEncrypted};
 pub use metrics::Metrics;
 pub use notify::Notifier;
 pub use secret::SecretBytes;

@@ -60,6 +60,21 @@ pub enum OfflineError {
     },
 }
 
+/// The fingerprint kmsrot records of a public key (tag `kmsrot:public-key-sha256`): the
+/// SHA-256 of the DER `SubjectPublicKeyInfo` that `GetPublicKey` returned, in lowercase hex.
+#[must_use]
+pub fn fingerprint(public_key_der: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, public_key_der);
+    digest
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
+
 /// Verifies `signature` over `message` (`MessageType` `RAW`, as kmsrot signs) with a KMS key's
 /// public key, giving the verdict KMS's `Verify` would give.
 ///
@@ -1002,6 +1017,16 @@ mod tests {
             verify(&public, key_spec, algorithm, &[0x73], &signature),
             Err(OfflineError::Invalid)
         );
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_lowercase_hex_sha256_of_the_der() {
+        // FIPS 180-2's example: SHA-256("abc").
+        assert_eq!(
+            fingerprint(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(fingerprint(&[]).len(), 64);
     }
 
     #[test]

@@ -378,6 +378,20 @@ impl TestEnv {
             .context("DescribeKey returned no key state")
     }
 
+    /// A signing key's public key, as GetPublicKey returns it (DER `SubjectPublicKeyInfo`).
+    pub async fn public_key(&self, key: &KeyArn) -> Result<Vec<u8>> {
+        let out = self
+            .client
+            .get_public_key()
+            .key_id(key.to_string())
+            .send()
+            .await
+            .context("GetPublicKey")?;
+        out.public_key
+            .map(aws_sdk_kms::primitives::Blob::into_inner)
+            .context("GetPublicKey returned no public key")
+    }
+
     /// A key's grants, as ListGrants reports them (one page: tests make few).
     pub async fn grants(&self, key: &KeyArn) -> Result<Vec<aws_sdk_kms::types::GrantListEntry>> {
         let out = self

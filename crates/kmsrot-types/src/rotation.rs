@@ -31,6 +31,15 @@ pub mod tags {
     /// On a key whose previous key KMS has deleted: that key's ID. It replaces
     /// `kmsrot:previous-key`, and records the deletion once however often the event comes.
     pub const DELETED_PREVIOUS_KEY: &str = "kmsrot:deleted-previous-key";
+    /// On a signing key: the SHA-256 of its public key (the DER `SubjectPublicKeyInfo` that
+    /// `GetPublicKey` returns), in lowercase hex. Written while the key is enabled (at `init`,
+    /// `adopt`, the self-test of a new key, and before the sweep disables it), so that
+    /// `kmsrot verify` can check old signatures offline once KMS refuses the key.
+    pub const PUBLIC_KEY_SHA256: &str = "kmsrot:public-key-sha256";
+    /// On a signing key that replaced another: `KEY_ID:SHA256`, the key ID of the key it
+    /// replaced and that key's [`PUBLIC_KEY_SHA256`]. It outlives the old key, whose own tags
+    /// KMS deletes with it; the key ID makes a stale record name a key it does not describe.
+    pub const PREVIOUS_PUBLIC_KEY_SHA256: &str = "kmsrot:previous-public-key-sha256";
     /// On a key whose imported key material expired: the event's time (RFC 3339), after the
     /// material's ID and `@` when the event names it. The record that makes the event's
     /// handling happen once.

@@ -8,7 +8,7 @@ use kmsrot_types::{AliasRef, Mac};
 
 use crate::Global;
 use crate::io::{Sink, read_document, read_input};
-use crate::output::{print_verified, render_json};
+use crate::output::{Checked, print_verified, render_json};
 
 /// Arguments of `kmsrot mac`.
 #[derive(Debug, clap::Args)]
@@ -59,7 +59,12 @@ pub(crate) async fn verify_mac(global: &Global, args: VerifyMacArgs) -> Result<(
         .await
         .context("verifying the MAC")?;
     super::sign::check_signer(trusted.as_ref(), &signer, &region)?;
-    print_verified(global.output, "made", &signer, trusted.is_some())?;
+    let checked = if trusted.is_some() {
+        Checked::Signer
+    } else {
+        Checked::NotSigner
+    };
+    print_verified(global.output, "made", &signer, checked)?;
     if trusted.is_none() {
         return Err(super::sign::Unchecked("MAC").into());
     }

@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use kmsrot_core::{Kms, KmsError, Subject};
+use kmsrot_core::{HistoryKey, Kms, KmsError, Subject};
 use kmsrot_types::{AliasName, AliasRef, KeyArn, Signature};
 
 use crate::Global;
 use crate::io::{Sink, read_document, read_input};
-use crate::output::{print_verified, render_json};
+use crate::output::{Checked, print_verified, render_json};
 
 /// Arguments of `kmsrot sign`.
 #[derive(Debug, clap::Args)]
@@ -55,38 +55,52 @@ pub(crate) struct TrustArgs {
 )]
 pub(crate) struct Unchecked(pub(crate) &'static str);
 
+/// The keys a caller trusts to have made a signature or MAC, and how errors name them.
+pub(crate) struct Trusted {
+    subject: Subject,
+    keys: Vec<HistoryKey>,
+}
+
 impl TrustArgs {
-    /// The keys trusted, and how errors name them; `None` when nothing is trusted.
-    pub(crate) async fn trusted(&self, kms: &Kms) -> Result<Option<(Subject, Vec<KeyArn>)>> {
+    /// The keys trusted; `None` when nothing is trusted.
+    pub(crate) async fn trusted(&self, kms: &Kms) -> Result<Option<Trusted>> {
         if let Some(key) = &self.key {
-            return Ok(Some((Subject::Key(key.clone()), vec![key.clone()])));
+            return Ok(Some(Trusted {
+                subject: Subject::Key(key.clone()),
+                keys: vec![HistoryKey {
+                    arn: key.clone(),
+                    public_key_sha256: None,
+                }],
+            }));
         }
         let Some(alias) = &self.alias else {
             return Ok(None);
         };
-        let history = kms
-            .history(alias)
+        let keys = kms
+            .history_keys(alias)
             .await
             .with_context(|| format!("reading the history of {alias}"))?;
-        Ok(Some((
-            Subject::Alias(AliasRef::Name(alias.clone())),
-            history,
-        )))
+        Ok(Some(Trusted {
+            subject: Subject::Alias(AliasRef::Name(alias.clone())),
+            keys,
+        }))
     }
 }
 
 /// Refuses `key` unless it is trusted.
 pub(crate) fn check_signer(
-    trusted: Option<&(Subject, Vec<KeyArn>)>,
+    trusted: Option<&Trusted>,
     key: &KeyArn,
     region: &str,
 ) -> Result<(), KmsError> {
     match trusted {
-        Some((subject, keys)) if !keys.contains(key) => Err(KmsError::NotInHistory {
-            subject: subject.clone(),
-            region: region.to_owned(),
-            key: key.clone(),
-        }),
+        Some(trusted) if !trusted.keys.iter().any(|k| &k.arn == key) => {
+            Err(KmsError::NotInHistory {
+                subject: trusted.subject.clone(),
+                region: region.to_owned(),
+                key: key.clone(),
+            })
+        }
         _ => Ok(()),
     }
 }
@@ -122,7 +136,7 @@ pub(crate) async fn verify(global: &Global, args: VerifyArgs) -> Result<()> {
             ));
         };
         let signer = verify_offline(&signature, &message, key, path)?;
-        return print_verified(global.output, "signed", &signer, true);
+        return print_verified(global.output, "signed", &signer, Checked::Offline);
     }
     let kms = super::kms(global).await?;
     let trusted = args.trust.trusted(&kms).await?;
@@ -135,19 +149,84 @@ pub(crate) async fn verify(global: &Global, args: VerifyArgs) -> Result<()> {
             | KmsError::PendingDeletion { .. }
             | KmsError::NotFound { .. }),
         ) => {
-            return Err(anyhow::Error::new(err).context(format!(
-                "verifying: KMS no longer verifies with {}; verify offline with the public key you trust for it: `kmsrot verify --offline --key {} --public-key FILE`",
-                signature.key_arn, signature.key_arn
-            )));
+            // KMS no longer verifies with the key: what kmsrot recorded of its public key,
+            // while KMS still gave it, is the trusted signer now.
+            let recorded = match &trusted {
+                Some(trusted) => recorded_public_key(&kms, trusted, &signature.key_arn).await?,
+                None => None,
+            };
+            let Some(sha256) = recorded else {
+                return Err(anyhow::Error::new(err).context(format!(
+                    "verifying: KMS no longer verifies with {key}, and kmsrot recorded no public key for it{unchecked}; verify offline with the public key you trust for it: `kmsrot verify --offline --key {key} --public-key FILE`",
+                    key = signature.key_arn,
+                    unchecked = if trusted.is_none() {
+                        " that this command may trust (give --alias or --key)"
+                    } else {
+                        ""
+                    },
+                )));
+            };
+            verify_recorded(&signature, &message, &sha256, &region)?;
+            return print_verified(
+                global.output,
+                "signed",
+                &signature.key_arn,
+                Checked::Recorded,
+            );
         }
         Err(err) => return Err(anyhow::Error::new(err).context("verifying")),
     };
     check_signer(trusted.as_ref(), &signer, &region)?;
-    print_verified(global.output, "signed", &signer, trusted.is_some())?;
+    let checked = if trusted.is_some() {
+        Checked::Signer
+    } else {
+        Checked::NotSigner
+    };
+    print_verified(global.output, "signed", &signer, checked)?;
     if trusted.is_none() {
         return Err(Unchecked("signature").into());
     }
     Ok(())
+}
+
+/// The public key fingerprint kmsrot recorded for a trusted key: from the alias's history as
+/// read, or, for `--key`, from the key's own tags.
+async fn recorded_public_key(kms: &Kms, trusted: &Trusted, key: &KeyArn) -> Result<Option<String>> {
+    let Some(entry) = trusted.keys.iter().find(|k| &k.arn == key) else {
+        return Ok(None);
+    };
+    if entry.public_key_sha256.is_some() || matches!(trusted.subject, Subject::Alias(_)) {
+        return Ok(entry.public_key_sha256.clone());
+    }
+    kms.recorded_public_key(key)
+        .await
+        .with_context(|| format!("reading the public key kmsrot recorded for {key}"))
+}
+
+/// Offline verification against a recorded fingerprint: the document's public key must be
+/// the one recorded.
+fn verify_recorded(
+    signature: &Signature,
+    message: &[u8],
+    sha256: &str,
+    region: &str,
+) -> Result<()> {
+    let key = &signature.key_arn;
+    let Some(carried) = &signature.public_key else {
+        bail!(crate::exit::UsageError(format!(
+            "KMS no longer verifies with {key}, and the signature document carries no public key (it was made before kmsrot wrote one); verify offline with the public key you trust for it: `kmsrot verify --offline --key {key} --public-key FILE`"
+        )));
+    };
+    if kmsrot_core::offline::fingerprint(carried.as_slice()) != sha256 {
+        return Err(anyhow::Error::new(KmsError::InvalidSignature {
+            subject: Subject::Key(key.clone()),
+            region: region.to_owned(),
+        })
+        .context(format!(
+            "the public key in the signature document is not the one kmsrot recorded for {key}"
+        )));
+    }
+    check_offline(signature, message, carried.as_slice())
 }
 
 /// Offline verification: the document must name the trusted key, carry its key spec, and (if
@@ -183,18 +262,23 @@ fn verify_offline(
             region: key.region().to_owned(),
         });
     }
+    check_offline(signature, message, &trusted)?;
+    Ok(key.clone())
+}
+
+/// The signature checked with a trusted public key, by the key spec the document records.
+fn check_offline(signature: &Signature, message: &[u8], public_key: &[u8]) -> Result<()> {
     let Some(spec) = &signature.key_spec else {
         bail!(crate::exit::UsageError(
             "the signature document has no key_spec (it was made before kmsrot recorded one); verify it through KMS".into()
         ));
     };
     kmsrot_core::offline::verify(
-        &trusted,
+        public_key,
         spec,
         &signature.signing_algorithm,
         message,
         signature.signature.as_slice(),
     )
-    .context("verifying offline")?;
-    Ok(key.clone())
+    .context("verifying offline")
 }

@@ -6,22 +6,47 @@ use kmsrot_types::{KeyArn, KeyInfo, RotationStatus};
 
 use super::{Format, emit};
 
+/// How a signature or MAC was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checked {
+    /// By KMS, and the signer is a key the caller trusts.
+    Signer,
+    /// By KMS, but nothing said which key should have made it.
+    NotSigner,
+    /// Offline, with a public key the caller gave (`--offline`).
+    Offline,
+    /// Offline, because KMS no longer verifies with the key, against the public key kmsrot
+    /// recorded for it.
+    Recorded,
+}
+
 /// Reports a signature or MAC that verified, with the key that made it: `{"valid": true,
-/// "key_arn": …}`, or `valid: <made> by <key>` for people.
+/// "key_arn": …, "signer_checked": …, "offline": …}`, or `valid: <made> by <key>` for people.
 pub(crate) fn print_verified(
     format: Format,
     made: &str,
     key_arn: &KeyArn,
-    signer_checked: bool,
+    checked: Checked,
 ) -> Result<()> {
+    let signer_checked = checked != Checked::NotSigner;
+    let offline = matches!(checked, Checked::Offline | Checked::Recorded);
     emit(
         format,
-        || serde_json::json!({ "valid": true, "key_arn": key_arn, "signer_checked": signer_checked }),
         || {
-            let note = if signer_checked {
-                ""
-            } else {
-                " (signer NOT checked: give --alias or --key)"
+            serde_json::json!({
+                "valid": true,
+                "key_arn": key_arn,
+                "signer_checked": signer_checked,
+                "offline": offline,
+            })
+        },
+        || {
+            let note = match checked {
+                Checked::Signer | Checked::Offline => "",
+                Checked::NotSigner => " (signer NOT checked: give --alias or --key)",
+                Checked::Recorded => {
+                    " (offline: KMS no longer verifies with this key; checked with the public key kmsrot recorded for it)"
+                }
             };
             crate::io::Sink::Stdout.write(format!("valid: {made} by {key_arn}{note}\n").as_bytes())
         },

@@ -45,6 +45,9 @@ async fn raw_signature(env: &TestEnv, key: &KeyArn, algorithm: &str, message: &[
         .into_inner()
 }
 
+/// What `verify` adds when it checked offline against the public key kmsrot recorded.
+const RECORDED: &str = " (offline: KMS no longer verifies with this key; checked with the public key kmsrot recorded for it)";
+
 fn write_json(name: &str, value: &serde_json::Value) -> std::path::PathBuf {
     let file = tmp(name);
     std::fs::write(&file, serde_json::to_vec(value).unwrap()).unwrap();
@@ -211,16 +214,7 @@ async fn old_signatures_verify_offline_once_their_key_is_gone() {
             doc["signature"] = b64(&signature).into();
         }
         let file = write_json("offline.sig.json", &doc);
-        let public = env
-            .client
-            .get_public_key()
-            .key_id(&key)
-            .send()
-            .await
-            .unwrap()
-            .public_key
-            .unwrap()
-            .into_inner();
+        let public = env.public_key(&key_arn).await.unwrap();
         let public_file = tmp("offline.pub.der");
         std::fs::write(&public_file, &public).unwrap();
         let online = kmsrot(
@@ -231,16 +225,29 @@ async fn old_signatures_verify_offline_once_their_key_is_gone() {
 
         env.disable_key(&key_arn).await.unwrap();
         env.schedule_deletion(&key_arn).await.unwrap();
-        let out = kmsrot(
-            &["verify", "--signature", path(&file), "--alias", alias],
-            Some(message.as_bytes()),
-        );
-        assert_ne!(out.status.code(), Some(0), "{spec}");
-        assert!(
-            stderr(&out).contains("--offline"),
-            "{spec}: {}",
-            stderr(&out)
-        );
+        // KMS refuses the key now; `init` recorded its public key, which the document's must
+        // match, so the trusted signer still verifies, offline, by itself.
+        for trust in ["--alias", "--key"] {
+            let trusted = if trust == "--alias" { alias } else { &key };
+            let out = kmsrot(
+                &["verify", "--signature", path(&file), trust, trusted],
+                Some(message.as_bytes()),
+            );
+            assert!(out.status.success(), "{spec} {trust}: {}", stderr(&out));
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!("valid: signed by {key}{RECORDED}\n"),
+                "{spec} {trust}"
+            );
+            expect_failure(
+                &kmsrot(
+                    &["verify", "--signature", path(&file), trust, trusted],
+                    Some(b"another message"),
+                ),
+                5,
+                "",
+            );
+        }
         let offline = |message: &[u8], file: &std::path::Path| {
             kmsrot(
                 &[
@@ -276,4 +283,127 @@ async fn old_signatures_verify_offline_once_their_key_is_gone() {
         let tampered_file = write_json("tampered.sig.json", &tampered);
         expect_failure(&offline(message.as_bytes(), &tampered_file), 5, "");
     }
+}
+
+/// The public key kmsrot records is what decides once KMS refuses a key: a rotation records
+/// both keys' fingerprints, a document carrying another public key is refused, and a key that
+/// KMS deleted (its tags with it) verifies through its successor's record.
+#[tokio::test]
+async fn a_retired_keys_signatures_verify_against_the_recorded_public_key() {
+    use kmsrot_core::offline::fingerprint;
+    use kmsrot_types::tags;
+    let env = env().await;
+    let alias = env.unique_alias("cli-recorded");
+    let alias = alias.as_str();
+    let first = init(alias, "ECC_NIST_P256", "SIGN_VERIFY");
+    let first_arn: KeyArn = first.parse().unwrap();
+    let message = b"signed before the rotation";
+    let out = kmsrot(
+        &["sign", "--alias", alias, "--output", "json"],
+        Some(message),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out);
+    let file = write_json("recorded.sig.json", &doc);
+
+    let rotated = json(&kmsrot(&["rotate", alias, "--output", "json"], None));
+    let second = rotated["actions"][0]["new_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second_arn: KeyArn = second.parse().unwrap();
+    let first_sha = fingerprint(&env.public_key(&first_arn).await.unwrap());
+    let second_sha = fingerprint(&env.public_key(&second_arn).await.unwrap());
+    let first_tags = env.tags(&first).await.unwrap();
+    let second_tags = env.tags(&second).await.unwrap();
+    assert_eq!(first_tags[tags::PUBLIC_KEY_SHA256], first_sha);
+    assert_eq!(second_tags[tags::PUBLIC_KEY_SHA256], second_sha);
+    assert_eq!(
+        second_tags[tags::PREVIOUS_PUBLIC_KEY_SHA256],
+        format!("{}:{first_sha}", first_arn.key_id().as_str())
+    );
+
+    env.disable_key(&first_arn).await.unwrap();
+    let verify = |file: &std::path::Path| {
+        kmsrot(
+            &["verify", "--signature", path(file), "--alias", alias],
+            Some(message),
+        )
+    };
+    let out = verify(&file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("valid: signed by {first}{RECORDED}\n")
+    );
+
+    // Forged: another key's signature and public key in a document naming the retired key.
+    let other = env
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .await
+        .unwrap();
+    let mut forged = doc.clone();
+    forged["signature"] = b64(&raw_signature(&env, &other, "ECDSA_SHA_256", message).await).into();
+    let other_der = env.public_key(&other).await.unwrap();
+    forged["public_key"] = b64(&other_der).into();
+    expect_failure(
+        &verify(&write_json("forged.sig.json", &forged)),
+        5,
+        "is not the one kmsrot recorded",
+    );
+    // A document without its public key cannot be checked offline: the caller is told how.
+    let mut bare = doc.clone();
+    bare.as_object_mut().unwrap().remove("public_key");
+    expect_failure(&verify(&write_json("bare.sig.json", &bare)), 2, "--offline");
+
+    // KMS deleted a key, and its tags with it: what the successor recorded still names it.
+    // (The emulator never deletes a key, so the deletion is written as kmsrot's deletion
+    // handler leaves it, for a key that does not exist.)
+    let gone_id = "0d15ea5e-0000-4000-8000-00000000dead";
+    let gone = first_arn.sibling(gone_id.parse().unwrap());
+    env.client
+        .untag_resource()
+        .key_id(&second)
+        .tag_keys(tags::PREVIOUS_KEY)
+        .send()
+        .await
+        .unwrap();
+    env.set_tags(
+        &second_arn,
+        &[
+            (tags::DELETED_PREVIOUS_KEY, gone_id),
+            (
+                tags::PREVIOUS_PUBLIC_KEY_SHA256,
+                &format!("{gone_id}:{first_sha}"),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut old = doc.clone();
+    old["key_arn"] = gone.to_string().into();
+    let old_file = write_json("gone.sig.json", &old);
+    let out = verify(&old_file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("valid: signed by {gone}{RECORDED}\n")
+    );
+    // A record that names another key is not this key's.
+    env.set_tags(
+        &second_arn,
+        &[(
+            tags::PREVIOUS_PUBLIC_KEY_SHA256,
+            &format!("{}:{first_sha}", first_arn.key_id().as_str()),
+        )],
+    )
+    .await
+    .unwrap();
+    let out = verify(&old_file);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("recorded no public key") && stderr(&out).contains("--offline"),
+        "{}",
+        stderr(&out)
+    );
 }

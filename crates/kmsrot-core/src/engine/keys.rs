@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_kms::types::KeyMetadata;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
-use kmsrot_types::{AliasName, AliasRef, KeyArn, KeyStatus, Stage, tags};
+use kmsrot_types::{AliasName, AliasRef, KeyArn, KeyKind, KeyStatus, Stage, tags};
 
 use super::{Rotator, rfc3339};
 use crate::{KmsError, Subject};
@@ -145,6 +145,40 @@ impl Rotator {
         let mut view = self.store.describe(key_id, &subject_for(key_id)).await?;
         view.tags = self.tags_of(&view.arn).await?;
         Ok(view)
+    }
+
+    /// A signing key's public key fingerprint, as recorded on the key
+    /// (`kmsrot:public-key-sha256`), and recorded now (GetPublicKey, then a tag) when it is
+    /// missing. `None` for a key that does not sign, and for one that KMS refuses (disabled
+    /// or pending deletion) and has no record. The record is what `kmsrot verify` trusts once
+    /// KMS no longer verifies with the key.
+    pub(crate) async fn record_public_key(
+        &self,
+        key: &KeyView,
+    ) -> Result<Option<String>, KmsError> {
+        if !matches!(KeyKind::of(&key.spec, &key.usage), Ok(KeyKind::Sign(_))) {
+            return Ok(None);
+        }
+        if let Some(recorded) = key.tag(tags::PUBLIC_KEY_SHA256) {
+            return Ok(Some(recorded.to_owned()));
+        }
+        let der = match self
+            .store
+            .paced(self.store.kms().public_key(&key.arn))
+            .await
+        {
+            Ok((_, der)) => der,
+            Err(KmsError::Disabled { .. } | KmsError::PendingDeletion { .. }) => {
+                tracing::warn!(key = %key.arn, "no public key recorded, and KMS no longer gives it");
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        let fingerprint = crate::offline::fingerprint(&der);
+        self.store
+            .tag(&key.arn, &[(tags::PUBLIC_KEY_SHA256, fingerprint.clone())])
+            .await?;
+        Ok(Some(fingerprint))
     }
 
     /// The key an alias names, with its tags.

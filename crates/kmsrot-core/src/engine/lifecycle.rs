@@ -466,6 +466,8 @@ impl Rotator {
     /// enabled), and tags it `retired`.
     async fn retire(&self, key: &KeyView, policy: &Policy) -> Result<(), RotationError> {
         if key.is_enabled() && !policy.keep_enabled {
+            // The last moment KMS gives the public key that old signatures verify with.
+            self.record_public_key(key).await?;
             self.store.disable_key(&key.arn).await?;
         }
         self.mark_retired(&key.arn).await?;

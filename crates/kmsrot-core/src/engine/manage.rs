@@ -160,6 +160,7 @@ impl Rotator {
                 .enable_rotation(&key.arn, policy.period_days)
                 .await?;
         }
+        self.record_public_key(key).await?;
         Ok(self.store.create_alias(alias, &key.id).await?)
     }
 
@@ -226,6 +227,7 @@ impl Rotator {
         ];
         key_tags.extend(policy.to_tags());
         self.store.tag(&key.arn, &key_tags).await?;
+        self.record_public_key(&key).await?;
         self.status(alias).await
     }
 }

@@ -161,8 +161,21 @@ impl Rotator {
             (tags::DEMOTED_AT, now.clone()),
         ];
         match restored.tag(tags::PREVIOUS_KEY).filter(|id| *id != left.id) {
-            Some(older) => left_tags.push((tags::PREVIOUS_KEY, older.to_owned())),
-            None => self.store.untag(&left.arn, &[tags::PREVIOUS_KEY]).await?,
+            Some(older) => {
+                left_tags.push((tags::PREVIOUS_KEY, older.to_owned()));
+                // The record names its key, so it moves with the pointer as it is.
+                if let Some(record) = restored.tag(tags::PREVIOUS_PUBLIC_KEY_SHA256) {
+                    left_tags.push((tags::PREVIOUS_PUBLIC_KEY_SHA256, record.to_owned()));
+                }
+            }
+            None => {
+                self.store
+                    .untag(
+                        &left.arn,
+                        &[tags::PREVIOUS_KEY, tags::PREVIOUS_PUBLIC_KEY_SHA256],
+                    )
+                    .await?;
+            }
         }
         self.store.tag(&left.arn, &left_tags).await?;
         self.store
@@ -174,6 +187,12 @@ impl Rotator {
             (tags::PREVIOUS_KEY, left.id.clone()),
             (tags::ROLLED_BACK_FROM, left.id.clone()),
         ];
+        if let Some(sha256) = self.record_public_key(left).await? {
+            restored_tags.push((
+                tags::PREVIOUS_PUBLIC_KEY_SHA256,
+                format!("{}:{sha256}", left.id),
+            ));
+        }
         // The policy belongs to the alias: the restored key takes the one in force.
         if let Ok(policy) = Policy::from_tags(|name| left.tag(name)) {
             restored_tags.extend(policy.to_tags());

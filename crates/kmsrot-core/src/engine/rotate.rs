@@ -237,6 +237,13 @@ impl Rotator {
             (tags::PREVIOUS_KEY, current.id.clone()),
         ]);
         key_tags.extend(policy.to_tags());
+        // What verifies the current key's signatures once KMS deletes it and its tags.
+        if let Some(sha256) = self.record_public_key(current).await? {
+            key_tags.push((
+                tags::PREVIOUS_PUBLIC_KEY_SHA256,
+                format!("{}:{sha256}", current.id),
+            ));
+        }
         let key = self
             .store
             .create_key(

@@ -77,6 +77,7 @@ impl Rotator {
                     .paced(kms.verify(&probe, &signature))
                     .await
                     .map_err(fail)?;
+                self.record_public_key(new).await.map_err(fail)?;
                 true
             }
             KeyKind::Mac(algorithm) => {

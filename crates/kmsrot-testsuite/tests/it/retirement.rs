@@ -454,3 +454,48 @@ async fn status_shows_every_older_key_not_yet_deleted() {
     assert_eq!(status.previous.as_ref().map(|k| &k.key_arn), Some(&second));
     assert!(status.history.iter().all(|k| k.grants.is_some()));
 }
+
+/// KMS refuses `GetPublicKey` on a disabled key, so the sweep records a signing key's public key
+/// (`kmsrot:public-key-sha256`) before it disables it, for `kmsrot verify` to check old
+/// signatures offline. Here the key has no record yet, as a key rotated before kmsrot wrote
+/// one. Reading the public key is not a use that holds the key: `KeyLastUsageData`'s
+/// `Operation` takes "Decrypt | DeriveSharedSecret | Encrypt | GenerateDataKey |
+/// GenerateDataKeyPair | GenerateDataKeyPairWithoutPlaintext | GenerateDataKeyWithoutPlaintext |
+/// GenerateMac | ReEncrypt | Sign | Verify | VerifyMac", and no `GetPublicKey`.
+#[tokio::test]
+async fn a_signing_keys_public_key_is_recorded_before_it_is_disabled() {
+    let env = env().await;
+    let alias = env.unique_alias("record-public-key");
+    let policy = Policy {
+        grace_days: 0,
+        quiet_days: 1,
+        ..Policy::new(Mode::Manual)
+    };
+    let old = env
+        .rotator()
+        .init(&alias, "ECC_NIST_P384", "SIGN_VERIFY", None, policy)
+        .await
+        .unwrap()
+        .current
+        .key_arn;
+    env.rotator()
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap();
+    env.client
+        .untag_resource()
+        .key_id(old.to_string())
+        .tag_keys(tags::PUBLIC_KEY_SHA256)
+        .send()
+        .await
+        .unwrap();
+    let der = env.public_key(&old).await.unwrap();
+
+    let outcome = engine_in(&env, 2).advance(&alias, false).await.unwrap();
+    assert_eq!(outcome.actions, vec![Action::Retire { key: old.clone() }]);
+    assert_eq!(env.key_state(&old).await.unwrap(), "Disabled");
+    assert_eq!(
+        env.tags(&old.to_string()).await.unwrap()[tags::PUBLIC_KEY_SHA256],
+        kmsrot_core::offline::fingerprint(&der)
+    );
+}
