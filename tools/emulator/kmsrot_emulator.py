@@ -1533,6 +1533,417 @@ kms_utils.RSAPrivateKey._RSAPrivateKey__padding_and_hash_algorithm = _rsa_paddin
 
 
 # ---------------------------------------------------------------------------------------------
+# Patch 23: multi-Region keys have key IDs of the form mrk- and 32 hex digits.
+#
+# AWS, Multi-Region keys in AWS KMS: "Notice that multi-Region keys have a distinctive key ID
+# that begins with mrk-. You can use the mrk- prefix to identify MRKs programmatically."
+# AWS, Key identifiers (KeyId): "The key IDs of multi-Region keys begin with the mrk- prefix. The
+# following is an example key ID for a multi-Region key." "mrk-1234abcd12ab34cd56ef1234567890ab"
+# (the KeyId examples of the API reference, ReplicateKey's among them, show the same:
+# "Key ID: mrk-1234abcd12ab34cd56ef1234567890ab").
+#
+# moto 5.2.5 gives a multi-Region key mrk- and a hyphenated UUID (40 characters). Its ciphertext
+# keeps 36 characters of key ID, so it cuts such an ID short, and Decrypt of anything the key
+# encrypted fails with AccessDeniedException, even in the key's own Region. AWS's form is 36
+# characters long and fits. moto's check of a raw key ID (^(mrk-)?UUID$) would refuse it
+# ("Invalid keyId"), so it takes mrk- and 32 hex digits too.
+# ---------------------------------------------------------------------------------------------
+
+from moto.kms.exceptions import NotFoundException  # noqa: E402
+
+_MRK_KEY_ID = re.compile(r"^mrk-[0-9a-f]{32}$", re.IGNORECASE)
+
+_original_generate_key_id = kms_models.generate_key_id
+
+
+def _generate_key_id(multi_region: bool = False) -> str:
+    if multi_region:
+        return "mrk-" + mock_random.uuid4().hex
+    return _original_generate_key_id(multi_region)
+
+
+kms_models.generate_key_id = _generate_key_id
+
+_original_validate_cmk_id = KmsResponse._validate_cmk_id
+
+
+@functools.wraps(_original_validate_cmk_id)
+def _validate_cmk_id(self: Any, key_id: str) -> None:
+    if isinstance(key_id, str) and _MRK_KEY_ID.match(key_id):
+        if key_id not in self.kms_backend.keys:
+            raise NotFoundException(f"Key '{self._display_arn(key_id)}' does not exist")
+        return
+    _original_validate_cmk_id(self, key_id)
+
+
+KmsResponse._validate_cmk_id = _validate_cmk_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 24: ReplicateKey makes a replica in another Region that shares the primary's key ID, key
+# material and other shared properties, and has its own description, key policy, tags, aliases,
+# grants and key state; DescribeKey lists the related keys; a key ARN names one Region.
+#
+# AWS, ReplicateKey: "A primary key and its replica keys share properties that make them
+# interoperable. They have the same key ID and key material. They also have the same key spec,
+# key usage, key material origin, and automatic key rotation status. KMS automatically
+# synchronizes these shared properties among related multi-Region keys. All other properties of
+# a replica key can differ, including its key policy, tags, aliases, and key state." "You cannot
+# create more than one replica of a primary key in any Region. If the Region already includes a
+# replica of the key you're trying to replicate, ReplicateKey returns an AlreadyExistsException
+# error." "When this operation completes, the new replica key has a transient key state of
+# Creating. This key state changes to Enabled (or PendingImport) after a few seconds when the
+# process of creating the new replica key is complete." KeyId: "Identifies the multi-Region
+# primary key that is being replicated." "Specify the key ID or key ARN of a multi-Region primary
+# key." ReplicaRegion: "The replica must be in a different Amazon Web Services Region than its
+# primary key and other replicas of that primary key". Description: "The default value is an
+# empty string (no description)." Policy: "If you do not provide a key policy, KMS attaches the
+# default key policy to the KMS key." Tags: "Tags are not a shared property of multi-Region
+# keys." Response: ReplicaKeyMetadata ("It also includes the ARN and Amazon Web Services Region
+# of its primary key and other replica keys."), ReplicaPolicy, ReplicaTags ("The tags on the new
+# replica key.").
+# AWS, Multi-Region keys in AWS KMS: "The primary key is the only key that can be replicated."
+# "Related multi-Region keys have the same key ID. Their key ARNs (Amazon Resource Names) differ
+# only in the Region field." "All other properties of multi-Region keys are independent
+# properties, including the description, key policy, grants, enabled and disabled key states,
+# aliases, and tags." "Automatic key rotation — You can enable and disable automatic key rotation
+# only on the primary key." "You cannot set these properties on a replica key."
+# AWS, EnableKeyRotation and DisableKeyRotation: "To enable or disable automatic rotation of a set
+# of related multi-Region keys, set the property on the primary key." RotateKeyOnDemand: "To
+# perform on-demand rotation of a set of related multi-Region keys, import new key material in
+# the primary Region key, import the same key material in each replica Region key, and invoke the
+# on-demand rotation on the primary Region key." (Errors: "UnsupportedOperationException: The
+# request was rejected because a specified parameter is not supported or a specified resource is
+# not valid for this operation.")
+# AWS, MultiRegionConfiguration: MultiRegionKeyType "Indicates whether the KMS key is a PRIMARY or
+# REPLICA key."; PrimaryKey "Displays the key ARN and Region of the primary key. This field
+# includes the current KMS key if it is the primary key."; ReplicaKeys "displays the key ARNs and
+# Regions of all replica keys. This field includes the current KMS key if it is a replica key."
+# AWS, Key states of AWS KMS keys: ReplicateKey fails on a disabled primary ("DisabledException:
+# <key ARN> is disabled.") and on one pending deletion ("KMSInvalidStateException: <key ARN> is
+# pending deletion (or pending replica deletion).").
+# AWS answers a key ARN of another Region with "NotFoundException: Invalid arn <region>" (seen in
+# its answers, e.g. kubernetes-retired/kube-aws#1041; the API reference documents no message).
+#
+# moto 5.2.5 answers ReplicateKey with HTTP 500 (KeyError) for a key ARN. Given a key ID, it
+# copies the primary object shallowly: the replica shares the primary's alias table (an alias made
+# in one Region shows in ListAliases and DescribeKey of the other, with the first Region's alias
+# ARN), grants and MultiRegionConfiguration (once DescribeKey has read the replica, the primary
+# too reports MultiRegionKeyType REPLICA), and takes the primary's description whatever
+# Description says; it ignores Policy and Tags and answers no ReplicaTags. Replicating into a
+# Region that has the replica already succeeds again, and a replica can be replicated. A replica
+# takes EnableKeyRotation and RotateKeyOnDemand (the on-demand rotation then shows in the
+# primary's ListKeyRotations), and its rotation status is its own. moto reads only the key ID of a
+# key ARN, so the primary's ARN works in the replica's Region.
+#
+# With this patch ReplicateKey's ReplicaKeyMetadata says Creating (Enabled false) and the replica
+# is Enabled by the time DescribeKey can ask. The messages of UnsupportedOperationException,
+# AlreadyExistsException and of the ValidationException for a ReplicaRegion that is the
+# primary's own Region are the emulator's: AWS documents none (nor which error that last case
+# gets).
+# ---------------------------------------------------------------------------------------------
+
+from copy import copy  # noqa: E402
+
+from moto.kms.exceptions import AlreadyExistsException  # noqa: E402
+
+
+class UnsupportedOperationException(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__("UnsupportedOperationException", message)
+
+
+def _check_arn_region(response: Any, key_id: Any) -> None:
+    """A key ARN or alias ARN names its Region: in another Region it names no key."""
+    if not isinstance(key_id, str) or not key_id.startswith("arn:"):
+        return
+    parts = key_id.split(":")
+    if len(parts) > 3 and parts[3] != response.region:
+        raise NotFoundException(f"Invalid arn {parts[3]}")
+
+
+def _in_this_region(method_name: str) -> None:
+    original = getattr(KmsResponse, method_name)
+
+    @functools.wraps(original)
+    def checked(self: Any, key_id: str) -> None:
+        _check_arn_region(self, key_id)
+        original(self, key_id)
+
+    setattr(KmsResponse, method_name, checked)
+
+
+# Every KeyId check of moto's goes through one of these (_validate_key_id calls both).
+_in_this_region("_validate_cmk_id")  # patch 23's
+_in_this_region("_validate_alias")
+
+
+def _related_keys(key: Any) -> dict[str, Any]:
+    """The set of related multi-Region keys a key belongs to: its primary and its replicas, in the
+    order they were made. A primary never replicated is alone in its set."""
+    related = getattr(key, "kmsrot_related", None)
+    return related if related is not None else {"primary": key, "replicas": []}
+
+
+def _is_replica(key: Any) -> bool:
+    return bool(key.multi_region) and _related_keys(key)["primary"] is not key
+
+
+def _multi_region_configuration(self: Any) -> dict[str, Any]:
+    related = _related_keys(self)
+    primary = related["primary"]
+    return {
+        "MultiRegionKeyType": "REPLICA" if _is_replica(self) else "PRIMARY",
+        "PrimaryKey": {"Arn": primary.arn, "Region": primary.region},
+        "ReplicaKeys": [{"Arn": r.arn, "Region": r.region} for r in related["replicas"]],
+    }
+
+
+def _ignore_multi_region_configuration(self: Any, value: Any) -> None:
+    """moto's Key.__init__ and describe_key write their own copy; the set above is the truth."""
+
+
+Key.multi_region_configuration = property(
+    _multi_region_configuration, _ignore_multi_region_configuration
+)
+
+
+def _replicate_key(
+    self: Any,
+    key_id: str,
+    replica_region: str,
+    description: str | None = None,
+    policy: str | None = None,
+    tags: list[dict[str, str]] | None = None,
+) -> Any:
+    primary = self.keys[self.get_key_id(key_id)]
+    if not primary.multi_region or _is_replica(primary):
+        raise UnsupportedOperationException(f"{primary.arn} is not a multi-Region primary key.")
+    _require_usable(self, primary.id)  # DisabledException / KMSInvalidStateException
+    if replica_region == self.region_name:
+        raise ValidationException(
+            f"{primary.arn} is in {replica_region}: the replica must be in a different Region "
+            "than its primary key and other replicas of that primary key."
+        )
+    target = kms_models.kms_backends[self.account_id][replica_region]
+    replica_arn = (
+        f"arn:{get_partition(replica_region)}:kms:{replica_region}:{self.account_id}"
+        f":key/{primary.id}"
+    )
+    if primary.id in target.keys:
+        raise AlreadyExistsException(f"{replica_arn} already exists")
+
+    # Shared: the key ID, key material (and key pair), key spec, key usage, origin, and the
+    # history of rotations. Everything else is the replica's own.
+    replica = copy(primary)
+    for name in [name for name in vars(replica) if name.startswith("kmsrot_")]:
+        delattr(replica, name)
+    replica.region = replica_region
+    replica.arn = replica_arn
+    replica.creation_date = unix_time()
+    replica.description = description or ""
+    replica.policy = policy or replica.generate_default_policy()
+    replica.key_state = "Enabled"
+    replica.enabled = True
+    replica.deletion_date = None
+    replica.grants = {}
+    replica.aliases = {}
+    related = _related_keys(primary)
+    related["replicas"].append(replica)
+    primary.kmsrot_related = related
+    replica.kmsrot_related = related
+    target.keys[replica.id] = replica
+    if tags:
+        target.tagger.tag_resource(replica.id, tags)
+    return replica
+
+
+KmsBackend.replicate_key = _replicate_key
+
+
+def _replicate_key_response(self: Any) -> str:
+    key_id = self._get_param("KeyId")
+    _require_key_id(key_id)
+    self._validate_cmk_id(key_id)  # a key ID or key ARN, in this Region
+    replica = self.kms_backend.replicate_key(
+        key_id,
+        self._get_param("ReplicaRegion"),
+        description=self._get_param("Description"),
+        policy=self._get_param("Policy"),
+        tags=self._get_param("Tags"),
+    )
+    target = kms_models.kms_backends[replica.account_id][replica.region]
+    metadata = replica.to_dict()["KeyMetadata"]
+    # AWS answers while the replica is still being made; here it is ready at once (DescribeKey
+    # shows Enabled).
+    metadata["KeyState"] = "Creating"
+    metadata["Enabled"] = False
+    return json.dumps(
+        {
+            "ReplicaKeyMetadata": metadata,
+            "ReplicaPolicy": replica.policy,
+            "ReplicaTags": target.tagger.list_tags_for_resource(replica.id)["Tags"],
+        }
+    )
+
+
+KmsResponse.replicate_key = _replicate_key_response
+
+
+def _key_of_request(response: Any) -> Any:
+    try:
+        backend = response.kms_backend
+        return backend.keys.get(backend.any_id_to_key_id(response._get_param("KeyId")))
+    except Exception:  # no such key: the operation's own check answers
+        return None
+
+
+_REPLICA_ROTATION_REFUSALS = {
+    "enable_key_rotation": "To enable or disable automatic rotation of a set of related "
+    "multi-Region keys, set the property on the primary key.",
+    "disable_key_rotation": "To enable or disable automatic rotation of a set of related "
+    "multi-Region keys, set the property on the primary key.",
+    "rotate_key_on_demand": "To perform on-demand rotation of a set of related multi-Region "
+    "keys, invoke the on-demand rotation on the primary Region key.",
+}
+
+
+def _primary_only(method_name: str, reason: str) -> None:
+    original = getattr(KmsResponse, method_name)
+
+    @functools.wraps(original)
+    def primary_only(self: Any) -> Any:
+        key = _key_of_request(self)
+        if key is not None and _is_replica(key):
+            raise UnsupportedOperationException(
+                f"{key.arn} is a multi-Region replica key. {reason}"
+            )
+        return original(self)
+
+    setattr(KmsResponse, method_name, primary_only)
+
+
+for _method_name, _reason in _REPLICA_ROTATION_REFUSALS.items():
+    _primary_only(_method_name, _reason)
+
+_rotation_status_of_any_key = KmsResponse.get_key_rotation_status
+
+
+@functools.wraps(_rotation_status_of_any_key)
+def _get_replica_rotation_status(self: Any) -> str:
+    key = _key_of_request(self)
+    if key is not None and _is_replica(key):  # a shared property: the primary's
+        primary = _related_keys(key)["primary"]
+        key.key_rotation_status = primary.key_rotation_status
+        # Patch 6's bookkeeping; a key created with rotation on counts from its creation.
+        key.kmsrot_rotation_enabled_at = getattr(
+            primary, "kmsrot_rotation_enabled_at", primary.creation_date
+        )
+        if hasattr(primary, "kmsrot_rotation_period_days"):
+            key.kmsrot_rotation_period_days = primary.kmsrot_rotation_period_days
+        elif hasattr(key, "kmsrot_rotation_period_days"):
+            del key.kmsrot_rotation_period_days
+    return _rotation_status_of_any_key(self)
+
+
+KmsResponse.get_key_rotation_status = _get_replica_rotation_status
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 25: a primary key scheduled for deletion while it has replicas is PendingReplicaDeletion.
+#
+# AWS, ScheduleKeyDeletion: "You can schedule the deletion of a multi-Region primary key and its
+# replica keys at any time. However, KMS will not delete a multi-Region primary key with existing
+# replica keys. If you schedule the deletion of a primary key with replicas, its key state
+# changes to PendingReplicaDeletion and it cannot be replicated or used in cryptographic
+# operations. This status can continue indefinitely. When the last of its replicas keys (sic) is
+# deleted (not just scheduled), the key state of the primary key changes to PendingDeletion and
+# its waiting period (PendingWindowInDays) begins." Response: KeyId ("The Amazon Resource Name
+# (key ARN) of the KMS key whose deletion is scheduled."), DeletionDate ("If the KMS key is a
+# multi-Region primary key with replica keys, this field does not appear."), KeyState,
+# PendingWindowInDays ("If the KMS key is a multi-Region primary key with replicas, the waiting
+# period begins when the last of its replica keys is deleted.").
+# AWS, KeyMetadata, PendingDeletionWindowInDays: "This value is present only when the KeyState of
+# the KMS key is PendingReplicaDeletion."
+# AWS, Key states of AWS KMS keys: in PendingReplicaDeletion as in PendingDeletion, cryptographic
+# operations fail with "KMSInvalidStateException: <key ARN> is pending deletion (or pending
+# replica deletion)." (patch 1) and CancelKeyDeletion succeeds.
+#
+# moto 5.2.5 puts such a primary in PendingDeletion with a DeletionDate, as any key. Its
+# ScheduleKeyDeletion answer echoes KeyId as sent and has no KeyState or PendingWindowInDays; with
+# this patch it has AWS's four fields for every key it schedules. The emulator never deletes a
+# key, so such a primary stays PendingReplicaDeletion until CancelKeyDeletion.
+# ---------------------------------------------------------------------------------------------
+
+_original_schedule_key_deletion = KmsBackend.schedule_key_deletion  # patch 4's
+
+
+@functools.wraps(_original_schedule_key_deletion)
+def _schedule_key_deletion(self: Any, key_id: str, pending_window_in_days: int) -> Any:
+    answer = _original_schedule_key_deletion(self, key_id, pending_window_in_days)
+    key = self.keys.get(self.get_key_id(key_id))
+    if key is not None and key.key_state == "PendingDeletion":
+        if not _is_replica(key) and _related_keys(key)["replicas"]:
+            key.key_state = "PendingReplicaDeletion"
+            key.deletion_date = None
+            key.kmsrot_replica_deletion_window_days = pending_window_in_days
+            return None
+    return answer
+
+
+KmsBackend.schedule_key_deletion = _schedule_key_deletion
+
+_original_schedule_key_deletion_response = KmsResponse.schedule_key_deletion
+
+
+@functools.wraps(_original_schedule_key_deletion_response)
+def _schedule_key_deletion_response(self: Any) -> str:
+    body = json.loads(_original_schedule_key_deletion_response(self))
+    key = self.kms_backend.keys.get(self.kms_backend.get_key_id(self._get_param("KeyId")))
+    if key is None or key.key_state not in ("PendingDeletion", "PendingReplicaDeletion"):
+        return json.dumps(body)  # moto's own answer (a window outside 7 to 30 changes nothing)
+    body["KeyId"] = key.arn
+    body["KeyState"] = key.key_state
+    body["PendingWindowInDays"] = self._get_param("PendingWindowInDays") or 30
+    if key.key_state == "PendingReplicaDeletion":
+        body.pop("DeletionDate", None)
+    return json.dumps(body)
+
+
+KmsResponse.schedule_key_deletion = _schedule_key_deletion_response
+
+_original_cancel_key_deletion = KmsBackend.cancel_key_deletion  # patch 4's
+
+
+@functools.wraps(_original_cancel_key_deletion)
+def _cancel_key_deletion(self: Any, key_id: str) -> None:
+    _original_cancel_key_deletion(self, key_id)
+    key = self.keys.get(self.get_key_id(key_id))
+    if key is not None and hasattr(key, "kmsrot_replica_deletion_window_days"):
+        del key.kmsrot_replica_deletion_window_days
+
+
+KmsBackend.cancel_key_deletion = _cancel_key_deletion
+
+_original_key_to_dict = Key.to_dict
+
+
+@functools.wraps(_original_key_to_dict)
+def _key_to_dict(self: Any) -> dict[str, Any]:
+    answer = _original_key_to_dict(self)
+    if self.key_state == "PendingReplicaDeletion":
+        answer["KeyMetadata"]["PendingDeletionWindowInDays"] = getattr(
+            self, "kmsrot_replica_deletion_window_days", 30
+        )
+    return answer
+
+
+Key.to_dict = _key_to_dict
+
+
+# ---------------------------------------------------------------------------------------------
 # Running the server.
 # ---------------------------------------------------------------------------------------------
 

@@ -1952,3 +1952,338 @@ async fn patch_rsa_pss_signatures_use_a_digest_length_salt() {
     )
     .unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Multi-Region keys (patches 23 to 25). Primaries are made in the default region; replicas go
+// to regions no other test uses, so that no listing or sweep elsewhere meets them.
+// ---------------------------------------------------------------------------------------------
+
+const REPLICA_REGION: &str = "us-east-2";
+const OTHER_REPLICA_REGION: &str = "us-west-1";
+
+async fn replica_env(region: &str) -> kmsrot_testsuite::TestEnv {
+    kmsrot_testsuite::TestEnv::in_region(region)
+        .await
+        .expect("test environment")
+}
+
+/// Creates a symmetric multi-Region primary key with the raw SDK; returns its ARN.
+async fn multi_region_key(env: &kmsrot_testsuite::TestEnv) -> KeyArn {
+    env.client
+        .create_key()
+        .multi_region(true)
+        .description("kmsrot integration test")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Replicates a primary key into `region` with the raw SDK.
+async fn replicate(env: &kmsrot_testsuite::TestEnv, primary: &KeyArn, region: &str) {
+    env.client
+        .replicate_key()
+        .key_id(primary.to_string())
+        .replica_region(region)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Patch 23: "Notice that multi-Region keys have a distinctive key ID that begins with mrk-";
+/// "The key IDs of multi-Region keys begin with the mrk- prefix." (mrk- and 32 hex digits, as
+/// in mrk-1234abcd12ab34cd56ef1234567890ab); what such a key encrypts decrypts.
+#[tokio::test]
+async fn patch_multi_region_key_ids_are_mrk_and_32_hex_digits() {
+    let env = env().await;
+    // The ARN parses as a KeyArn, whose key ID takes only a UUID or mrk- and 32 hex digits.
+    let key = multi_region_key(&env).await;
+    assert!(key.key_id().is_multi_region(), "{key}");
+    let id = key.key_id().as_str();
+    let hex = id.strip_prefix("mrk-").unwrap();
+    assert!(
+        hex.len() == 32
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+        "{id}"
+    );
+    // The raw key ID names the key, and the ciphertext names it whole.
+    assert_eq!(key_metadata(&env, id).await.key_id(), id);
+    let ct = raw_ciphertext(&env, id).await;
+    let out = env
+        .client
+        .decrypt()
+        .ciphertext_blob(ct)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.key_id(), Some(key.to_string().as_str()));
+    assert_eq!(out.plaintext().map(|p| p.as_ref()), Some(b"x".as_slice()));
+}
+
+/// Patch 24: ReplicateKey: replicas "have the same key ID and key material"; "If the Region
+/// already includes a replica of the key you're trying to replicate, ReplicateKey returns an
+/// AlreadyExistsException error"; "The primary key is the only key that can be replicated."
+/// DescribeKey's MultiRegionConfiguration names the primary and every replica, in every Region.
+#[tokio::test]
+async fn patch_replicate_key_makes_an_interoperable_replica() {
+    use aws_sdk_kms::types::{MultiRegionKeyType, Tag};
+    let env = env().await;
+    let west = replica_env(REPLICA_REGION).await;
+    let primary = multi_region_key(&env).await;
+    let id = primary.key_id().as_str();
+    let out = env
+        .client
+        .replicate_key()
+        .key_id(primary.to_string())
+        .replica_region(REPLICA_REGION)
+        .description("replica")
+        .tags(
+            Tag::builder()
+                .tag_key("team")
+                .tag_value("west")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let metadata = out.replica_key_metadata().unwrap();
+    let replica: KeyArn = metadata.arn().unwrap().parse().unwrap();
+    assert_eq!(replica.key_id(), primary.key_id());
+    assert_eq!(replica.region(), REPLICA_REGION);
+    assert_eq!(metadata.key_state(), Some(&KeyState::Creating));
+    assert_eq!(out.replica_tags().len(), 1, "{out:?}");
+    assert!(out.replica_policy().is_some());
+    assert_eq!(west.tags(id).await.unwrap(), tag_map(&[("team", "west")]));
+    assert!(env.tags(id).await.unwrap().is_empty());
+
+    for (side, kind) in [
+        (&env, MultiRegionKeyType::Primary),
+        (&west, MultiRegionKeyType::Replica),
+    ] {
+        let metadata = key_metadata(side, id).await;
+        let config = metadata.multi_region_configuration().unwrap();
+        assert_eq!(config.multi_region_key_type(), Some(&kind));
+        assert_eq!(
+            config.primary_key().and_then(|k| k.arn()),
+            Some(primary.to_string().as_str())
+        );
+        let replicas: Vec<&str> = config
+            .replica_keys()
+            .iter()
+            .filter_map(|k| k.arn())
+            .collect();
+        assert_eq!(replicas, [replica.to_string().as_str()], "{kind:?}");
+    }
+    let in_west = key_metadata(&west, id).await;
+    assert_eq!(in_west.key_state(), Some(&KeyState::Enabled));
+    assert_eq!(in_west.description(), Some("replica"));
+
+    // The same key material: each Region decrypts what the other encrypted.
+    let ct = raw_ciphertext(&env, id).await;
+    let out = west
+        .client
+        .decrypt()
+        .ciphertext_blob(ct)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.key_id(), Some(replica.to_string().as_str()));
+    let ct = raw_ciphertext(&west, id).await;
+    env.client
+        .decrypt()
+        .ciphertext_blob(ct)
+        .send()
+        .await
+        .unwrap();
+
+    // One replica per Region, made from the primary only; a key ARN names its own Region.
+    let err = env
+        .client
+        .replicate_key()
+        .key_id(id)
+        .replica_region(REPLICA_REGION)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AlreadyExistsException"));
+    let err = west
+        .client
+        .replicate_key()
+        .key_id(id)
+        .replica_region(OTHER_REPLICA_REGION)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnsupportedOperationException"));
+    let err = west
+        .client
+        .describe_key()
+        .key_id(primary.to_string())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NotFoundException"));
+}
+
+/// Patch 24: "All other properties of multi-Region keys are independent properties, including
+/// the description, key policy, grants, enabled and disabled key states, aliases, and tags.";
+/// automatic key rotation is shared: "To enable or disable automatic rotation of a set of
+/// related multi-Region keys, set the property on the primary key."
+#[tokio::test]
+async fn patch_replica_keys_have_their_own_aliases_and_state() {
+    let env = env().await;
+    let west = replica_env(OTHER_REPLICA_REGION).await;
+    let primary = multi_region_key(&env).await;
+    let id = primary.key_id().as_str();
+    replicate(&env, &primary, OTHER_REPLICA_REGION).await;
+
+    // An alias lives in its Region: the same name can name the replica in the other.
+    let alias = env.unique_alias("mrk");
+    let create_alias = |side: &kmsrot_testsuite::TestEnv| {
+        side.client
+            .create_alias()
+            .alias_name(alias.as_str())
+            .target_key_id(id)
+            .send()
+    };
+    create_alias(&env).await.unwrap();
+    let listed = west.client.list_aliases().key_id(id).send().await.unwrap();
+    assert!(listed.aliases().is_empty(), "{listed:?}");
+    let err = west
+        .client
+        .describe_key()
+        .key_id(alias.as_str())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NotFoundException"));
+    create_alias(&west).await.unwrap();
+    let (replica, _) = west.alias_target(&alias).await.unwrap();
+    assert_eq!(replica.region(), OTHER_REPLICA_REGION);
+    assert_eq!(env.alias_target(&alias).await.unwrap().0, primary);
+
+    // Disabling the replica leaves the primary enabled.
+    west.disable_key(&replica).await.unwrap();
+    assert_eq!(env.key_state(&primary).await.unwrap(), "Enabled");
+    raw_ciphertext(&env, id).await;
+    let err = west
+        .client
+        .encrypt()
+        .key_id(id)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DisabledException"));
+
+    // Rotation is set on the primary, and the replica reports it.
+    let err = west
+        .client
+        .enable_key_rotation()
+        .key_id(id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnsupportedOperationException"));
+    let err = west
+        .client
+        .rotate_key_on_demand()
+        .key_id(id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("UnsupportedOperationException"));
+    env.client
+        .enable_key_rotation()
+        .key_id(id)
+        .rotation_period_in_days(180)
+        .send()
+        .await
+        .unwrap();
+    let status = west
+        .client
+        .get_key_rotation_status()
+        .key_id(id)
+        .send()
+        .await
+        .unwrap();
+    assert!(status.key_rotation_enabled());
+    assert_eq!(status.rotation_period_in_days(), Some(180));
+}
+
+/// Patch 25: ScheduleKeyDeletion: "If you schedule the deletion of a primary key with replicas,
+/// its key state changes to PendingReplicaDeletion and it cannot be replicated or used in
+/// cryptographic operations."; DeletionDate: "If the KMS key is a multi-Region primary key with
+/// replica keys, this field does not appear."
+#[tokio::test]
+async fn patch_primary_with_replicas_is_pending_replica_deletion() {
+    let env = env().await;
+    let west = replica_env(REPLICA_REGION).await;
+    let primary = multi_region_key(&env).await;
+    let id = primary.key_id().as_str();
+    let ct = raw_ciphertext(&env, id).await;
+    replicate(&env, &primary, REPLICA_REGION).await;
+
+    let out = env
+        .client
+        .schedule_key_deletion()
+        .key_id(id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.key_state(), Some(&KeyState::PendingReplicaDeletion));
+    assert_eq!(out.pending_window_in_days(), Some(7));
+    assert!(out.deletion_date().is_none(), "{out:?}");
+    let metadata = key_metadata(&env, id).await;
+    assert_eq!(
+        metadata.key_state(),
+        Some(&KeyState::PendingReplicaDeletion)
+    );
+    assert_eq!(metadata.pending_deletion_window_in_days(), Some(7));
+    assert!(metadata.deletion_date().is_none(), "{metadata:?}");
+
+    let err = env
+        .client
+        .encrypt()
+        .key_id(id)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("KMSInvalidStateException"));
+    let err = env
+        .client
+        .replicate_key()
+        .key_id(id)
+        .replica_region(OTHER_REPLICA_REGION)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("KMSInvalidStateException"));
+    // The replica is unaffected.
+    west.client
+        .decrypt()
+        .ciphertext_blob(ct)
+        .send()
+        .await
+        .unwrap();
+
+    env.client
+        .cancel_key_deletion()
+        .key_id(id)
+        .send()
+        .await
+        .unwrap();
+    let metadata = key_metadata(&env, id).await;
+    assert_eq!(metadata.key_state(), Some(&KeyState::Disabled));
+    assert_eq!(metadata.pending_deletion_window_in_days(), None);
+}
