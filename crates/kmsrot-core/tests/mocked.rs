@@ -329,7 +329,7 @@ async fn used_up_on_demand_rotations_are_a_clear_error() {
             .rotation_date(aws_smithy_types::DateTime::from_secs(1_780_000_000))
             .build();
         aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput::builder()
-            .set_rotations(Some(vec![entry; 10]))
+            .set_rotations(Some(vec![entry; 25]))
             .truncated(false)
             .build()
     });
@@ -359,13 +359,13 @@ async fn used_up_on_demand_rotations_are_a_clear_error() {
     assert!(
         matches!(
             err,
-            kmsrot_core::RotationError::OnDemandLimit { used: 10, .. }
+            kmsrot_core::RotationError::OnDemandLimit { used: 25, .. }
         ),
         "{err:?}"
     );
     let message = err.to_string();
     assert!(message.contains("`alias/app` in eu-west-1"), "{message}");
-    assert!(message.contains("10 done"), "{message}");
+    assert!(message.contains("25 done"), "{message}");
 }
 
 #[tokio::test]

@@ -38,10 +38,11 @@ pub use events::AliasChange;
 pub use rotate::RotateOptions;
 pub use sweep::SweepOptions;
 
-/// KMS's documented cap on on-demand rotations of one key ("a maximum of 10 times per KMS
-/// key" in the API reference; the developer guide has said 25). kmsrot counts down from the
-/// lower number for reporting, and leaves the refusal to KMS (`LimitExceededException`).
-pub const ON_DEMAND_CAP: u32 = 10;
+/// KMS's documented cap on on-demand rotations of one key: "You can perform on-demand key
+/// rotation a maximum of 25 times per KMS key" (RotateKeyOnDemand, in aws-sdk-kms 1.111's
+/// doc comment). kmsrot counts down from it for reporting, and leaves the refusal to KMS
+/// (`LimitExceededException`).
+pub const ON_DEMAND_CAP: u32 = 25;
 
 /// Everything the engine can refuse or fail with. KMS's own errors pass through as
 /// [`RotationError::Kms`].

@@ -553,7 +553,7 @@ async fn automatic_mode_keeps_kms_rotation_on_and_rotates_on_demand() {
         }
     );
     assert!(status.compliance.ok(), "{:?}", status.compliance);
-    assert_eq!(status.on_demand_remaining, Some(10));
+    assert_eq!(status.on_demand_remaining, Some(25));
     let next = aws_smithy_types::DateTime::from_str(
         &status.next_rotation,
         aws_smithy_types::date_time::Format::DateTime,
@@ -577,7 +577,7 @@ async fn automatic_mode_keeps_kms_rotation_on_and_rotates_on_demand() {
     );
     let status = engine.status(&alias).await.unwrap();
     assert_eq!(status.current.key_arn, key, "the key ID does not change");
-    assert_eq!(status.on_demand_remaining, Some(9));
+    assert_eq!(status.on_demand_remaining, Some(24));
 
     // Drift: someone switches rotation off. Status reports it, and advancing repairs it.
     env.client
