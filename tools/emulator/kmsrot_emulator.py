@@ -1944,6 +1944,126 @@ Key.to_dict = _key_to_dict
 
 
 # ---------------------------------------------------------------------------------------------
+# Patch 26: a CREATE change set for a stack in REVIEW_IN_PROGRESS belongs to that stack, and one
+# for a stack that exists in any other state is refused.
+#
+# AWS, CreateChangeSet: "To create a change set for a stack that doesn't exist, for the
+# ChangeSetType parameter, specify CREATE. To create a change set for an existing stack, specify
+# UPDATE for the ChangeSetType parameter." ChangeSetType: "If you create a change set for a new
+# stack, CloudFormation creates a stack with a unique stack ID, but no template or resources. The
+# stack will be in the REVIEW_IN_PROGRESS state until you execute the change set." "You can't use
+# the UPDATE type to create a change set for a new stack or the CREATE type to create a change
+# set for an existing stack."
+# AWS, ExecuteChangeSet: "Updates a stack using the input information that was provided when the
+# specified change set was created."
+# A stack in REVIEW_IN_PROGRESS takes CREATE change sets (aws/aws-cdk#7731: "When a stack is in
+# REVIEW_IN_PROGRESS state, ensure we set the ChangeSetType to CREATE"); they are added to it,
+# with its stack ID. AWS documents no error for a CREATE change set on an existing stack
+# (CreateChangeSet's errors, as aws-sdk-cloudformation's CreateChangeSetError lists them, are
+# AlreadyExistsException, "The resource with the name requested already exists.",
+# InsufficientCapabilitiesException and LimitExceededException); it answers ValidationError
+# "Stack [NAME] already exists and cannot be created again with the changeSet
+# [CHANGE-SET-NAME]." (seen in its answers, as `sam deploy` prints them and aws/copilot-cli's
+# tests quote them).
+#
+# moto 5.2.5 makes a second stack of the same name, with a new stack ID, for every CREATE change
+# set, whatever stacks of that name exist: after a CREATE change set that was never executed, the
+# next one gets a stack of its own; executing it completes that stack, but DescribeStacks by name
+# still answers the first, REVIEW_IN_PROGRESS, with no outputs. A CREATE change set for a stack
+# that is CREATE_COMPLETE is made too (and yet another stack of that name).
+# ---------------------------------------------------------------------------------------------
+
+_STACK_EXISTS = (
+    "Stack [{stack}] already exists and cannot be created again with the changeSet [{change_set}]."
+)
+
+_original_backend_create_change_set = CloudFormationBackend.create_change_set
+
+
+@functools.wraps(_original_backend_create_change_set)
+def _create_change_set_for_stack_in_review(
+    self: Any,
+    stack_name: str,
+    change_set_name: str,
+    template: str,
+    parameters: dict[str, str],
+    description: str,
+    change_set_type: str,
+    notification_arns: list[str] | None = None,
+    tags: dict[str, str] | None = None,
+    role_arn: str | None = None,
+) -> tuple[str, str]:
+    # A deleted stack is in self.deleted_stacks: only live stacks count.
+    stack = next((s for s in list(self.stacks.values()) if s.name == stack_name), None)
+    if change_set_type != "CREATE" or stack is None:
+        return _original_backend_create_change_set(
+            self,
+            stack_name=stack_name,
+            change_set_name=change_set_name,
+            template=template,
+            parameters=parameters,
+            description=description,
+            change_set_type=change_set_type,
+            notification_arns=notification_arns,
+            tags=tags,
+            role_arn=role_arn,
+        )
+    cfn_models.validate_create_change_set(change_set_name)  # as moto checks the name first
+    if stack.status != "REVIEW_IN_PROGRESS":
+        raise StackValidationError(
+            message=_STACK_EXISTS.format(stack=stack_name, change_set=change_set_name)
+        )
+    change_set_id = cfn_models.generate_changeset_id(
+        change_set_name, self.region_name, self.account_id
+    )
+    change_set = cfn_models.ChangeSet(
+        change_set_type=change_set_type,
+        change_set_id=change_set_id,
+        change_set_name=change_set_name,
+        stack=stack,
+        template=template,
+        parameters=parameters,
+        description=description,
+        notification_arns=notification_arns,
+        tags=tags,
+        role_arn=role_arn,
+    )
+    change_set.status = "CREATE_COMPLETE"
+    change_set.execution_status = "AVAILABLE"
+    self.change_sets[change_set_id] = change_set
+    return change_set_id, stack.stack_id
+
+
+CloudFormationBackend.create_change_set = _create_change_set_for_stack_in_review
+
+_execute_change_set_of_patch_11 = CloudFormationBackend.execute_change_set
+
+
+@functools.wraps(_execute_change_set_of_patch_11)
+def _execute_create_change_set(
+    self: Any, change_set_name: str, stack_name: str | None = None
+) -> None:
+    change_set = _change_set_of(self, change_set_name, stack_name)
+    stack = self.stacks.get(change_set.stack_id)
+    if (
+        change_set.change_set_type == "CREATE"
+        and change_set.execution_status == "AVAILABLE"
+        and stack is not None
+    ):
+        # The stack in review was made with the settings of its first change set; it is created
+        # with those of the one executed. (moto applies a change set's parameters only when it
+        # names some: none would leave the first change set's in place of the defaults.)
+        stack.resource_map.input_parameters = dict(change_set.parameters)
+        stack.tags = dict(change_set.tags or {})
+        stack.notification_arns = list(change_set.notification_arns or [])
+        stack.role_arn = change_set.role_arn
+    _execute_change_set_of_patch_11(self, change_set_name, stack_name)
+
+
+CloudFormationBackend.execute_change_set = _execute_create_change_set
+
+
+# ---------------------------------------------------------------------------------------------
 # Running the server.
 # ---------------------------------------------------------------------------------------------
 

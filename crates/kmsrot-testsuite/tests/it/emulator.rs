@@ -2287,3 +2287,193 @@ async fn patch_primary_with_replicas_is_pending_replica_deletion() {
     assert_eq!(metadata.key_state(), Some(&KeyState::Disabled));
     assert_eq!(metadata.pending_deletion_window_in_days(), None);
 }
+
+// ---------------------------------------------------------------------------------------------
+// CloudFormation again (patch 26), with the helpers and region of patches 8 to 16.
+// ---------------------------------------------------------------------------------------------
+
+const IN_REVIEW_TEMPLATE: &str = r#"
+Parameters:
+  Label:
+    Type: String
+    Default: default
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+Outputs:
+  Label:
+    Value: !Ref Label
+  TopicArn:
+    Value: !Ref Topic
+"#;
+
+fn stack_tag(key: &str, value: &str) -> aws_sdk_cloudformation::types::Tag {
+    aws_sdk_cloudformation::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+}
+
+/// Patch 26: ChangeSetType: "If you create a change set for a new stack, CloudFormation creates a
+/// stack with a unique stack ID, but no template or resources. The stack will be in the
+/// REVIEW_IN_PROGRESS state until you execute the change set."; a second CREATE change set is
+/// added to that stack, and executing it creates the stack with that change set's parameters and
+/// tags. "You can't use ... the CREATE type to create a change set for an existing stack": once
+/// the stack is created, CreateChangeSet answers ValidationError. A deleted stack of the same
+/// name does not count.
+#[tokio::test]
+async fn patch_a_create_change_set_reuses_a_stack_in_review() {
+    let (_env, cfn) = cfn_env().await;
+    let name = stack_name("in-review");
+    let first = cfn
+        .create_change_set()
+        .stack_name(&name)
+        .change_set_name("first")
+        .change_set_type(ChangeSetType::Create)
+        .template_body(IN_REVIEW_TEMPLATE)
+        .parameters(parameter("Label", "first"))
+        .tags(stack_tag("team", "first"))
+        .send()
+        .await
+        .unwrap();
+    let stack_id = first.stack_id().unwrap().to_owned();
+    assert_eq!(
+        describe_stack(&cfn, &name).await.stack_status(),
+        Some(&StackStatus::ReviewInProgress)
+    );
+
+    // Never executed, the first change set leaves the stack in review; the next CREATE change
+    // set (Label left at its default) belongs to that stack.
+    let second = cfn
+        .create_change_set()
+        .stack_name(&name)
+        .change_set_name("second")
+        .change_set_type(ChangeSetType::Create)
+        .template_body(IN_REVIEW_TEMPLATE)
+        .tags(stack_tag("team", "second"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.stack_id(), Some(stack_id.as_str()));
+    let listed = cfn
+        .list_change_sets()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let change_sets: Vec<_> = listed
+        .summaries()
+        .iter()
+        .map(|s| (s.change_set_name(), s.stack_id()))
+        .collect();
+    assert_eq!(
+        change_sets,
+        [
+            (Some("first"), Some(stack_id.as_str())),
+            (Some("second"), Some(stack_id.as_str()))
+        ]
+    );
+    let change_set = cfn
+        .describe_change_set()
+        .change_set_name("second")
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change_set.stack_id(), Some(stack_id.as_str()));
+    assert_eq!(change_set.status(), Some(&ChangeSetStatus::CreateComplete));
+    assert_eq!(
+        change_set.execution_status(),
+        Some(&ExecutionStatus::Available)
+    );
+    let actions: Vec<_> = change_set
+        .changes()
+        .iter()
+        .filter_map(|c| c.resource_change())
+        .map(|r| (r.action().cloned(), r.logical_resource_id()))
+        .collect();
+    assert_eq!(actions, [(Some(ChangeAction::Add), Some("Topic"))]);
+
+    cfn.execute_change_set()
+        .change_set_name("second")
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let stack = describe_stack(&cfn, &name).await;
+    assert_eq!(stack.stack_id(), Some(stack_id.as_str()));
+    assert_eq!(stack.stack_status(), Some(&StackStatus::CreateComplete));
+    let out = outputs(&stack);
+    assert_eq!(out["Label"], "default");
+    assert!(
+        out["TopicArn"].starts_with(&format!("arn:aws:sns:{CFN_REGION}:")),
+        "{out:?}"
+    );
+    let tags: Vec<_> = stack.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [(Some("team"), Some("second"))]);
+    let stacks = cfn.list_stacks().send().await.unwrap();
+    let ids: Vec<_> = stacks
+        .stack_summaries()
+        .iter()
+        .filter(|s| s.stack_name() == Some(name.as_str()))
+        .map(|s| s.stack_id())
+        .collect();
+    assert_eq!(ids, [Some(stack_id.as_str())]);
+    // Executing a change set deletes the stack's others (patch 11).
+    let err = cfn
+        .describe_change_set()
+        .change_set_name("first")
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ChangeSetNotFound"));
+
+    // The stack exists now: CREATE is refused, and the stack is left as it was.
+    let err = cfn
+        .create_change_set()
+        .stack_name(&name)
+        .change_set_name("again")
+        .change_set_type(ChangeSetType::Create)
+        .template_body(IN_REVIEW_TEMPLATE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationError"));
+    assert_eq!(
+        err.message(),
+        Some(
+            format!(
+                "Stack [{name}] already exists and cannot be created again with the changeSet [again]."
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        describe_stack(&cfn, &name).await.stack_status(),
+        Some(&StackStatus::CreateComplete)
+    );
+
+    // A stack of that name in DELETE_COMPLETE does not count: CREATE makes a new stack, and
+    // DescribeStacks by name answers the live one.
+    cfn.delete_stack().stack_name(&name).send().await.unwrap();
+    let again = cfn
+        .create_change_set()
+        .stack_name(&name)
+        .change_set_name("again")
+        .change_set_type(ChangeSetType::Create)
+        .template_body(IN_REVIEW_TEMPLATE)
+        .send()
+        .await
+        .unwrap();
+    let new_id = again.stack_id().unwrap().to_owned();
+    assert_ne!(new_id, stack_id);
+    let stack = describe_stack(&cfn, &name).await;
+    assert_eq!(stack.stack_id(), Some(new_id.as_str()));
+    assert_eq!(stack.stack_status(), Some(&StackStatus::ReviewInProgress));
+    assert_eq!(
+        describe_stack(&cfn, &stack_id).await.stack_status(),
+        Some(&StackStatus::DeleteComplete)
+    );
+    cfn.delete_stack().stack_name(&name).send().await.unwrap();
+}
