@@ -1,13 +1,13 @@
 //! The change set: created, waited for, reviewed, and executed while the stack's events
 //! stream. A change set with no changes is success: the stack is already as asked.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::Client as CloudFormation;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType};
 
 use super::events::{Phase, known_events, phase, report_failures, watch};
 use super::key_update::check_key_update;
@@ -31,16 +31,10 @@ pub(super) async fn deploy_stack(
     let name = &args.stack.stack_name;
     let region = region_of(config);
     let change_set_type = &plan.change_set_type;
-    let current: HashSet<String> = plan
-        .existing
-        .iter()
-        .flat_map(|s| s.parameters())
-        .filter_map(|p| p.parameter_key().map(str::to_owned))
-        .collect();
     let parameters = stack_parameters(
         &plan.declared,
         &given_parameters(args),
-        &current,
+        &plan.current,
         &plan.bucket,
         key,
     )?;
@@ -115,7 +109,8 @@ pub(super) async fn deploy_stack(
         changes.extend(page.changes().iter().cloned());
         token = page.next_token().map(str::to_owned);
     }
-    if let Some(stack) = &plan.existing
+    if plan.change_set_type == ChangeSetType::Update
+        && let Some(stack) = &plan.existing
         && let Err(err) = check_key_update(config, stack, &changes).await
     {
         cfn.delete_change_set()

@@ -133,8 +133,18 @@ struct DeployArgs {
     #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = parse_parameter)]
     parameters: Vec<(String, String)>,
     /// The S3 bucket the Lambda zip is uploaded to [default: kmsrot-artifacts-ACCOUNT-REGION].
+    /// With --regions it names one bucket per Region, so it must contain `{region}`.
     #[arg(long, value_name = "BUCKET")]
     artifact_bucket: Option<String>,
+    /// Deploy the stack to each of these Regions in turn (comma-separated), each with its own
+    /// artifact bucket; a Region that fails does not undo the others.
+    #[arg(
+        long,
+        value_name = "REGION,…",
+        value_delimiter = ',',
+        conflicts_with = "region"
+    )]
+    regions: Vec<String>,
     /// Create the artifact bucket if it does not exist (private, encrypted).
     #[arg(long)]
     create_artifact_bucket: bool,
@@ -151,7 +161,7 @@ struct DestroyArgs {
 }
 
 /// `deploy`: everything that can be checked is checked first; with `--check-only`, nothing
-/// else happens.
+/// else happens. With `--regions`, each Region in turn.
 fn deploy(args: &DeployArgs) -> Result<()> {
     let template =
         std::fs::read_to_string(TEMPLATE).with_context(|| format!("reading {TEMPLATE}"))?;
@@ -162,22 +172,121 @@ fn deploy(args: &DeployArgs) -> Result<()> {
             template.len()
         );
     }
-    runtime()?.block_on(async {
-        let config = load(&args.stack.aws).await?;
-        let plan = plan(&config, args, &template).await?;
-        let Some(zip) = &args.artifact else {
-            println!(
-                "kmsrot-deploy: stack {} can be deployed; the checks passed",
-                args.stack.stack_name
-            );
-            return Ok(());
+    let runtime = runtime()?;
+    if args.regions.is_empty() {
+        return runtime.block_on(deploy_in(
+            args,
+            &args.stack.aws,
+            args.artifact_bucket.as_deref(),
+            &template,
+        ));
+    }
+    let regions = regions(&args.regions)?;
+    if let Some(bucket) = &args.artifact_bucket
+        && !bucket.contains(REGION_PLACEHOLDER)
+    {
+        bail!(
+            "--artifact-bucket {bucket} would be one bucket for {} Regions, but an S3 bucket lives in one Region; put {REGION_PLACEHOLDER} in its name (for example --artifact-bucket my-artifacts-{REGION_PLACEHOLDER}), or leave it out for kmsrot-artifacts-ACCOUNT-REGION",
+            regions.len()
+        );
+    }
+    let mut results = Vec::new();
+    for region in &regions {
+        println!("kmsrot-deploy: Region {region}");
+        let aws = AwsOptions {
+            region: Some(region.clone()),
+            ..args.stack.aws.clone()
         };
-        let artifact = Artifact::read(zip.clone())?;
-        let key = upload(&config, &plan.bucket, &artifact).await?;
-        let outputs = deploy_stack(&config, args, &template, &plan, &key).await?;
-        print_outputs(&args.stack.stack_name, &outputs);
-        Ok(())
-    })
+        let bucket = args
+            .artifact_bucket
+            .as_ref()
+            .map(|b| b.replace(REGION_PLACEHOLDER, region));
+        let result = runtime.block_on(deploy_in(args, &aws, bucket.as_deref(), &template));
+        if let Err(err) = &result {
+            eprintln!("kmsrot-deploy: {region}: {err:#}");
+        }
+        results.push((region.as_str(), result));
+    }
+    println!("kmsrot-deploy: stack {} by Region:", args.stack.stack_name);
+    for (region, result) in &results {
+        match result {
+            Ok(()) if args.artifact.is_none() => println!("  {region:<16} checked"),
+            Ok(()) => println!("  {region:<16} deployed"),
+            Err(err) => println!("  {region:<16} FAILED: {}", first_line(err)),
+        }
+    }
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(region, _)| *region)
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "the deploy failed in {} of {} Regions ({}); the others are {}",
+            failed.len(),
+            results.len(),
+            failed.join(", "),
+            if args.artifact.is_none() {
+                "ready"
+            } else {
+                "deployed and stay so"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// What `--artifact-bucket` writes for the Region.
+const REGION_PLACEHOLDER: &str = "{region}";
+
+/// The Regions of `--regions`, each once, in the order given.
+fn regions(given: &[String]) -> Result<Vec<String>> {
+    let mut regions: Vec<String> = Vec::new();
+    for region in given.iter().map(|r| r.trim()) {
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            bail!("--regions: {region:?} is not a Region name (for example us-east-1)");
+        }
+        if !regions.iter().any(|r| r == region) {
+            regions.push(region.to_owned());
+        }
+    }
+    Ok(regions)
+}
+
+/// An error's first line, for the table.
+fn first_line(err: &anyhow::Error) -> String {
+    err.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// One Region's deploy (or, with `--check-only`, its checks).
+async fn deploy_in(
+    args: &DeployArgs,
+    aws: &AwsOptions,
+    bucket: Option<&str>,
+    template: &str,
+) -> Result<()> {
+    let config = load(aws).await?;
+    let plan = plan(&config, args, template, bucket).await?;
+    let Some(zip) = &args.artifact else {
+        println!(
+            "kmsrot-deploy: stack {} can be deployed; the checks passed",
+            args.stack.stack_name
+        );
+        return Ok(());
+    };
+    let artifact = Artifact::read(zip.clone())?;
+    let key = upload(&config, &plan.bucket, &artifact).await?;
+    let outputs = deploy_stack(&config, args, template, &plan, &key).await?;
+    print_outputs(&args.stack.stack_name, &outputs);
+    Ok(())
 }
 
 /// `destroy`.
@@ -203,13 +312,18 @@ fn destroy(args: &DestroyArgs) -> Result<()> {
                 .collect::<Result<Vec<_>, _>>()
                 .await
                 .context("ListStackResources")?;
-            for resource in &resources {
-                if let Some(id) = resource.logical_resource_id() {
-                    println!(
-                        "  {id} ({})",
-                        resource.resource_type().unwrap_or_default()
-                    );
-                }
+            let rows = preview_rows(resources.iter().map(|r| {
+                (
+                    r.resource_type().unwrap_or_default(),
+                    r.logical_resource_id().unwrap_or_default(),
+                    r.physical_resource_id().unwrap_or_default(),
+                )
+            }));
+            if rows.is_empty() {
+                println!("  (no resources: the stack was never created)");
+            }
+            for row in rows {
+                println!("  {row}");
             }
             println!(
                 "kmsrot-deploy: the managed key and its alias are retained (DeletionPolicy: Retain), so applications and old data keep working; keys that rotations created stay too. The notification key is scheduled for deletion after KMS's waiting period."
@@ -236,6 +350,28 @@ fn destroy(args: &DestroyArgs) -> Result<()> {
             }
         }
     })
+}
+
+/// The rows of destroy's preview: by type, then logical ID, with the physical ID when the
+/// resource has one. A resource with no logical ID (which CloudFormation never lists) is left
+/// out rather than printed blank.
+fn preview_rows<'a>(resources: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> Vec<String> {
+    let mut resources: Vec<_> = resources
+        .filter(|(_, logical, _)| !logical.is_empty())
+        .collect();
+    resources.sort_unstable();
+    let width = resources.iter().map(|(t, ..)| t.len()).max().unwrap_or(0);
+    resources
+        .into_iter()
+        .map(|(kind, logical, physical)| {
+            let physical = if physical.is_empty() {
+                "(not created)"
+            } else {
+                physical
+            };
+            format!("{kind:<width$}  {logical}  {physical}")
+        })
+        .collect()
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -275,6 +411,41 @@ where
         e.code() == Some("ValidationError")
             && e.message().is_some_and(|m| m.contains("does not exist"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{preview_rows, regions};
+
+    #[test]
+    fn the_destroy_preview_is_sorted_by_type_and_never_blank() {
+        let rows = preview_rows(
+            [
+                ("AWS::SNS::Topic", "Topic", "arn:aws:sns:us-east-1:1:t"),
+                ("AWS::KMS::Key", "ManagedKey", ""),
+                ("AWS::IAM::Role", "", "orphan"),
+                ("AWS::KMS::Alias", "ManagedAlias", "alias/app"),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            rows,
+            [
+                "AWS::KMS::Alias  ManagedAlias  alias/app",
+                "AWS::KMS::Key    ManagedKey  (not created)",
+                "AWS::SNS::Topic  Topic  arn:aws:sns:us-east-1:1:t",
+            ]
+        );
+    }
+
+    #[test]
+    fn regions_are_named_once_each_in_order() {
+        let given = ["eu-west-1", " us-east-1", "eu-west-1"].map(String::from);
+        assert_eq!(regions(&given).unwrap(), ["eu-west-1", "us-east-1"]);
+        let err = regions(&["us east".to_owned()]).unwrap_err();
+        assert!(err.to_string().contains("not a Region name"), "{err}");
+        assert!(regions(&[String::new()]).is_err());
+    }
 }
 
 #[cfg(test)]

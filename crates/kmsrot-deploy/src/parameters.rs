@@ -73,23 +73,71 @@ pub(super) fn stack_parameters(
     Ok(parameters)
 }
 
-/// The template's parameter names, as CloudFormation reads them (GetTemplateSummary, the
-/// call made for this).
-pub(super) async fn template_parameters(
-    cfn: &CloudFormation,
-    template: &str,
-) -> Result<Vec<String>> {
+/// The template's parameters, as CloudFormation reads them (GetTemplateSummary, the call
+/// made for this).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Declared {
+    /// Every parameter's name, in the template's order.
+    pub(super) names: Vec<String>,
+    /// Those without a default value.
+    pub(super) without_default: Vec<String>,
+}
+
+pub(super) async fn template_parameters(cfn: &CloudFormation, template: &str) -> Result<Declared> {
     let summary = cfn
         .get_template_summary()
         .template_body(template)
         .send()
         .await
         .with_context(|| format!("GetTemplateSummary of {TEMPLATE}"))?;
-    Ok(summary
-        .parameters()
+    let mut declared = Declared::default();
+    for parameter in summary.parameters() {
+        let Some(name) = parameter.parameter_key() else {
+            continue;
+        };
+        declared.names.push(name.to_owned());
+        if parameter.default_value().is_none() {
+            declared.without_default.push(name.to_owned());
+        }
+    }
+    Ok(declared)
+}
+
+/// Refuses a change set that would leave a parameter without a value: one the template gives
+/// no default, that deploy does not set itself, that is not given, and (on an update) that the
+/// stack does not have already. CloudFormation would only say so at ExecuteChangeSet, after
+/// the build and the upload, leaving a stack that was never created in REVIEW_IN_PROGRESS.
+pub(super) fn check_missing(
+    without_default: &[String],
+    given: &BTreeMap<&str, &str>,
+    current: &HashSet<String>,
+) -> Result<()> {
+    let missing: Vec<&str> = without_default
         .iter()
-        .filter_map(|p| p.parameter_key().map(str::to_owned))
-        .collect())
+        .map(String::as_str)
+        .filter(|name| {
+            !ARTIFACT_PARAMETERS.contains(name)
+                && !given.contains_key(name)
+                && !current.contains(*name)
+        })
+        .collect();
+    match missing.as_slice() {
+        [] => Ok(()),
+        names => {
+            let flags: Vec<String> = names
+                .iter()
+                .map(|name| format!("--parameter {name}=VALUE"))
+                .collect();
+            bail!(
+                "the template's parameter{} {} {} no default and no value; give {} with {}",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", "),
+                if names.len() == 1 { "has" } else { "have" },
+                if names.len() == 1 { "it" } else { "them" },
+                flags.join(" ")
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -109,6 +157,38 @@ mod tests {
         assert!(parse_parameter("GuardMode").is_err());
         assert!(parse_parameter("=x").is_err());
         assert!(check_parameters(&[("ArtifactKey".into(), "x".into())]).is_err());
+    }
+
+    #[test]
+    fn a_parameter_without_default_or_value_is_refused_with_its_flag() {
+        let without_default = ["AliasName", "ArtifactBucket", "ArtifactKey"].map(String::from);
+        let none = HashSet::new();
+        let err = check_missing(&without_default, &BTreeMap::new(), &none).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the template's parameter AliasName has no default and no value; give it with --parameter AliasName=VALUE"
+        );
+        check_missing(
+            &without_default,
+            &BTreeMap::from([("AliasName", "alias/app")]),
+            &none,
+        )
+        .unwrap();
+        // On an update, the stack's current value counts.
+        check_missing(
+            &without_default,
+            &BTreeMap::new(),
+            &HashSet::from(["AliasName".to_owned()]),
+        )
+        .unwrap();
+        let two = ["AliasName", "KeyAdmin"].map(String::from);
+        let err = check_missing(&two, &BTreeMap::new(), &none).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "the template's parameters AliasName, KeyAdmin have no default and no value; give them with --parameter AliasName=VALUE --parameter KeyAdmin=VALUE"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use aws_sdk_cloudformation::types::ChangeSetType;
 use aws_sdk_s3::Client as S3;
 
 use super::artifact::ensure_bucket;
-use super::parameters::{given_parameters, stack_parameters, template_parameters};
+use super::parameters::{check_missing, given_parameters, stack_parameters, template_parameters};
 use super::{DeployArgs, describe_stack, region_of};
 
 /// What a deploy will do, settled before anything is built or uploaded.
@@ -19,12 +19,21 @@ pub(super) struct Plan {
     pub(super) existing: Option<aws_sdk_cloudformation::types::Stack>,
     pub(super) change_set_type: ChangeSetType,
     pub(super) declared: Vec<String>,
+    /// The parameters the stack has now, whose values an update keeps: none on a create,
+    /// including the create of a stack left in REVIEW_IN_PROGRESS (it never had values).
+    pub(super) current: HashSet<String>,
     pub(super) bucket: String,
 }
 
 /// Checks the stack's state, the parameters and the artifact bucket (creating it when
-/// asked).
-pub(super) async fn plan(config: &SdkConfig, args: &DeployArgs, template: &str) -> Result<Plan> {
+/// asked, and only once everything else passed). `bucket` is the artifact bucket given for
+/// this Region, if one was.
+pub(super) async fn plan(
+    config: &SdkConfig,
+    args: &DeployArgs,
+    template: &str,
+    bucket: Option<&str>,
+) -> Result<Plan> {
     let cfn = CloudFormation::new(config);
     let name = &args.stack.stack_name;
     let region = region_of(config);
@@ -45,16 +54,27 @@ pub(super) async fn plan(config: &SdkConfig, args: &DeployArgs, template: &str) 
         },
     };
     let declared = template_parameters(&cfn, template).await?;
-    // Unknown parameter names fail here, before the build.
+    let current: HashSet<String> = match change_set_type {
+        ChangeSetType::Update => existing
+            .iter()
+            .flat_map(|s| s.parameters())
+            .filter_map(|p| p.parameter_key().map(str::to_owned))
+            .collect(),
+        _ => HashSet::new(),
+    };
+    // Unknown parameter names, and parameters left without a value, fail here, before the
+    // build and before anything is created.
     stack_parameters(
-        &declared,
+        &declared.names,
         &given_parameters(args),
         &HashSet::new(),
         "bucket",
         "key",
     )?;
-    let bucket = match &args.artifact_bucket {
-        Some(bucket) => bucket.clone(),
+    check_missing(&declared.without_default, &given_parameters(args), &current)
+        .with_context(|| format!("stack {name} in {region}"))?;
+    let bucket = match bucket {
+        Some(bucket) => bucket.to_owned(),
         None => {
             let account = kmsrot_core::identity::caller_account(config)
                 .await
@@ -72,7 +92,8 @@ pub(super) async fn plan(config: &SdkConfig, args: &DeployArgs, template: &str) 
     Ok(Plan {
         existing,
         change_set_type,
-        declared,
+        declared: declared.names,
+        current,
         bucket,
     })
 }
