@@ -338,6 +338,14 @@ mod tests {
             })
             .expect("a Deny on keys with aliases");
         let denied = texts(&deny["Action"]);
+        // It covers every Region: the function tests replicas in other Regions.
+        assert!(
+            texts(&deny["Resource"])
+                .iter()
+                .any(|r| r.contains(":kms:*:") && r.ends_with(":key/*")),
+            "the Deny must cover keys in every Region: {:?}",
+            deny["Resource"]
+        );
         for statement in iam_statements(&template).into_iter().map(|(_, s)| s) {
             if statement["Effect"].as_str() != Some("Allow") {
                 continue;
@@ -538,10 +546,12 @@ mod tests {
         let specs: BTreeSet<String> = SPECS.iter().map(|s| s.spec.to_owned()).collect();
         assert_eq!(offered, specs, "KeySpec's AllowedValues");
         // The role may create a pending key of every one of them, or rotations would fail.
+        // (The replicas ReplicateKey creates in other Regions copy their primary's spec.)
         let creatable: Vec<BTreeSet<String>> = iam_statements(&template)
             .into_iter()
             .filter(|(_, statement)| {
                 texts(&statement["Action"]).contains(&"kms:CreateKey".to_owned())
+                    && statement["Condition"]["StringEquals"]["aws:RequestedRegion"].is_null()
             })
             .map(|(_, statement)| {
                 texts(&statement["Condition"]["StringEquals"]["kms:KeySpec"])

@@ -115,6 +115,20 @@ impl Kms {
         Self { client, region }
     }
 
+    /// The same service in another Region: the same credentials, endpoint, retry settings and
+    /// interceptors. Multi-Region keys live in several Regions, and each Region's keys and
+    /// aliases answer only there.
+    #[must_use]
+    pub fn in_region(&self, region: &str) -> Self {
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .region(aws_sdk_kms::config::Region::new(region.to_owned()))
+            .build();
+        Self::from_client(Client::from_conf(config))
+    }
+
     /// The region this service talks to.
     pub fn region(&self) -> &str {
         &self.region

@@ -88,12 +88,18 @@ pub enum AccountIssue {
     /// Other aliases name a managed alias's key: a rotation is refused until they are given
     /// to move with it.
     SharedKey,
+    /// In another Region of a managed multi-Region key set, the alias of the same name names
+    /// a key other than the replica of the alias's current key.
+    RegionDiverges,
+    /// A managed alias names a replica of a multi-Region key: its set is rotated and retired
+    /// from the primary's Region. For information.
+    Replica,
 }
 
 impl AccountIssue {
     /// Whether the finding is for information only (it does not make the audit fail).
     pub fn informational(self) -> bool {
-        matches!(self, Self::Grants | Self::ServiceGrant)
+        matches!(self, Self::Grants | Self::ServiceGrant | Self::Replica)
     }
 }
 

@@ -354,6 +354,20 @@ impl KeyArn {
             key_id,
         }
     }
+
+    /// The ARN of the related multi-Region key in `region`: related keys "have the same key
+    /// ID. Their key ARNs (Amazon Resource Names) differ only in the Region field" (AWS KMS).
+    /// `None` when `region` is not a Region name.
+    pub fn in_region(&self, region: &str) -> Option<Self> {
+        format!(
+            "arn:{}:kms:{region}:{}:key/{}",
+            self.prefix.partition,
+            self.prefix.account,
+            self.key_id.as_str()
+        )
+        .parse()
+        .ok()
+    }
 }
 
 impl FromStr for KeyArn {
@@ -712,6 +726,20 @@ mod tests {
             let key: KeyRef = input.parse().unwrap();
             assert_eq!(key.to_string(), input);
         }
+    }
+
+    #[test]
+    fn a_multi_region_keys_arn_in_another_region_differs_only_in_the_region() {
+        let arn: KeyArn = "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+            .parse()
+            .unwrap();
+        let there = arn.in_region("us-gov-east-1").unwrap();
+        assert_eq!(
+            there.to_string(),
+            "arn:aws-us-gov:kms:us-gov-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+        );
+        assert_eq!(there.key_id(), arn.key_id());
+        assert_eq!(arn.in_region("not a region"), None);
     }
 
     #[test]

@@ -160,6 +160,13 @@ pub enum HoldReason {
         /// The record of that use, from the key's `kmsrot:hold` tag.
         record: String,
     },
+    /// A replica of the key (a multi-Region set retires as one) is held, for these reasons.
+    Replica {
+        /// The replica, in its Region.
+        key: KeyArn,
+        /// Why it is held.
+        reasons: Vec<HoldReason>,
+    },
 }
 
 impl HoldReason {
@@ -193,6 +200,15 @@ impl HoldReason {
                 cloudtrail_event_id.as_deref().unwrap_or("unknown")
             ),
             Self::UsageUnknown { why } => format!("its last use is unknown: {why}"),
+            Self::Replica { key, reasons } => format!(
+                "its replica {key} in {} is held: {}",
+                key.region(),
+                reasons
+                    .iter()
+                    .map(Self::describe)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             Self::Aliases { aliases } => format!(
                 "other aliases name it: {}",
                 aliases
@@ -294,6 +310,15 @@ pub struct AliasStatus {
     /// Old keys whose retirement is held, and why.
     #[serde(default)]
     pub holds: Vec<Hold>,
+    /// The other Regions of the current key's multi-Region set: its replica there, and the
+    /// key an alias of this name names there. Empty for a key that is not a multi-Region
+    /// primary with replicas.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionAlias>,
+    /// When the alias names a replica of a multi-Region key: its primary's Region, from which
+    /// the set is rotated and retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
     /// What an operator should know that is not a policy breach (for example, grants for AWS
     /// services, which keep using a key by its ARN).
     #[serde(default)]
@@ -304,6 +329,27 @@ pub struct AliasStatus {
     pub on_demand_remaining: Option<u32>,
     /// Whether the alias meets its policy.
     pub compliance: Compliance,
+}
+
+/// One Region of a multi-Region key set, as `status` reads it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionAlias {
+    /// The Region.
+    pub region: String,
+    /// The replica of the alias's current key in that Region.
+    pub replica: KeyArn,
+    /// The key an alias of the same name names there; `None` when there is no such alias.
+    pub alias_names: Option<KeyArn>,
+}
+
+impl RegionAlias {
+    /// Whether the Region's alias names a key other than the replica: applications there use
+    /// another key than the alias's current one.
+    pub fn diverges(&self) -> bool {
+        self.alias_names
+            .as_ref()
+            .is_some_and(|k| *k != self.replica)
+    }
 }
 
 /// One thing the engine did, or would do in a dry run.

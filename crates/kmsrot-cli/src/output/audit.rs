@@ -58,6 +58,8 @@ pub(crate) fn account_text(report: &kmsrot_types::audit::AccountReport) -> Strin
             AccountIssue::ServiceGrant => "SERVICE GRANT",
             AccountIssue::RetirementHeld => "HELD",
             AccountIssue::SharedKey => "SHARED KEY",
+            AccountIssue::RegionDiverges => "REGION DIVERGES",
+            AccountIssue::Replica => "REPLICA",
         };
         out.push_str(&format!("{label}: {}\n", f.detail));
     }

@@ -95,6 +95,23 @@ pub(crate) fn status_notes(status: &AliasStatus) -> Vec<String> {
                 .join(", ")
         ));
     }
+    if let Some(primary) = &status.primary_region {
+        lines.push(format!(
+            "  names a replica of a multi-Region key: the set is rotated and retired from {primary}"
+        ));
+    }
+    for region in &status.regions {
+        lines.push(format!(
+            "  in {}: replica {}; {}",
+            region.region,
+            region.replica,
+            match &region.alias_names {
+                None => "no alias of this name there".to_owned(),
+                Some(_) if !region.diverges() => "the alias there names it".to_owned(),
+                Some(key) => format!("the alias there names {key} (DIVERGES)"),
+            }
+        ));
+    }
     for hold in &status.holds {
         lines.push(format!("  {}", super::rotation::hold_text(hold)));
     }
@@ -160,6 +177,8 @@ mod tests {
             )),
             history: vec![],
             other_aliases: vec![],
+            regions: vec![],
+            primary_region: None,
             holds: vec![],
             warnings: vec![],
             rotation_in_progress: None,

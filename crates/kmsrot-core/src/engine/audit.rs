@@ -151,6 +151,28 @@ impl Rotator {
                         ),
                     ));
                 }
+                for region in status.regions.iter().filter(|r| r.diverges()) {
+                    found.push(finding(
+                        AccountIssue::RegionDiverges,
+                        format!(
+                            "`{alias}` in {} names {}, not {}, the replica of the key it names here: applications there do not follow this alias's rotations; point it at the replica",
+                            region.region,
+                            region
+                                .alias_names
+                                .as_ref()
+                                .map_or_else(String::new, ToString::to_string),
+                            region.replica
+                        ),
+                    ));
+                }
+                if let Some(primary) = &status.primary_region {
+                    found.push(finding(
+                        AccountIssue::Replica,
+                        format!(
+                            "`{alias}` names a replica of a multi-Region key; its set is rotated and retired from {primary}"
+                        ),
+                    ));
+                }
                 for hold in &status.holds {
                     found.push(AccountFinding {
                         issue: AccountIssue::RetirementHeld,

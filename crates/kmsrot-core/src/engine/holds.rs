@@ -52,6 +52,19 @@ impl Rotator {
         if let Some(reason) = self.use_hold(key, step, policy).await? {
             reasons.push(reason);
         }
+        // A multi-Region set retires as one: each replica answers the same questions in its
+        // own Region (its aliases, grants, last use and holds are its own).
+        for replica in key.replicas() {
+            let there = self.in_region(replica.region());
+            let view = there.key(&replica.to_string()).await?;
+            let held = Box::pin(there.hold_reasons(&view, step, policy, None)).await?;
+            if !held.is_empty() {
+                reasons.push(HoldReason::Replica {
+                    key: replica.clone(),
+                    reasons: held,
+                });
+            }
+        }
         Ok(reasons)
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct KeyView {
     pub(crate) origin: String,
     pub(crate) custom_key_store: bool,
     pub(crate) multi_region: bool,
+    /// The key's multi-Region set, for a multi-Region key.
+    pub(crate) set: Option<KeySet>,
     pub(crate) key_manager: String,
     pub(crate) description: String,
     pub(crate) creation: Option<DateTime>,
@@ -30,7 +32,41 @@ pub(crate) struct KeyView {
     pub(crate) tags: BTreeMap<String, String>,
 }
 
+/// A multi-Region key set as DescribeKey reports it (`MultiRegionConfiguration`): its primary
+/// key and its replicas, each a key ARN in its own Region. Related keys share the key ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeySet {
+    pub(crate) primary: KeyArn,
+    pub(crate) replicas: Vec<KeyArn>,
+}
+
+impl KeySet {
+    fn of(m: &KeyMetadata) -> Option<Self> {
+        let config = m.multi_region_configuration()?;
+        let primary = config.primary_key()?.arn()?.parse().ok()?;
+        let replicas = config
+            .replica_keys()
+            .iter()
+            .filter_map(|r| r.arn()?.parse().ok())
+            .collect();
+        Some(Self { primary, replicas })
+    }
+}
+
 impl KeyView {
+    /// Whether this is a replica of a multi-Region key: its primary is in another Region.
+    pub(crate) fn is_replica(&self) -> bool {
+        self.set.as_ref().is_some_and(|set| set.primary != self.arn)
+    }
+
+    /// The replicas of a multi-Region primary key (none for any other key).
+    pub(crate) fn replicas(&self) -> &[KeyArn] {
+        match &self.set {
+            Some(set) if set.primary == self.arn => &set.replicas,
+            _ => &[],
+        }
+    }
+
     /// The view of a key from its metadata (and its ARN, parsed by the caller), without tags.
     pub(crate) fn from_metadata(arn: KeyArn, m: KeyMetadata) -> Result<Self, KmsError> {
         let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
@@ -43,6 +79,7 @@ impl KeyView {
             origin: text(m.origin().map(|v| v.as_str())),
             custom_key_store: m.custom_key_store_id().is_some(),
             multi_region: m.multi_region().unwrap_or(false),
+            set: KeySet::of(&m),
             key_manager: text(m.key_manager().map(|v| v.as_str())),
             description: text(m.description()),
             creation: m.creation_date().copied(),

@@ -108,6 +108,12 @@ impl Rotator {
             behind,
         } = self.assess(alias, current).await?;
         status.other_aliases = self.other_aliases(alias, current).await?;
+        status.regions = self.regions_of(alias, current).await?;
+        status.primary_region = current
+            .set
+            .as_ref()
+            .filter(|_| current.is_replica())
+            .map(|set| set.primary.region().to_owned());
         let grants = self.store.grants(&current.arn).await?;
         status
             .warnings
@@ -272,6 +278,8 @@ impl Rotator {
             history: behind.iter().map(KeyView::status).collect(),
             other_aliases: Vec::new(),
             holds: Vec::new(),
+            regions: Vec::new(),
+            primary_region: None,
             warnings: Vec::new(),
             rotation_in_progress: in_progress.or_else(|| {
                 rollback_stopped
@@ -307,6 +315,20 @@ impl Rotator {
         dry_run: bool,
     ) -> Result<AliasOutcome, RotationError> {
         self.managed_policy(alias, &current)?;
+        if let Some(set) = current.set.as_ref().filter(|_| current.is_replica()) {
+            // The set is rotated and retired from its primary's Region, which moves this
+            // Region's alias too.
+            return Ok(AliasOutcome {
+                alias: alias.clone(),
+                actions: Vec::new(),
+                reason: Some(format!(
+                    "names a replica of a multi-Region key; the set is rotated and retired from its primary's Region, {}",
+                    set.primary.region()
+                )),
+                compliance: None,
+                error: None,
+            });
+        }
         let (current, mut actions) = self.settle(alias, current, dry_run).await?;
         let Assessment {
             mut facts, status, ..
@@ -394,8 +416,7 @@ impl Rotator {
                         continue;
                     }
                     if !dry_run {
-                        self.store
-                            .schedule_deletion(&arn, policy.deletion_window_days)
+                        self.schedule_set_deletion(&key, policy.deletion_window_days)
                             .await?;
                         if let Some(b) = facts.behind.iter_mut().find(|b| b.arn == arn) {
                             b.pending_deletion = true;
@@ -468,25 +489,45 @@ impl Rotator {
         if key.is_enabled() && !policy.keep_enabled {
             // The last moment KMS gives the public key that old signatures verify with.
             self.record_public_key(key).await?;
+            // A multi-Region set: the replicas first, then the primary.
+            for replica in key.replicas() {
+                self.in_region(replica.region())
+                    .store
+                    .disable_key(replica)
+                    .await?;
+            }
             self.store.disable_key(&key.arn).await?;
         }
-        self.mark_retired(&key.arn).await?;
+        self.mark_retired(key).await?;
         tracing::info!(key = %key.arn, disabled = !policy.keep_enabled, "previous key retired");
         Ok(())
     }
 
-    /// Tags a key `retired` as of now: its deletion delay starts.
-    pub(super) async fn mark_retired(&self, key: &KeyArn) -> Result<(), RotationError> {
-        let now = rfc3339(self.now());
-        self.store
-            .tag(
-                key,
-                &[
-                    (tags::STAGE, Stage::Retired.to_string()),
-                    (tags::RETIRED_AT, now),
-                ],
-            )
-            .await?;
+    /// Tags a key (and its replicas) `retired` as of now: its deletion delay starts.
+    pub(super) async fn mark_retired(&self, key: &KeyView) -> Result<(), RotationError> {
+        let pairs = [
+            (tags::STAGE, Stage::Retired.to_string()),
+            (tags::RETIRED_AT, rfc3339(self.now())),
+        ];
+        self.store.tag(&key.arn, &pairs).await?;
+        self.mirror(key, &pairs, &[]).await
+    }
+
+    /// Schedules the deletion of a key, and of its replicas first: KMS keeps a primary with
+    /// replicas in `PendingReplicaDeletion` until they are gone.
+    pub(super) async fn schedule_set_deletion(
+        &self,
+        key: &KeyView,
+        window_days: u32,
+    ) -> Result<(), RotationError> {
+        for replica in key.replicas() {
+            let there = self.in_region(replica.region());
+            let view = there.key(&replica.to_string()).await?;
+            if !view.is_pending_deletion() {
+                there.store.schedule_deletion(replica, window_days).await?;
+            }
+        }
+        self.store.schedule_deletion(&key.arn, window_days).await?;
         Ok(())
     }
 }

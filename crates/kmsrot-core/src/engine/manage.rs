@@ -100,7 +100,8 @@ impl Rotator {
         })?;
         self.check_kind(alias, "the new key", key_spec, key_usage, policy.mode)?;
         match self.target(alias).await {
-            Ok(_) => {
+            Ok(key) => {
+                self.refuse_replica(alias, &key).await?;
                 return Err(RotationError::AliasExists {
                     alias: alias.clone(),
                     region: self.region(),
@@ -176,6 +177,7 @@ impl Rotator {
             source,
         })?;
         let key = self.target(alias).await?;
+        self.refuse_replica(alias, &key).await?;
         if settling(&key) {
             return Err(self.busy(
                 alias,
@@ -227,6 +229,10 @@ impl Rotator {
         ];
         key_tags.extend(policy.to_tags());
         self.store.tag(&key.arn, &key_tags).await?;
+        // A multi-Region primary's replicas carry the same tags: each Region's guard reads
+        // them, and the function may act only on tagged keys. Adopt again after adding a
+        // replica.
+        self.mirror(&key, &key_tags, &[]).await?;
         self.record_public_key(&key).await?;
         self.status(alias).await
     }

@@ -21,6 +21,7 @@ mod keys;
 mod lifecycle;
 mod manage;
 mod plan;
+mod regions;
 mod rollback;
 mod rotate;
 mod self_test;
@@ -233,6 +234,15 @@ impl Rotator {
     pub fn with_rate(mut self, calls_per_second: f64) -> Self {
         self.store.set_rate(calls_per_second);
         self
+    }
+
+    /// The same engine in another Region, for a multi-Region key's replicas: same clock, same
+    /// pace.
+    pub(crate) fn in_region(&self, region: &str) -> Self {
+        Self {
+            store: self.store.in_region(region),
+            now: self.now,
+        }
     }
 
     /// Fixes the engine's clock, for a what-if (how would the sweep see the fleet on that

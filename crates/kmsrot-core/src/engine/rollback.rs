@@ -23,6 +23,7 @@ impl Rotator {
     ) -> Result<Action, RotationError> {
         let current = self.target(alias).await?;
         let policy = self.managed_policy(alias, &current)?;
+        self.refuse_replica(alias, &current).await?;
         let (current, done) = self.settle(alias, current, false).await?;
         if from.is_none()
             && let Some(Action::Rollback { .. }) = done.last()
@@ -93,6 +94,15 @@ impl Rotator {
             .tags
             .insert(tags::ROLLBACK_FROM.to_owned(), current.id.clone());
         self.restore(&previous).await?;
+        // A multi-Region set: its replicas are restored, and every Region's alias moves
+        // back before the primary's.
+        for replica in previous.replicas() {
+            let there = self.in_region(replica.region());
+            let view = there.key(&replica.to_string()).await?;
+            there.restore(&view).await?;
+        }
+        self.move_replica_aliases(alias, &current, &previous)
+            .await?;
         self.store.update_alias(alias, &previous).await?;
         self.finish_rollback(alias, &previous, Some(&current))
             .await?;
@@ -181,6 +191,8 @@ impl Rotator {
         self.store
             .untag(&left.arn, &[tags::ROTATING, tags::PENDING_KEY])
             .await?;
+        self.mirror(left, &left_tags, &[tags::ROTATING, tags::PENDING_KEY])
+            .await?;
         let mut restored_tags = vec![
             (tags::STAGE, Stage::Current.to_string()),
             (tags::PROMOTED_AT, now),
@@ -198,12 +210,9 @@ impl Rotator {
             restored_tags.extend(policy.to_tags());
         }
         self.store.tag(&restored.arn, &restored_tags).await?;
-        self.store
-            .untag(
-                &restored.arn,
-                &[tags::ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],
-            )
-            .await?;
+        let cleared = [tags::ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT];
+        self.store.untag(&restored.arn, &cleared).await?;
+        self.mirror(restored, &restored_tags, &cleared).await?;
         Ok(left.arn.clone())
     }
 }

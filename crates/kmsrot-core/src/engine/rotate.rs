@@ -68,6 +68,7 @@ impl Rotator {
         options: RotateOptions,
     ) -> Result<Vec<Action>, RotationError> {
         let dry_run = options.dry_run;
+        self.refuse_replica(alias, &current).await?;
         let (current, mut done) = self.settle(alias, current, dry_run).await?;
         if !done.is_empty() || (dry_run && settling(&current)) {
             // Finishing the interrupted rotation or rollback is this run's rotation.
@@ -97,7 +98,9 @@ impl Rotator {
         let pending = self
             .create(alias, &current, policy, options.rotation_id.clone())
             .await?;
+        let replicas = self.replicate(alias, &current, &pending).await?;
         self.self_test(alias, &current, &pending).await?;
+        self.test_replicas(alias, &current, &replicas).await?;
         let copied = match self.promote(alias, &current, &pending, &options).await {
             Ok(copied) => copied,
             Err(err) => {
@@ -269,11 +272,10 @@ impl Rotator {
         tracing::warn!(key = %key.arn, state = key.state, "abandoning a pending key");
         if self.store.aliases(Some(&key.arn)).await?.is_empty() {
             // Its deletion is the record: a key pending deletion is never reused.
-            self.store
-                .schedule_deletion(&key.arn, policy.deletion_window_days)
+            self.schedule_set_deletion(key, policy.deletion_window_days)
                 .await?;
         } else {
-            self.mark_retired(&key.arn).await?;
+            self.mark_retired(key).await?;
         }
         Ok(())
     }
@@ -408,6 +410,9 @@ impl Rotator {
                 ));
             }
         }
+        // Every Region's alias moves before the primary's, so that a re-run after a crash
+        // still finds this rotation under way and finishes it.
+        self.move_replica_aliases(alias, current, new).await?;
         self.store.update_alias(alias, new).await?;
         self.finish_promote(alias, new, Some(current)).await?;
         Ok(copied)
@@ -472,32 +477,35 @@ impl Rotator {
             }
         };
         let now = rfc3339(self.now());
+        // A re-run writes the replicas what the first run wrote on the primary.
+        let demoted_at = match old.stage() {
+            Some(Stage::Previous) => old.tag(tags::DEMOTED_AT).map(str::to_owned),
+            _ => None,
+        };
+        let demoted = [
+            (tags::STAGE, Stage::Previous.to_string()),
+            (tags::DEMOTED_AT, demoted_at.unwrap_or_else(|| now.clone())),
+        ];
         if old.stage() != Some(Stage::Previous) {
-            self.store
-                .tag(
-                    &old.arn,
-                    &[
-                        (tags::STAGE, Stage::Previous.to_string()),
-                        (tags::DEMOTED_AT, now.clone()),
-                    ],
-                )
-                .await?;
+            self.store.tag(&old.arn, &demoted).await?;
         }
+        self.mirror(old, &demoted, &[]).await?;
         self.store
             .untag(
                 &old.arn,
                 &[tags::ROTATING, tags::PENDING_KEY, tags::ROLLBACK_FROM],
             )
             .await?;
-        self.store
-            .tag(
-                &new.arn,
-                &[
-                    (tags::STAGE, Stage::Current.to_string()),
-                    (tags::PROMOTED_AT, now),
-                ],
-            )
-            .await?;
+        let promoted = [
+            (tags::STAGE, Stage::Current.to_string()),
+            (tags::PROMOTED_AT, now),
+        ];
+        self.store.tag(&new.arn, &promoted).await?;
+        if !old.replicas().is_empty() {
+            // The view of the new key may predate its replicas.
+            let new = self.key(&new.arn.to_string()).await?;
+            self.mirror(&new, &promoted, &[]).await?;
+        }
         Ok(())
     }
 }

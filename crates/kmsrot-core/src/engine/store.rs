@@ -71,6 +71,16 @@ impl Store {
         }
     }
 
+    /// The store for another Region (a multi-Region key's replicas live there), sharing this
+    /// one's pace: the engine's rate is a promise about all of its calls.
+    pub(crate) fn in_region(&self, region: &str) -> Self {
+        Self {
+            kms: self.kms.in_region(region),
+            pace: Arc::clone(&self.pace),
+            tagging: None,
+        }
+    }
+
     pub(crate) fn set_tagging(&mut self, client: aws_sdk_resourcegroupstagging::Client) {
         self.tagging = Some(client);
     }
@@ -351,6 +361,39 @@ impl Store {
             .collect();
         tracing::info!(%alias, key = %view.arn, spec, usage, "created key");
         Ok(view)
+    }
+
+    /// Replicates a multi-Region primary key into `region` (ReplicateKey, called in the
+    /// primary's Region), with the replica's own policy, description and tags. Returns the
+    /// replica's ARN. KMS: "the new replica key has a transient key state of Creating".
+    pub(crate) async fn replicate_key(
+        &self,
+        primary: &KeyArn,
+        region: &str,
+        policy: Option<String>,
+        description: &str,
+        key_tags: &[(&str, String)],
+    ) -> Result<KeyArn, KmsError> {
+        let tag_list = self.tag_list("ReplicateKey", key_tags)?;
+        let request = self
+            .kms
+            .client
+            .replicate_key()
+            .key_id(primary.to_string())
+            .replica_region(region)
+            .set_policy(policy)
+            .description(description)
+            .set_tags(Some(tag_list))
+            .send();
+        let out = self
+            .call("ReplicateKey", &Subject::Key(primary.clone()), request)
+            .await?;
+        let replica = self.kms.key_arn(
+            "ReplicateKey",
+            out.replica_key_metadata().and_then(|m| m.arn()),
+        )?;
+        tracing::info!(primary = %primary, replica = %replica, "replicated key");
+        Ok(replica)
     }
 
     /// Creates an alias for a key.

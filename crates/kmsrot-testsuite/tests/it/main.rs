@@ -4,6 +4,7 @@
 mod aliases;
 mod emulator;
 mod errors;
+mod multi_region;
 mod retirement;
 mod rotation;
 mod s3;

@@ -1050,7 +1050,7 @@ async fn automatic_keys_past_their_maximum_age_are_rotated_on_demand_by_the_swee
     // not re-checked here; the planner's unit tests cover that.)
     assert_eq!(
         engine.status(&alias).await.unwrap().on_demand_remaining,
-        Some(9)
+        Some(24)
     );
 }
 
