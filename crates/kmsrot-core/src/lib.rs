@@ -8,6 +8,8 @@
 //!
 //! - [`engine::Rotator`] is the rotation engine: managed aliases, manual and automatic
 //!   rotation, rollback, the deletion guard and the fleet sweep, with all state in key tags.
+//! - [`key_policy`] prepares the key policy a manual rotation gives its new key: what it
+//!   rewrites, what it cannot carry over, and whether `CreateKey` would refuse it.
 //!
 //! - [`metrics`] publishes kmsrot's metrics (Embedded Metric Format or `PutMetricData`), and
 //!   [`notify`] its SNS notifications; neither ever fails its caller.
@@ -31,12 +33,13 @@ pub mod engine;
 mod error;
 #[cfg(feature = "identity")]
 pub mod identity;
+pub mod key_policy;
 mod kms;
 pub mod metrics;
 pub mod notify;
 pub mod observe;
 pub mod offline;
-mod retry;
+pub mod retry;
 #[cfg(feature = "s3")]
 pub mod s3;
 mod secret;

@@ -62,6 +62,55 @@ impl S3Error {
     }
 }
 
+/// How long AWS may take to honour a key's new tags in authorization: "it might take up to five
+/// minutes for the changes to take effect" (KMS developer guide, ABAC for AWS KMS). The stack's
+/// role is authorized on a new key by the tags written at CreateKey.
+pub const TAG_AUTHORIZATION_LAG: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs `op` on a key created at `created`, and while the key is younger than
+/// [`TAG_AUTHORIZATION_LAG`], retries it when `denied` says it failed with AccessDenied: after
+/// 1 s, then twice as long each time, at most 30 s apart. Any other outcome, and an AccessDenied
+/// once the key is older, is returned as it is. `op` must be safe to repeat (every engine step
+/// is).
+pub async fn while_tags_settle<T, E, Fut>(
+    created: std::time::SystemTime,
+    denied: impl Fn(&E) -> bool,
+    mut op: impl FnMut() -> Fut,
+) -> Result<T, E>
+where
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let age = std::time::SystemTime::now()
+        .duration_since(created)
+        .unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + TAG_AUTHORIZATION_LAG.saturating_sub(age);
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        match op().await {
+            Err(err) if denied(&err) && tokio::time::Instant::now() + wait <= deadline => {
+                tracing::info!(
+                    wait_secs = wait.as_secs(),
+                    "AccessDenied on a key just created: its tags may not be honoured yet; retrying"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+impl RotationError {
+    /// Whether this failed with KMS's AccessDenied (also inside a self-test).
+    pub fn is_access_denied(&self) -> bool {
+        match self {
+            Self::Kms(err) => matches!(err, KmsError::AccessDenied { .. }),
+            Self::SelfTest { source, .. } => matches!(**source, KmsError::AccessDenied { .. }),
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use kmsrot_types::AliasName;

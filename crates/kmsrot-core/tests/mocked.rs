@@ -503,3 +503,74 @@ mod metrics {
         assert_eq!(put.num_calls(), 2);
     }
 }
+
+/// Tag-based authorization may lag "up to five minutes" after CreateKey wrote the tags, so
+/// AccessDenied on a key created moments ago is retried with backoff for that long: first
+/// retried until it succeeds, then until the five minutes are over. A key created long ago is
+/// not retried. (Tokio's clock is paused: the waits take no real time.)
+#[tokio::test(start_paused = true)]
+async fn access_denied_on_a_fresh_key_is_retried_while_its_tags_settle() {
+    use kmsrot_core::retry::{TAG_AUTHORIZATION_LAG, while_tags_settle};
+    let denied = |e: &KmsError| matches!(e, KmsError::AccessDenied { .. });
+    let encrypt_ok = || {
+        aws_sdk_kms::operation::encrypt::EncryptOutput::builder()
+            .key_id(KEY_ARN)
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new("ct"))
+            .build()
+    };
+    let now = std::time::SystemTime::now();
+    let context = EncryptionContext::new();
+
+    let settles = mock!(Client::encrypt)
+        .sequence()
+        .http_status(400, error_body("AccessDeniedException", "not authorized"))
+        .times(2)
+        .output(encrypt_ok)
+        .build();
+    let client = mock_client!(aws_sdk_kms, RuleMode::Sequential, [&settles], |c| c
+        .region(Region::new("eu-west-1")));
+    let data = kms(client);
+    let started = tokio::time::Instant::now();
+    let ct = while_tags_settle(now, denied, || data.encrypt(b"x", &context))
+        .await
+        .unwrap();
+    assert_eq!(ct.key_arn.to_string(), KEY_ARN);
+    assert_eq!(settles.num_calls(), 3, "denied twice, then allowed");
+    assert_eq!(started.elapsed(), Duration::from_secs(1 + 2));
+
+    let never = mock!(Client::encrypt)
+        .sequence()
+        .http_status(400, error_body("AccessDeniedException", "not authorized"))
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_kms, RuleMode::Sequential, [&never], |c| c
+        .region(Region::new("eu-west-1")));
+    let data = kms(client);
+    let started = tokio::time::Instant::now();
+    let err = while_tags_settle(now, denied, || data.encrypt(b"x", &context))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::AccessDenied { .. }), "{err:?}");
+    assert!(never.num_calls() > 5, "{}", never.num_calls());
+    assert!(
+        started.elapsed() <= TAG_AUTHORIZATION_LAG,
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() >= TAG_AUTHORIZATION_LAG - Duration::from_secs(30));
+
+    let old = mock!(Client::encrypt)
+        .sequence()
+        .http_status(400, error_body("AccessDeniedException", "not authorized"))
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_kms, RuleMode::Sequential, [&old], |c| c
+        .region(Region::new("eu-west-1")));
+    let data = kms(client);
+    let long_ago = now - Duration::from_secs(3600);
+    let err = while_tags_settle(long_ago, denied, || data.encrypt(b"x", &context))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::AccessDenied { .. }), "{err:?}");
+    assert_eq!(old.num_calls(), 1, "a key past the lag is not retried");
+}

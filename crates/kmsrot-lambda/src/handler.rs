@@ -38,9 +38,12 @@ impl State {
             .topic_arn
             .as_ref()
             .map(|topic| Notifier::new(config, topic));
-        let rotator = Rotator::new(kmsrot_core::Kms::new(config))
+        let mut rotator = Rotator::new(kmsrot_core::Kms::new(config))
             .with_rate(settings.sweep_rate)
             .with_tagging(aws_sdk_resourcegroupstagging::Client::new(config));
+        if let Some(role) = &settings.role_arn {
+            rotator = rotator.with_caller(role.clone());
+        }
         Self {
             settings,
             rotator,
@@ -302,10 +305,12 @@ async fn request_outcome(request: Request, state: &State) -> Result<Outcome, Han
             alias,
             dry_run,
             rotation_id,
+            accept_alias_conditions,
         } => {
             let options = RotateOptions {
                 dry_run,
                 rotation_id,
+                accept_alias_conditions,
                 ..RotateOptions::default()
             };
             match rotator.rotate(&alias, options).await {

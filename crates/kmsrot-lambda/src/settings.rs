@@ -9,6 +9,7 @@
 //! | `KMSROT_METRICS` | `emf` (lines on stdout), `cloudwatch` (`PutMetricData`) or `off` | `emf` |
 //! | `KMSROT_SWEEP_CONCURRENCY` | aliases swept at once | 4 |
 //! | `KMSROT_SWEEP_RATE` | KMS calls per second, shared by the whole invocation | 5 |
+//! | `KMSROT_ROLE_ARN` | the function's role, which a new key's policy must let manage the key (CreateKey's policy lockout check) | none: the policy must let the account manage it |
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,6 +30,8 @@ pub const METRICS: &str = "KMSROT_METRICS";
 pub const SWEEP_CONCURRENCY: &str = "KMSROT_SWEEP_CONCURRENCY";
 /// Sweep call rate.
 pub const SWEEP_RATE: &str = "KMSROT_SWEEP_RATE";
+/// The function's role.
+pub const ROLE_ARN: &str = "KMSROT_ROLE_ARN";
 
 /// Every variable, for documentation checks.
 pub const ALL: &[&str] = &[
@@ -39,6 +42,7 @@ pub const ALL: &[&str] = &[
     METRICS,
     SWEEP_CONCURRENCY,
     SWEEP_RATE,
+    ROLE_ARN,
 ];
 
 /// Where metrics go.
@@ -92,6 +96,8 @@ pub struct Settings {
     pub sweep_concurrency: usize,
     /// KMS calls per second.
     pub sweep_rate: f64,
+    /// The function's role, for CreateKey's policy lockout check.
+    pub role_arn: Option<String>,
 }
 
 /// A variable holds a value kmsrot cannot use.
@@ -114,6 +120,7 @@ impl Settings {
             metrics: MetricsMode::Emf,
             sweep_concurrency: 4,
             sweep_rate: 5.0,
+            role_arn: None,
         }
     }
 
@@ -159,6 +166,12 @@ impl Settings {
                 .ok_or_else(|| {
                     invalid(SWEEP_RATE, &v, "calls per second, above 0 and at most 1000")
                 })?;
+        }
+        if let Some(v) = get(ROLE_ARN) {
+            if !(v.starts_with("arn:") && v.contains(":iam::") && v.contains(":role/")) {
+                return Err(invalid(ROLE_ARN, &v, "an IAM role ARN"));
+            }
+            settings.role_arn = Some(v);
         }
         Ok(settings)
     }
@@ -262,6 +275,10 @@ mod tests {
             ("KMSROT_METRICS", "cloudwatch"),
             ("KMSROT_SWEEP_CONCURRENCY", "8"),
             ("KMSROT_SWEEP_RATE", "2.5"),
+            (
+                "KMSROT_ROLE_ARN",
+                "arn:aws:iam::111122223333:role/kmsrot-function",
+            ),
         ])
         .unwrap();
         assert_eq!(s.guard_mode, GuardMode::Observe);
@@ -273,6 +290,10 @@ mod tests {
         assert_eq!(s.metrics, MetricsMode::CloudWatch);
         assert_eq!(s.sweep_concurrency, 8);
         assert_eq!(s.sweep_rate, 2.5);
+        assert_eq!(
+            s.role_arn.as_deref(),
+            Some("arn:aws:iam::111122223333:role/kmsrot-function")
+        );
     }
 
     #[test]
@@ -283,6 +304,10 @@ mod tests {
             (
                 vec![region, ("KMSROT_GUARD_MODE", "off")],
                 "KMSROT_GUARD_MODE=\"off\" is invalid: unknown guard mode `off`",
+            ),
+            (
+                vec![region, ("KMSROT_ROLE_ARN", "kmsrot-function")],
+                "KMSROT_ROLE_ARN=\"kmsrot-function\" is invalid: an IAM role ARN",
             ),
             (
                 vec![region, ("KMSROT_EXPECTED_ACCOUNT", "12345")],

@@ -315,20 +315,42 @@ impl TestEnv {
 
     /// Creates a key of the given spec and usage; returns its ARN.
     pub async fn create_key(&self, spec: KeySpec, usage: KeyUsageType) -> Result<KeyArn> {
-        let out = self
-            .client
-            .create_key()
-            .key_spec(spec.clone())
-            .key_usage(usage.clone())
-            .description("kmsrot integration test")
-            .send()
+        self.create_key_with(|request| request.key_spec(spec).key_usage(usage))
             .await
-            .with_context(|| format!("CreateKey {spec} {usage}"))?;
+    }
+
+    /// Creates a key with the CreateKey request `build` makes of a bare one (described as a
+    /// test key); returns its ARN.
+    pub async fn create_key_with(
+        &self,
+        build: impl FnOnce(
+            aws_sdk_kms::operation::create_key::builders::CreateKeyFluentBuilder,
+        )
+            -> aws_sdk_kms::operation::create_key::builders::CreateKeyFluentBuilder,
+    ) -> Result<KeyArn> {
+        let request = build(
+            self.client
+                .create_key()
+                .description("kmsrot integration test"),
+        );
+        let out = request.send().await.context("CreateKey")?;
         let arn = out
             .key_metadata()
             .and_then(|m| m.arn())
             .context("CreateKey returned no ARN")?;
         Ok(arn.parse()?)
+    }
+
+    /// Creates `alias` for `key` with the raw SDK.
+    pub async fn create_alias(&self, alias: &AliasName, key: &KeyArn) -> Result<()> {
+        self.client
+            .create_alias()
+            .alias_name(alias.as_str())
+            .target_key_id(key.to_string())
+            .send()
+            .await
+            .context("CreateAlias")?;
+        Ok(())
     }
 
     /// Creates a key and an alias for it; returns both.
@@ -340,13 +362,7 @@ impl TestEnv {
     ) -> Result<(AliasName, KeyArn)> {
         let key = self.create_key(spec, usage).await?;
         let alias = self.unique_alias(label);
-        self.client
-            .create_alias()
-            .alias_name(alias.as_str())
-            .target_key_id(key.to_string())
-            .send()
-            .await
-            .context("CreateAlias")?;
+        self.create_alias(&alias, &key).await?;
         Ok((alias, key))
     }
 

@@ -94,6 +94,10 @@ pub enum AccountIssue {
     /// A managed alias names a replica of a multi-Region key: its set is rotated and retired
     /// from the primary's Region. For information.
     Replica,
+    /// A managed key's policy authorizes through the alias (`kms:ResourceAliases`,
+    /// `kms:RequestAlias`): when a rotation moves the alias, the principals it admits lose the
+    /// old key. A manual rotation is refused until this is accepted.
+    AliasCondition,
 }
 
 impl AccountIssue {

@@ -226,6 +226,10 @@ pub enum Request {
         /// finishes that rotation instead of starting another.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rotation_id: Option<String>,
+        /// Rotate although the key policy authorizes through the alias (`kmsrot rotate
+        /// --accept-alias-conditions`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        accept_alias_conditions: bool,
     },
     /// Point one alias back at its previous key (`kmsrot rollback`).
     Rollback {

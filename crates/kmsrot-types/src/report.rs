@@ -315,6 +315,11 @@ pub struct AliasStatus {
     /// primary with replicas.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<RegionAlias>,
+    /// Statements of the current key's policy that authorize through the alias
+    /// (`kms:ResourceAliases`, `kms:RequestAlias`): the principals they admit lose the old key
+    /// when a rotation moves the alias. A manual rotation needs them accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alias_conditions: Vec<String>,
     /// When the alias names a replica of a multi-Region key: its primary's Region, from which
     /// the set is rotated and retired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -368,6 +373,14 @@ pub enum Action {
         /// Other aliases moved with this one.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         moved_with: Vec<AliasName>,
+        /// What the new key's policy changes from the current key's, and what it leaves that
+        /// still names the old key.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        policy_notes: Vec<String>,
+        /// In a dry run: the line diff from the current key's policy to the new key's (`- `,
+        /// `+ ` and `  ` lines).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        policy_diff: Vec<String>,
     },
     /// An on-demand rotation of the key material (automatic mode).
     RotateOnDemand {
@@ -422,6 +435,8 @@ impl Action {
             new_key,
             grants_copied: Vec::new(),
             moved_with: Vec::new(),
+            policy_notes: Vec::new(),
+            policy_diff: Vec::new(),
         }
     }
 }

@@ -42,7 +42,11 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
         anyhow::bail!("--rate must be a positive number of calls per second");
     }
     let config = global.aws.load().await?;
-    let engine = kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config)).with_rate(args.rate);
+    let mut engine = kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config)).with_rate(args.rate);
+    // A sweep may rotate: a new key's policy is checked for the caller.
+    if let Ok(arn) = kmsrot_core::identity::caller_arn(&config).await {
+        engine = engine.with_caller(arn);
+    }
     let options = SweepOptions {
         dry_run: args.dry_run,
         concurrency: usize::from(args.concurrency),

@@ -32,6 +32,21 @@ pub(crate) async fn rotator(global: &Global) -> Result<Rotator> {
     Ok(Rotator::new(kms(global).await?))
 }
 
+/// The rotation engine, told who it runs as (STS GetCallerIdentity), for the commands that
+/// may create keys: a new key's policy is checked against CreateKey's lockout check for this
+/// caller. When STS does not answer, the engine checks for the account instead.
+pub(crate) async fn rotator_as_caller(global: &Global) -> Result<Rotator> {
+    let config = global.aws.load().await?;
+    let engine = Rotator::new(Kms::new(&config));
+    Ok(match kmsrot_core::identity::caller_arn(&config).await {
+        Ok(arn) => engine.with_caller(arn),
+        Err(err) => {
+            tracing::warn!(error = %err, "the caller is unknown; a new key's policy must let the account manage it");
+            engine
+        }
+    })
+}
+
 /// Parses repeated `--context key=value` flags.
 pub(crate) fn context(pairs: &[String]) -> Result<EncryptionContext> {
     Ok(EncryptionContext::from_pairs(pairs)?)

@@ -36,6 +36,11 @@ pub(crate) struct RotateArgs {
     /// name).
     #[arg(long, conflicts_with = "abort")]
     no_copy_grants: bool,
+    /// Rotate although the key policy authorizes through the alias (`kms:ResourceAliases`
+    /// or `kms:RequestAlias` conditions): the principals it admits lose the old key, and the
+    /// data it encrypted, as soon as the alias moves. Refused without it.
+    #[arg(long, conflicts_with = "abort")]
+    accept_alias_conditions: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,7 +74,7 @@ fn print(global: &Global, alias: &AliasName, dry_run: bool, actions: &[Action]) 
 }
 
 pub(crate) async fn rotate(global: &Global, args: RotateArgs) -> Result<()> {
-    let engine = super::rotator(global).await?;
+    let engine = super::rotator_as_caller(global).await?;
     if args.abort {
         let actions = engine
             .abort(&args.alias)
@@ -88,6 +93,7 @@ pub(crate) async fn rotate(global: &Global, args: RotateArgs) -> Result<()> {
         rotation_id: Some(rotation_id.clone()),
         no_copy_grants: args.no_copy_grants,
         move_with: args.with_alias,
+        accept_alias_conditions: args.accept_alias_conditions,
     };
     let actions = engine.rotate(&args.alias, options).await.with_context(|| {
         format!(

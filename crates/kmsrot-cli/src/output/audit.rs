@@ -60,6 +60,7 @@ pub(crate) fn account_text(report: &kmsrot_types::audit::AccountReport) -> Strin
             AccountIssue::SharedKey => "SHARED KEY",
             AccountIssue::RegionDiverges => "REGION DIVERGES",
             AccountIssue::Replica => "REPLICA",
+            AccountIssue::AliasCondition => "ALIAS CONDITION",
         };
         out.push_str(&format!("{label}: {}\n", f.detail));
     }

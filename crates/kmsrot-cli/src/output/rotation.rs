@@ -14,6 +14,8 @@ pub(crate) fn action_text(action: &Action) -> String {
             new_key: Some(key),
             grants_copied,
             moved_with,
+            policy_notes,
+            ..
         } => {
             let mut text = format!("rotated to {key} ({reason})");
             if !moved_with.is_empty() {
@@ -32,9 +34,29 @@ pub(crate) fn action_text(action: &Action) -> String {
                     copy.from_grant_id, copy.grantee, copy.to_grant_id
                 ));
             }
+            for note in policy_notes {
+                text.push_str(&format!("; {note}"));
+            }
             text
         }
-        Action::Rotate { reason, .. } => format!("would rotate to a new key ({reason})"),
+        Action::Rotate {
+            reason,
+            policy_notes,
+            policy_diff,
+            ..
+        } => {
+            let mut text = format!("would rotate to a new key ({reason})");
+            for note in policy_notes {
+                text.push_str(&format!("; {note}"));
+            }
+            if !policy_diff.is_empty() {
+                text.push_str("; the new key's policy, from the current key's:");
+                for line in policy_diff {
+                    text.push_str(&format!("\n    {line}"));
+                }
+            }
+            text
+        }
         Action::RotateOnDemand { reason, remaining } => match remaining {
             Some(left) => format!(
                 "on-demand rotation of the key material ({reason}; about {left} on-demand rotations left)"

@@ -115,6 +115,9 @@ pub(crate) fn status_notes(status: &AliasStatus) -> Vec<String> {
     for hold in &status.holds {
         lines.push(format!("  {}", super::rotation::hold_text(hold)));
     }
+    for condition in &status.alias_conditions {
+        lines.push(format!("  WARNING: {condition}"));
+    }
     for warning in &status.warnings {
         lines.push(format!("  WARNING: {warning}"));
     }
@@ -178,6 +181,7 @@ mod tests {
             history: vec![],
             other_aliases: vec![],
             regions: vec![],
+            alias_conditions: vec![],
             primary_region: None,
             holds: vec![],
             warnings: vec![],

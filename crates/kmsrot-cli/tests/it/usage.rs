@@ -79,6 +79,35 @@ async fn describe_prints_text_and_json() {
     assert_eq!(json["rotation"]["status"], "unsupported");
 }
 
+/// The reproduction a new user would try: a multi-Region key (`mrk-` and 32 hex digits) with
+/// an alias, then `describe`, `encrypt`, `decrypt`, `adopt` and `status` on that alias.
+#[tokio::test]
+async fn every_command_names_a_multi_region_key() {
+    let env = env().await;
+    let key = env.create_key_with(|r| r.multi_region(true)).await.unwrap();
+    assert!(key.key_id().is_multi_region(), "{key}");
+    let alias = env.unique_alias("cli-mrk");
+    env.create_alias(&alias, &key).await.unwrap();
+    let key = key.to_string();
+    let alias = alias.as_str();
+    let out = kmsrot(&["describe", alias, "--output", "json"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["key_arn"], key);
+    let sealed = kmsrot(&["encrypt", "--alias", alias], Some(b"across Regions"));
+    assert!(sealed.status.success(), "{}", stderr(&sealed));
+    let opened = kmsrot(&["decrypt", "--alias", alias], Some(&sealed.stdout));
+    assert!(opened.status.success(), "{}", stderr(&opened));
+    assert_eq!(opened.stdout, b"across Regions");
+    for args in [
+        &["adopt", alias, "--mode", "manual"][..],
+        &["status", alias][..],
+    ] {
+        let out = kmsrot(args, None);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn no_region_exits_6_with_advice() {
     let out = Command::new(env!("CARGO_BIN_EXE_kmsrot"))

@@ -102,9 +102,14 @@ impl Rotator {
             ));
         }
         if !key.serves(alias) {
+            let advice = match key.cannot_rotate() {
+                // `adopt` would refuse it: say why, and what rotates it instead.
+                Some(why) => format!("kmsrot cannot manage it: {why}"),
+                None => format!("run `kmsrot adopt {alias}`"),
+            };
             found.push(finding(
                 AccountIssue::UnmanagedAlias,
-                format!("`{alias}` is not managed by kmsrot; run `kmsrot adopt {alias}`"),
+                format!("`{alias}` is not managed by kmsrot; {advice}"),
             ));
             return Ok(found);
         }
@@ -163,6 +168,12 @@ impl Rotator {
                                 .map_or_else(String::new, ToString::to_string),
                             region.replica
                         ),
+                    ));
+                }
+                for condition in &status.alias_conditions {
+                    found.push(finding(
+                        AccountIssue::AliasCondition,
+                        format!("`{alias}`: {condition}"),
                     ));
                 }
                 if let Some(primary) = &status.primary_region {
@@ -226,6 +237,19 @@ impl Rotator {
             return Ok(None);
         }
         let status = self.store.rotation_status(key).await?;
+        if let (RotationStatus::Disabled | RotationStatus::Unsupported, Some(why)) =
+            (&status, key.cannot_rotate())
+        {
+            return Ok(Some(AccountFinding {
+                issue: AccountIssue::NoRotation,
+                alias: None,
+                key: Some(key.arn.clone()),
+                detail: format!(
+                    "{} is not rotated, and kmsrot cannot manage it: {why}",
+                    key.arn
+                ),
+            }));
+        }
         let (issue, detail) = match status {
             RotationStatus::Disabled => (
                 AccountIssue::RotationDisabled,

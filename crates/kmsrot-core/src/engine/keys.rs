@@ -21,7 +21,8 @@ pub(crate) struct KeyView {
     pub(crate) usage: String,
     pub(crate) state: String,
     pub(crate) origin: String,
-    pub(crate) custom_key_store: bool,
+    /// The custom key store (CloudHSM or external) that holds the key, if one does.
+    pub(crate) custom_key_store: Option<String>,
     pub(crate) multi_region: bool,
     /// The key's multi-Region set, for a multi-Region key.
     pub(crate) set: Option<KeySet>,
@@ -77,7 +78,7 @@ impl KeyView {
             usage: text(m.key_usage().map(|v| v.as_str())),
             state: text(m.key_state().map(|v| v.as_str())),
             origin: text(m.origin().map(|v| v.as_str())),
-            custom_key_store: m.custom_key_store_id().is_some(),
+            custom_key_store: m.custom_key_store_id().map(str::to_owned),
             multi_region: m.multi_region().unwrap_or(false),
             set: KeySet::of(&m),
             key_manager: text(m.key_manager().map(|v| v.as_str())),
@@ -116,7 +117,40 @@ impl KeyView {
 
     /// Whether KMS can rotate this key's material itself.
     pub(crate) fn rotates_itself(&self) -> bool {
-        kmsrot_types::key_kind::rotates_itself(&self.spec, &self.origin, self.custom_key_store)
+        kmsrot_types::key_kind::rotates_itself(
+            &self.spec,
+            &self.origin,
+            self.custom_key_store.is_some(),
+        )
+    }
+
+    /// Why kmsrot cannot rotate this key by making a like key, if it cannot: what the key is,
+    /// and what rotates it instead. `None` for a key whose material KMS makes in the default
+    /// key store.
+    pub(crate) fn cannot_rotate(&self) -> Option<String> {
+        let arn = &self.arn;
+        if self.key_manager == "AWS" {
+            return Some(format!(
+                "{arn} is an AWS managed key: AWS rotates it every year, and nobody else may"
+            ));
+        }
+        match (self.origin.as_str(), &self.custom_key_store) {
+            ("AWS_CLOUDHSM", Some(store)) => Some(format!(
+                "{arn} is in the AWS CloudHSM key store {store}, and kmsrot creates keys only in the default key store. To rotate it, create a like key in that key store (`aws kms create-key --origin AWS_CLOUDHSM --custom-key-store-id {store} --key-spec {}`), keep the old key enabled for its data, and move the alias (`aws kms update-alias`)",
+                self.spec
+            )),
+            ("EXTERNAL_KEY_STORE", store) => Some(format!(
+                "{arn} is in the external key store {}: its key material lives in your external key manager, outside AWS, and KMS cannot rotate it; rotate it in the external key manager",
+                store.as_deref().unwrap_or("(unknown)")
+            )),
+            (_, Some(store)) => Some(format!(
+                "{arn} is in the custom key store {store}; kmsrot creates keys only in the default key store"
+            )),
+            ("AWS_KMS", None) => None,
+            (origin, None) => Some(format!(
+                "{arn} has origin {origin}: its key material is imported, and kmsrot does not import material into new keys; import new material yourself (KMS keeps the old for decryption), or move the alias to a key with origin AWS_KMS and manage that"
+            )),
+        }
     }
 
     pub(crate) fn is_enabled(&self) -> bool {
@@ -317,5 +351,67 @@ impl Rotator {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, OriginType};
+
+    use super::KeyView;
+
+    fn view(origin: OriginType, store: Option<&str>, manager: KeyManagerType) -> KeyView {
+        let arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let metadata = KeyMetadata::builder()
+            .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+            .arn(arn)
+            .origin(origin)
+            .set_custom_key_store_id(store.map(str::to_owned))
+            .key_manager(manager)
+            .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
+            .build()
+            .unwrap();
+        KeyView::from_metadata(arn.parse().unwrap(), metadata).unwrap()
+    }
+
+    /// What `adopt` refuses, it explains: what the key is, and what rotates it instead.
+    #[test]
+    fn keys_kmsrot_cannot_rotate_say_why_and_what_to_do() {
+        let customer = KeyManagerType::Customer;
+        assert_eq!(
+            view(OriginType::AwsKms, None, customer.clone()).cannot_rotate(),
+            None
+        );
+        let cases = [
+            (
+                view(
+                    OriginType::AwsCloudhsm,
+                    Some("cks-1234567890abcdef0"),
+                    customer.clone(),
+                ),
+                "create-key --origin AWS_CLOUDHSM --custom-key-store-id cks-1234567890abcdef0 --key-spec SYMMETRIC_DEFAULT",
+            ),
+            (
+                view(
+                    OriginType::ExternalKeyStore,
+                    Some("cks-0fedcba0987654321"),
+                    customer.clone(),
+                ),
+                "rotate it in the external key manager",
+            ),
+            (
+                view(OriginType::External, None, customer),
+                "its key material is imported",
+            ),
+            (
+                view(OriginType::AwsKms, None, KeyManagerType::Aws),
+                "AWS managed key",
+            ),
+        ];
+        for (key, expected) in cases {
+            let why = key.cannot_rotate().unwrap();
+            assert!(why.contains(expected), "{why}");
+            assert!(!why.contains("kmsrot adopt"), "{why}");
+        }
     }
 }

@@ -106,9 +106,24 @@ impl Rotator {
             facts,
             mut status,
             behind,
-        } = self.assess(alias, current).await?;
+        } = Box::pin(self.assess(alias, current)).await?;
         status.other_aliases = self.other_aliases(alias, current).await?;
         status.regions = self.regions_of(alias, current).await?;
+        if facts.policy.mode == Mode::Manual
+            && let Ok(text) = self.key_policy(alias, current).await
+            && let Ok(review) = crate::key_policy::review(&text, &current.arn)
+        {
+            status.alias_conditions = review
+                .alias_conditions
+                .iter()
+                .map(|c| {
+                    format!(
+                        "policy statement {} authorizes through {} ({}): when a rotation moves `{alias}`, the principals it admits lose the old key; `kmsrot rotate` needs --accept-alias-conditions",
+                        c.statement, c.key, c.operator
+                    )
+                })
+                .collect();
+        }
         status.primary_region = current
             .set
             .as_ref()
@@ -279,6 +294,7 @@ impl Rotator {
             other_aliases: Vec::new(),
             holds: Vec::new(),
             regions: Vec::new(),
+            alias_conditions: Vec::new(),
             primary_region: None,
             warnings: Vec::new(),
             rotation_in_progress: in_progress.or_else(|| {
@@ -329,10 +345,10 @@ impl Rotator {
                 error: None,
             });
         }
-        let (current, mut actions) = self.settle(alias, current, dry_run).await?;
+        let (current, mut actions) = Box::pin(self.settle(alias, current, dry_run)).await?;
         let Assessment {
             mut facts, status, ..
-        } = self.assess(alias, &current).await?;
+        } = Box::pin(self.assess(alias, &current)).await?;
         let policy = facts.policy;
         let now = self.now().secs();
         let mut notes = Vec::new();
@@ -346,15 +362,14 @@ impl Rotator {
                         ..RotateOptions::default()
                     };
                     actions.extend(
-                        self.rotate_as(alias, current.clone(), &policy, reason, options)
+                        Box::pin(self.rotate_as(alias, current.clone(), &policy, reason, options))
                             .await?,
                     );
                 }
                 Due::RotateOnDemand(reason) => {
                     rotated = true;
                     actions.extend(
-                        self.rotate_on_demand(alias, &current, reason, dry_run)
-                            .await?,
+                        Box::pin(self.rotate_on_demand(alias, &current, reason, dry_run)).await?,
                     );
                 }
                 Due::EnableRotation { was } => {
@@ -381,15 +396,14 @@ impl Rotator {
                         notes.push(format!("left {arn} alone: it changed during the sweep"));
                         continue;
                     }
-                    let reasons = self
-                        .hold_reasons(&key, HeldStep::Disable, &policy, None)
-                        .await?;
+                    let reasons =
+                        Box::pin(self.hold_reasons(&key, HeldStep::Disable, &policy, None)).await?;
                     if !reasons.is_empty() {
                         actions.push(held(arn, HeldStep::Disable, reasons));
                         continue;
                     }
                     if !dry_run {
-                        self.retire(&key, &policy).await?;
+                        Box::pin(self.retire(&key, &policy)).await?;
                         if let Some(b) = facts.behind.iter_mut().find(|b| b.arn == arn) {
                             b.stage = Some(Stage::Retired);
                             b.enabled = policy.keep_enabled;
@@ -408,15 +422,19 @@ impl Rotator {
                         notes.push(format!("left {arn} alone: it changed during the sweep"));
                         continue;
                     }
-                    let reasons = self
-                        .hold_reasons(&key, HeldStep::ScheduleDeletion, &policy, None)
-                        .await?;
+                    let reasons = Box::pin(self.hold_reasons(
+                        &key,
+                        HeldStep::ScheduleDeletion,
+                        &policy,
+                        None,
+                    ))
+                    .await?;
                     if !reasons.is_empty() {
                         actions.push(held(arn, HeldStep::ScheduleDeletion, reasons));
                         continue;
                     }
                     if !dry_run {
-                        self.schedule_set_deletion(&key, policy.deletion_window_days)
+                        Box::pin(self.schedule_set_deletion(&key, policy.deletion_window_days))
                             .await?;
                         if let Some(b) = facts.behind.iter_mut().find(|b| b.arn == arn) {
                             b.pending_deletion = true;
@@ -435,7 +453,10 @@ impl Rotator {
             status.compliance
         } else if rotated {
             let current = self.target(alias).await?;
-            self.assess(alias, &current).await?.status.compliance
+            Box::pin(self.assess(alias, &current))
+                .await?
+                .status
+                .compliance
         } else {
             plan::compliance(&facts, now)
         };

@@ -39,27 +39,10 @@ impl Rotator {
         key: &KeyView,
         mode: Mode,
     ) -> Result<(), RotationError> {
+        if let Some(why) = key.cannot_rotate() {
+            return Err(self.unsupported(alias, why));
+        }
         let arn = &key.arn;
-        if key.key_manager == "AWS" {
-            return Err(self.unsupported(alias, format!("{arn} is an AWS managed key")));
-        }
-        if key.custom_key_store {
-            return Err(self.unsupported(
-                alias,
-                format!(
-                    "{arn} is in a custom key store; kmsrot creates keys only in the default AWS KMS key store, so rotate it with your key store's tools"
-                ),
-            ));
-        }
-        if key.origin != "AWS_KMS" {
-            return Err(self.unsupported(
-                alias,
-                format!(
-                    "{arn} has origin {}: its key material is imported, and kmsrot does not import material into new keys; import new material yourself, or move the alias to an AWS_KMS key and adopt that",
-                    key.origin
-                ),
-            ));
-        }
         self.check_kind(alias, &arn.to_string(), &key.spec, &key.usage, mode)
     }
 

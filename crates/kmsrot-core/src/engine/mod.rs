@@ -209,6 +209,8 @@ pub enum RotationError {
 pub struct Rotator {
     store: Store,
     now: Option<DateTime>,
+    /// Who the engine runs as (an IAM principal ARN), for CreateKey's policy lockout check.
+    caller: Option<String>,
 }
 
 impl Rotator {
@@ -217,6 +219,7 @@ impl Rotator {
         Self {
             store: Store::new(kms),
             now: None,
+            caller: None,
         }
     }
 
@@ -242,7 +245,17 @@ impl Rotator {
         Self {
             store: self.store.in_region(region),
             now: self.now,
+            caller: self.caller.clone(),
         }
+    }
+
+    /// Tells the engine who it runs as (the ARN STS's GetCallerIdentity reports, or the role's
+    /// ARN), so that a rotation checks the new key's policy against CreateKey's lockout check
+    /// for that principal. Without it, the policy must let the account (its root) manage the
+    /// key.
+    pub fn with_caller(mut self, arn: impl Into<String>) -> Self {
+        self.caller = Some(arn.into());
+        self
     }
 
     /// Fixes the engine's clock, for a what-if (how would the sweep see the fleet on that

@@ -15,6 +15,7 @@ use kmsrot_types::{Action, AliasName, Grant, GrantCopy, Mode, Policy, Stage, tag
 use super::keys::{KeyView, alias_subject};
 use super::{RotationError, Rotator, new_rotation_id, rfc3339};
 use crate::KmsError;
+use crate::retry::while_tags_settle;
 
 /// How to run [`Rotator::rotate`].
 #[derive(Debug, Clone, Default)]
@@ -30,6 +31,10 @@ pub struct RotateOptions {
     /// Other aliases that name the current key and move to the new key with this one. A
     /// manual rotation refuses to start while an alias not given here names the current key.
     pub move_with: Vec<AliasName>,
+    /// Rotate although the key policy authorizes through the alias (`kms:ResourceAliases`,
+    /// `kms:RequestAlias`): the principals it admits lose the old key, and so the data it
+    /// encrypted, the moment the alias moves. Refused without it.
+    pub accept_alias_conditions: bool,
 }
 
 impl Rotator {
@@ -68,8 +73,8 @@ impl Rotator {
         options: RotateOptions,
     ) -> Result<Vec<Action>, RotationError> {
         let dry_run = options.dry_run;
-        self.refuse_replica(alias, &current).await?;
-        let (current, mut done) = self.settle(alias, current, dry_run).await?;
+        Box::pin(self.refuse_replica(alias, &current)).await?;
+        let (current, mut done) = Box::pin(self.settle(alias, current, dry_run)).await?;
         if !done.is_empty() || (dry_run && settling(&current)) {
             // Finishing the interrupted rotation or rollback is this run's rotation.
             if dry_run {
@@ -81,32 +86,65 @@ impl Rotator {
             return Ok(done);
         }
         if policy.mode == Mode::Automatic {
-            return self
-                .rotate_on_demand(alias, &current, reason, dry_run)
-                .await;
+            return Box::pin(self.rotate_on_demand(alias, &current, reason, dry_run)).await;
         }
         self.check_manageable(alias, &current, Mode::Manual)?;
-        self.check_shared(alias, &current, &options.move_with)
-            .await?;
+        Box::pin(self.check_shared(alias, &current, &options.move_with)).await?;
+        let prepared = Box::pin(self.prepare_policy(alias, &current, &options)).await?;
         if dry_run {
             let reason = match current.tag(tags::ROTATING) {
                 Some(id) => format!("{reason}; resumes rotation {id}"),
                 None => reason,
             };
-            return Ok(vec![Action::rotate(reason, None)]);
+            let mut action = Action::rotate(reason, None);
+            if let Action::Rotate {
+                policy_notes,
+                policy_diff,
+                ..
+            } = &mut action
+            {
+                policy_notes.clone_from(&prepared.notes);
+                *policy_diff = prepared.diff;
+            }
+            return Ok(vec![action]);
         }
-        let pending = self
-            .create(alias, &current, policy, options.rotation_id.clone())
-            .await?;
-        let replicas = self.replicate(alias, &current, &pending).await?;
-        self.self_test(alias, &current, &pending).await?;
-        self.test_replicas(alias, &current, &replicas).await?;
-        let copied = match self.promote(alias, &current, &pending, &options).await {
+        let pending = Box::pin(self.create(
+            alias,
+            &current,
+            policy,
+            &prepared.policy,
+            options.rotation_id.clone(),
+        ))
+        .await?;
+        // The calls on the new key are authorized by the tags CreateKey wrote, which AWS may
+        // take minutes to honour: AccessDenied on a fresh key is retried for that long.
+        let created = pending
+            .creation
+            .and_then(|t| std::time::SystemTime::try_from(t).ok())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let denied = RotationError::is_access_denied;
+        let replicas = while_tags_settle(created, denied, || {
+            Box::pin(self.replicate(alias, &current, &pending))
+        })
+        .await?;
+        while_tags_settle(created, denied, || {
+            Box::pin(self.self_test(alias, &current, &pending))
+        })
+        .await?;
+        while_tags_settle(created, denied, || {
+            Box::pin(self.test_replicas(alias, &current, &replicas))
+        })
+        .await?;
+        let promoted = while_tags_settle(created, denied, || {
+            Box::pin(self.promote(alias, &current, &pending, &options))
+        })
+        .await;
+        let copied = match promoted {
             Ok(copied) => copied,
             Err(err) => {
                 if matches!(err, RotationError::Busy { .. }) {
                     // Lost a race before UpdateAlias: this rotation's key is nobody's now.
-                    self.abandon(&pending, policy).await?;
+                    Box::pin(self.abandon(&pending, policy)).await?;
                 }
                 return Err(err);
             }
@@ -115,11 +153,13 @@ impl Rotator {
         if let Action::Rotate {
             grants_copied,
             moved_with,
+            policy_notes,
             ..
         } = &mut action
         {
             *grants_copied = copied;
             moved_with.clone_from(&options.move_with);
+            *policy_notes = prepared.notes;
         }
         Ok(vec![action])
     }
@@ -176,12 +216,13 @@ impl Rotator {
         Ok((self.target(alias).await?, vec![action]))
     }
 
-    /// Step 1: the pending key of this rotation, reused or created.
+    /// Step 1: the pending key of this rotation, reused or created (with `key_policy`).
     async fn create(
         &self,
         alias: &AliasName,
         current: &KeyView,
         policy: &Policy,
+        key_policy: &str,
         requested_id: Option<String>,
     ) -> Result<KeyView, RotationError> {
         // An interrupted rotation is resumed under its own ID, whatever was asked.
@@ -227,7 +268,6 @@ impl Rotator {
             }
             self.abandon(&key, policy).await?;
         }
-        let key_policy = self.key_policy(alias, current).await?;
         let mut key_tags: Vec<(&str, String)> = current
             .user_tags()
             .map(|(k, v)| (k.as_str(), v.clone()))
@@ -254,7 +294,7 @@ impl Rotator {
                 &current.spec,
                 &current.usage,
                 current.multi_region,
-                Some(key_policy),
+                Some(key_policy.to_owned()),
                 &current.description,
                 &key_tags,
             )
@@ -331,11 +371,87 @@ impl Rotator {
         }])
     }
 
-    async fn key_policy(&self, alias: &AliasName, key: &KeyView) -> Result<String, RotationError> {
+    pub(super) async fn key_policy(
+        &self,
+        alias: &AliasName,
+        key: &KeyView,
+    ) -> Result<String, RotationError> {
         self.store
             .key_policy(&key.arn)
             .await?
             .ok_or_else(|| self.inconsistent(alias, format!("{} has no key policy", key.arn)))
+    }
+
+    /// The new key's policy, read from the current key and reviewed before anything is
+    /// created: a `Resource` naming the old key becomes `"*"` ("this KMS key"); alias
+    /// conditions need [`RotateOptions::accept_alias_conditions`]; and the policy must pass
+    /// CreateKey's lockout safety check for the caller (or, when the engine was not told who
+    /// it runs as, for the account).
+    async fn prepare_policy(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+        options: &RotateOptions,
+    ) -> Result<PreparedPolicy, RotationError> {
+        let text = self.key_policy(alias, current).await?;
+        let review = crate::key_policy::review(&text, &current.arn)
+            .map_err(|err| self.unsupported(alias, format!("{}: {err}", current.arn)))?;
+        if !review.alias_conditions.is_empty() && !options.accept_alias_conditions {
+            return Err(self.unsupported(
+                alias,
+                format!(
+                    "the key policy of {} authorizes through the alias ({}): when the alias moves to the new key, the principals it admits lose the old key and cannot decrypt what it encrypted, whatever the grace period says. Grant them the old key another way (a grant, or a statement naming them), or accept this with --accept-alias-conditions",
+                    current.arn,
+                    alias_condition_list(&review.alias_conditions)
+                ),
+            ));
+        }
+        let caller = self.caller.clone().unwrap_or_else(|| {
+            format!(
+                "arn:{}:iam::{}:root",
+                current.arn.partition(),
+                current.arn.account()
+            )
+        });
+        if let Some(why) =
+            crate::key_policy::lockout(&review.policy, current.arn.account(), &caller)
+        {
+            return Err(self.unsupported(
+                alias,
+                format!(
+                    "the new key would get {}'s policy, which CreateKey's policy lockout safety check refuses: {why}. Nothing was created",
+                    current.arn
+                ),
+            ));
+        }
+        let mut notes: Vec<String> = review
+            .rewritten
+            .iter()
+            .map(|s| {
+                format!(
+                    "policy statement {s}: Resource {} became \"*\" (this key)",
+                    current.arn
+                )
+            })
+            .collect();
+        notes.extend(review.mentions.iter().map(|m| {
+            format!(
+                "policy {m} still names the old key {}; check it",
+                current.id
+            )
+        }));
+        if options.accept_alias_conditions && !review.alias_conditions.is_empty() {
+            notes.push(format!(
+                "accepted: {} lose the old key when the alias moves",
+                alias_condition_list(&review.alias_conditions)
+            ));
+        }
+        let diff = crate::key_policy::diff(&text, &review.policy);
+        Ok(PreparedPolicy {
+            policy: review.policy,
+            notes,
+            diff,
+        })
     }
 
     pub(super) fn mismatch(
@@ -508,6 +624,22 @@ impl Rotator {
         }
         Ok(())
     }
+}
+
+/// The new key's policy, and what a person should know about it.
+struct PreparedPolicy {
+    policy: String,
+    notes: Vec<String>,
+    diff: Vec<String>,
+}
+
+/// Alias conditions in words: `statement (operator key)`, joined.
+pub(crate) fn alias_condition_list(conditions: &[crate::key_policy::AliasCondition]) -> String {
+    conditions
+        .iter()
+        .map(|c| format!("statement {} ({} {})", c.statement, c.operator, c.key))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether two grants give the same permissions to the same principals (their IDs differ).

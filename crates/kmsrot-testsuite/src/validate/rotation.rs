@@ -25,6 +25,7 @@ pub(super) async fn rotation(
             alias: stack.alias.clone(),
             dry_run: false,
             rotation_id: None,
+            accept_alias_conditions: false,
         })
         .await?;
     let Outcome::Rotated { actions, .. } = &outcome else {

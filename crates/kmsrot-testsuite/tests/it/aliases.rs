@@ -181,3 +181,41 @@ async fn hmac_verifies_after_the_alias_moves() {
     assert_eq!(new.key_arn, new_key);
     env.kms.verify_mac(b"session 44", &new).await.unwrap();
 }
+
+/// `audit account` does not tell anyone to adopt what `adopt` refuses (here, a key with
+/// imported material): it says why kmsrot cannot manage it, as `adopt` does.
+#[tokio::test]
+async fn the_audit_does_not_suggest_adopting_a_key_that_adopt_refuses() {
+    let env = kmsrot_testsuite::TestEnv::in_region("ap-south-2")
+        .await
+        .unwrap();
+    let key = env
+        .create_key_with(|r| r.origin(aws_sdk_kms::types::OriginType::External))
+        .await
+        .unwrap();
+    let alias = env.unique_alias("imported");
+    env.create_alias(&alias, &key).await.unwrap();
+    let report = env.rotator().audit_account().await.unwrap();
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| {
+            f.alias.as_ref() == Some(&alias)
+                && f.issue == kmsrot_types::audit::AccountIssue::UnmanagedAlias
+        })
+        .unwrap_or_else(|| panic!("{:?}", report.findings));
+    assert!(
+        finding.detail.contains("imported") && !finding.detail.contains("kmsrot adopt"),
+        "{}",
+        finding.detail
+    );
+    let err = env
+        .rotator()
+        .adopt(
+            &alias,
+            kmsrot_types::Policy::new(kmsrot_types::Mode::Manual),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("imported"), "{err}");
+}

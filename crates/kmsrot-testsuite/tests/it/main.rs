@@ -5,6 +5,7 @@ mod aliases;
 mod emulator;
 mod errors;
 mod multi_region;
+mod policies;
 mod retirement;
 mod rotation;
 mod s3;

@@ -36,20 +36,10 @@ impl Set {
     /// A multi-Region primary with a replica in each replica Region (each with its own
     /// description and tag), and `alias` naming the key in every Region. Returns the primary.
     async fn make(&self, alias: &AliasName) -> KeyArn {
-        let primary: KeyArn = self
+        let primary = self
             .primary
-            .client
-            .create_key()
-            .multi_region(true)
-            .description("orders")
-            .send()
+            .create_key_with(|r| r.multi_region(true).description("orders"))
             .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .arn
-            .unwrap()
-            .parse()
             .unwrap();
         for env in &self.replicas {
             self.primary
