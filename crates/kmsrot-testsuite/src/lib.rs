@@ -547,6 +547,75 @@ impl Intercept for FaultInjector {
     }
 }
 
+/// An SDK interceptor that answers the first `times` calls of one operation with KMS's
+/// `AccessDeniedException`, as AWS does while it does not yet honour the tags a new key was
+/// created with (tag-based authorization "might take up to five minutes").
+#[derive(Debug, Clone)]
+pub struct DenyFirst {
+    operation: &'static str,
+    left: Arc<AtomicU32>,
+    denied: Arc<AtomicU32>,
+}
+
+impl DenyFirst {
+    /// Denies the first `times` calls of `operation` (for example `"Encrypt"`).
+    pub fn new(operation: &'static str, times: u32) -> Self {
+        Self {
+            operation,
+            left: Arc::new(AtomicU32::new(times)),
+            denied: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// How many calls were denied.
+    pub fn denied(&self) -> u32 {
+        self.denied.load(Ordering::SeqCst)
+    }
+
+    /// A client of `env` whose calls pass through this interceptor.
+    pub fn client(&self, env: &TestEnv) -> Client {
+        let config = aws_sdk_kms::config::Builder::from(&env.config)
+            .interceptor(self.clone())
+            .build();
+        Client::from_conf(config)
+    }
+}
+
+impl Intercept for DenyFirst {
+    fn name(&self) -> &'static str {
+        "DenyFirst"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let this = cfg
+            .load::<Metadata>()
+            .is_some_and(|m| m.name() == self.operation);
+        if this
+            && self
+                .left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            self.denied.fetch_add(1, Ordering::SeqCst);
+            let body = r#"{"__type":"AccessDeniedException","message":"User is not authorized to perform: kms:Encrypt (injected: tags not yet honoured)"}"#;
+            let mut response = aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(400)?,
+                aws_smithy_types::body::SdkBody::from(body),
+            );
+            response
+                .headers_mut()
+                .insert("content-type", "application/x-amz-json-1.1");
+            *context.response_mut() = response;
+        }
+        Ok(())
+    }
+}
+
 /// Whether a URL's host is on the loopback interface.
 pub fn is_loopback_url(url: &str) -> bool {
     let Some(rest) = url

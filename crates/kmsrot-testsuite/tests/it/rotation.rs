@@ -1112,3 +1112,36 @@ async fn a_rollback_stopped_before_the_alias_moved_is_protected_and_can_be_given
     let outcome = engine.advance(&alias, false).await.unwrap();
     assert_eq!(outcome.actions, vec![Action::Retire { key: first }]);
 }
+
+/// A rotation's calls on its new key are authorized by the tags CreateKey wrote, which AWS may
+/// take minutes to honour. Its self-test meets AccessDenied twice (injected, as AWS answers),
+/// and the rotation waits and goes on instead of failing.
+#[tokio::test]
+async fn a_fresh_keys_access_denied_is_retried_while_its_tags_settle() {
+    let env = env().await;
+    let alias = env.unique_alias("tag-lag");
+    init_manual(
+        &env.rotator(),
+        &alias,
+        "SYMMETRIC_DEFAULT",
+        "ENCRYPT_DECRYPT",
+    )
+    .await;
+    let deny = kmsrot_testsuite::DenyFirst::new("Encrypt", 2);
+    let engine = Rotator::new(Kms::from_client(deny.client(&env)));
+    let actions = engine
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &actions[..],
+            [Action::Rotate {
+                new_key: Some(_),
+                ..
+            }]
+        ),
+        "{actions:?}"
+    );
+    assert_eq!(deny.denied(), 2);
+}
