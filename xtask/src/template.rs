@@ -370,6 +370,87 @@ mod tests {
         }
     }
 
+    /// The role can never bypass CreateKey's policy lockout safety check, and creates and
+    /// tags new keys only in the Regions it serves.
+    #[test]
+    fn the_role_never_bypasses_the_lockout_check_and_creates_keys_only_where_it_serves() {
+        let template = template();
+        let statements = iam_statements(&template);
+        let bypass = statements
+            .iter()
+            .map(|(_, s)| s)
+            .find(|s| {
+                s["Effect"].as_str() == Some("Deny")
+                    && text_of_mapping(&s["Condition"])
+                        .contains("kms:BypassPolicyLockoutSafetyCheck")
+            })
+            .expect("a Deny on kms:BypassPolicyLockoutSafetyCheck");
+        let denied = texts(&bypass["Action"]);
+        for action in ["kms:CreateKey", "kms:PutKeyPolicy", "kms:ReplicateKey"] {
+            assert!(denied.iter().any(|a| a == action), "{action} in {denied:?}");
+        }
+        for (_, statement) in &statements {
+            let actions = texts(&statement["Action"]);
+            let creates = actions
+                .iter()
+                .any(|a| a == "kms:CreateKey" || a == "kms:TagResource");
+            if statement["Effect"].as_str() == Some("Allow")
+                && creates
+                && texts(&statement["Resource"]).iter().any(|r| r == "*")
+            {
+                assert!(
+                    !statement["Condition"]["StringEquals"]["aws:RequestedRegion"].is_null(),
+                    "{} allows {actions:?} on \"*\" in any Region",
+                    text(&statement["Sid"])
+                );
+            }
+        }
+    }
+
+    /// The service control policy and the permissions boundary shipped beside the template
+    /// deny changing kmsrot's tags (and creating keys with them), the SCP to everyone but the
+    /// principals it names.
+    #[test]
+    fn the_tag_guard_policies_deny_changing_kmsrot_tags() {
+        for (file, exempts) in [
+            ("infrastructure/kmsrot-tag-guard-scp.json", true),
+            ("infrastructure/kmsrot-tag-guard-boundary.json", false),
+        ] {
+            let text = std::fs::read_to_string(crate::project_root().join(file)).unwrap();
+            let policy: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let denies: Vec<&serde_json::Value> = policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["Effect"] == "Deny")
+                .collect();
+            let denied: Vec<&str> = denies
+                .iter()
+                .flat_map(|s| s["Action"].as_array().unwrap())
+                .filter_map(|a| a.as_str())
+                .collect();
+            for action in [
+                "kms:TagResource",
+                "kms:UntagResource",
+                "kms:CreateKey",
+                "kms:ReplicateKey",
+            ] {
+                assert!(denied.contains(&action), "{file}: {action}");
+            }
+            for deny in denies {
+                assert_eq!(
+                    deny["Condition"]["ForAnyValue:StringLike"]["aws:TagKeys"], "kmsrot:*",
+                    "{file}"
+                );
+                assert_eq!(
+                    !deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"].is_null(),
+                    exempts,
+                    "{file}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_iam_check_catches_what_it_forbids() {
         let bad = [
@@ -550,8 +631,10 @@ mod tests {
         let creatable: Vec<BTreeSet<String>> = iam_statements(&template)
             .into_iter()
             .filter(|(_, statement)| {
-                texts(&statement["Action"]).contains(&"kms:CreateKey".to_owned())
-                    && statement["Condition"]["StringEquals"]["aws:RequestedRegion"].is_null()
+                statement["Effect"].as_str() == Some("Allow")
+                    && texts(&statement["Action"]).contains(&"kms:CreateKey".to_owned())
+                    && text(&statement["Condition"]["StringEquals"]["aws:RequestedRegion"])
+                        != "!Ref ReplicaRegions"
             })
             .map(|(_, statement)| {
                 texts(&statement["Condition"]["StringEquals"]["kms:KeySpec"])
