@@ -80,7 +80,8 @@ fn rotation_code(err: &RotationError) -> u8 {
         | RotationError::NoPrevious { .. }
         | RotationError::Busy { .. }
         | RotationError::SharedKey { .. }
-        | RotationError::Inconsistent { .. } => REFUSED,
+        | RotationError::Inconsistent { .. }
+        | RotationError::Tampered { .. } => REFUSED,
         RotationError::NotOurs { .. } => USAGE,
     }
 }

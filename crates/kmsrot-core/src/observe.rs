@@ -4,7 +4,9 @@
 //! `notify` then send what it chose.
 
 use kmsrot_types::metrics::{Datum, MetricName};
-use kmsrot_types::{Action, AliasName, AliasOutcome, CanaryVerdict, GuardVerdict, Notice, Outcome};
+use kmsrot_types::{
+    Action, AliasName, AliasOutcome, CanaryVerdict, GuardVerdict, HoldReason, Notice, Outcome,
+};
 
 /// What the sweep checks before it disables an old key, as its notice says.
 const CHECKED_BEFORE_DISABLING: &str = "no alias names it, it has no grants and no hold, and KMS (GetKeyLastUsage) reports no successful use within the policy's quiet period";
@@ -110,6 +112,13 @@ fn sweep_data(outcome: &AliasOutcome, dry_run: bool) -> Vec<Datum> {
     let held = count(&outcome.actions, |a| matches!(a, Action::Hold(_)));
     if held > 0 {
         data.push(Datum::alias(M::RetirementsHeld, alias, held as f64));
+    }
+    let tampered = count(
+        &outcome.actions,
+        |a| matches!(a, Action::Hold(hold) if hold.reasons.iter().any(HoldReason::is_tampered)),
+    );
+    if tampered > 0 {
+        data.push(Datum::alias(M::TamperDetected, alias, tampered as f64));
     }
     if let Some(c) = &outcome.compliance {
         data.push(Datum::alias(M::KeyAgeDays, alias, c.age_days as f64));

@@ -160,6 +160,13 @@ pub enum HoldReason {
         /// The record of that use, from the key's `kmsrot:hold` tag.
         record: String,
     },
+    /// What kmsrot's tags claim about the key does not hold together: they were changed by
+    /// someone else, or written by a kmsrot too old to keep the record. kmsrot never disables
+    /// or deletes such a key.
+    Tampered {
+        /// What does not hold.
+        why: String,
+    },
     /// A replica of the key (a multi-Region set retires as one) is held, for these reasons.
     Replica {
         /// The replica, in its Region.
@@ -170,6 +177,15 @@ pub enum HoldReason {
 }
 
 impl HoldReason {
+    /// Whether this reason (or a replica's) is that kmsrot's tags were tampered with.
+    pub fn is_tampered(&self) -> bool {
+        match self {
+            Self::Tampered { .. } => true,
+            Self::Replica { reasons, .. } => reasons.iter().any(Self::is_tampered),
+            _ => false,
+        }
+    }
+
     /// The reason in words.
     pub fn describe(&self) -> String {
         match self {
@@ -200,6 +216,7 @@ impl HoldReason {
                 cloudtrail_event_id.as_deref().unwrap_or("unknown")
             ),
             Self::UsageUnknown { why } => format!("its last use is unknown: {why}"),
+            Self::Tampered { why } => format!("TAMPERED: kmsrot's tags on it do not hold: {why}"),
             Self::Replica { key, reasons } => format!(
                 "its replica {key} in {} is held: {}",
                 key.region(),

@@ -21,6 +21,13 @@ pub mod tags {
     pub const ROTATING: &str = "kmsrot:rotating";
     /// On the current key while a rotation runs, once its new key exists: that key's ID.
     pub const PENDING_KEY: &str = "kmsrot:pending-key";
+    /// On the current key while a rotation runs: when it started (RFC 3339, the real time).
+    /// Its new key must have been created after it, as KMS's `CreationDate` says.
+    pub const ROTATING_SINCE: &str = "kmsrot:rotating-since";
+    /// On a key a rotation or rollback replaced: the ID of the key that replaced it. kmsrot
+    /// disables or deletes an old key only when the key that names it as previous is this
+    /// one.
+    pub const REPLACED_BY: &str = "kmsrot:replaced-by";
     /// On the key a rollback is restoring, until it is current: the key the alias leaves.
     pub const ROLLBACK_FROM: &str = "kmsrot:rollback-from";
     /// On a key a rollback made current again: the key it replaced (kept, so that a retried

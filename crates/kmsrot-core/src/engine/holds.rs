@@ -18,15 +18,33 @@ use crate::KmsError;
 
 impl Rotator {
     /// Every reason to hold `step` of `key`'s retirement now (empty: go ahead). `grants` are
-    /// the key's grants when the caller has read them already.
+    /// the key's grants when the caller has read them already. `successor` is the ID of the
+    /// key that names `key` as its previous key: `key` must record that it replaced it
+    /// (`kmsrot:replaced-by`), or its tags are not what kmsrot wrote (a key brought into an
+    /// alias's chain by someone who may tag keys is never disabled or deleted).
     pub(crate) async fn hold_reasons(
         &self,
         key: &KeyView,
         step: HeldStep,
         policy: &Policy,
         grants: Option<Vec<Grant>>,
+        successor: &str,
     ) -> Result<Vec<HoldReason>, RotationError> {
         let mut reasons = Vec::new();
+        match key.tag(tags::REPLACED_BY) {
+            Some(id) if id == successor => {}
+            Some(id) => reasons.push(HoldReason::Tampered {
+                why: format!(
+                    "it records that {id} replaced it, but the key that names it as previous is {successor}"
+                ),
+            }),
+            None => reasons.push(HoldReason::Tampered {
+                why: format!(
+                    "{successor} names it as its previous key, but it has no kmsrot:replaced-by record of that (kmsrot writes one when a rotation or rollback replaces a key; keys replaced before it did lack one). If {successor} did replace it, record that: `aws kms tag-resource --key-id {} --tags TagKey=kmsrot:replaced-by,TagValue={successor}`",
+                    key.arn
+                ),
+            }),
+        }
         let aliases: Vec<AliasName> = self
             .store
             .aliases(Some(&key.arn))
@@ -57,7 +75,7 @@ impl Rotator {
         for replica in key.replicas() {
             let there = self.in_region(replica.region());
             let view = there.key(&replica.to_string()).await?;
-            let held = Box::pin(there.hold_reasons(&view, step, policy, None)).await?;
+            let held = Box::pin(there.hold_reasons(&view, step, policy, None, successor)).await?;
             if !held.is_empty() {
                 reasons.push(HoldReason::Replica {
                     key: replica.clone(),

@@ -76,6 +76,15 @@ pub(crate) fn service_warnings(key: &KeyArn, grants: &[Grant], current: bool) ->
         .collect()
 }
 
+/// The ID of the key that names `arn` as its previous key: the key before it in the alias's
+/// history, newest first (the current key for the first).
+fn successor_of(current: &KeyView, behind: &[KeyArn], arn: &KeyArn) -> String {
+    match behind.iter().position(|k| k == arn) {
+        Some(0) | None => current.id.clone(),
+        Some(i) => behind[i - 1].key_id().as_str().to_owned(),
+    }
+}
+
 fn held(key: KeyArn, step: HeldStep, reasons: Vec<HoldReason>) -> Action {
     tracing::warn!(%key, ?step, reasons = reasons.len(), "retirement held");
     Action::Hold(Hold { key, step, reasons })
@@ -159,8 +168,10 @@ impl Rotator {
             let Some((key, grants)) = by_key.iter().find(|(k, _)| k.arn == arn) else {
                 continue;
             };
+            let chain: Vec<KeyArn> = behind.iter().map(|k| k.arn.clone()).collect();
+            let successor = successor_of(current, &chain, &arn);
             let reasons = self
-                .hold_reasons(key, step, &facts.policy, Some(grants.clone()))
+                .hold_reasons(key, step, &facts.policy, Some(grants.clone()), &successor)
                 .await?;
             if !reasons.is_empty() {
                 status.holds.push(Hold {
@@ -350,6 +361,7 @@ impl Rotator {
             mut facts, status, ..
         } = Box::pin(self.assess(alias, &current)).await?;
         let policy = facts.policy;
+        let facts_behind: Vec<KeyArn> = facts.behind.iter().map(|b| b.arn.clone()).collect();
         let now = self.now().secs();
         let mut notes = Vec::new();
         let mut rotated = false;
@@ -396,8 +408,15 @@ impl Rotator {
                         notes.push(format!("left {arn} alone: it changed during the sweep"));
                         continue;
                     }
-                    let reasons =
-                        Box::pin(self.hold_reasons(&key, HeldStep::Disable, &policy, None)).await?;
+                    let successor = successor_of(&current, &facts_behind, &arn);
+                    let reasons = Box::pin(self.hold_reasons(
+                        &key,
+                        HeldStep::Disable,
+                        &policy,
+                        None,
+                        &successor,
+                    ))
+                    .await?;
                     if !reasons.is_empty() {
                         actions.push(held(arn, HeldStep::Disable, reasons));
                         continue;
@@ -422,11 +441,13 @@ impl Rotator {
                         notes.push(format!("left {arn} alone: it changed during the sweep"));
                         continue;
                     }
+                    let successor = successor_of(&current, &facts_behind, &arn);
                     let reasons = Box::pin(self.hold_reasons(
                         &key,
                         HeldStep::ScheduleDeletion,
                         &policy,
                         None,
+                        &successor,
                     ))
                     .await?;
                     if !reasons.is_empty() {

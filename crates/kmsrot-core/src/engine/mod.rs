@@ -192,6 +192,21 @@ pub enum RotationError {
         /// What is under way, and what to do.
         what: String,
     },
+    /// What kmsrot's tags claim about a key does not hold (someone who may tag keys changed
+    /// them): the engine refuses to act on it.
+    #[error(
+        "alias `{alias}` in {region}: TAMPERED: kmsrot will not use {key}: {why}. Check who changed its `kmsrot:*` tags (CloudTrail TagResource)"
+    )]
+    Tampered {
+        /// The alias.
+        alias: AliasName,
+        /// The region.
+        region: String,
+        /// The key refused.
+        key: KeyArn,
+        /// What does not hold.
+        why: String,
+    },
     /// The tags contradict each other or KMS; the engine stops rather than guess.
     #[error("alias `{alias}` in {region}: {what}; fix the `kmsrot:*` tags or ask for help")]
     Inconsistent {

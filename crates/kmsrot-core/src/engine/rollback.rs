@@ -161,7 +161,12 @@ impl Rotator {
             self.store
                 .untag(
                     &restored.arn,
-                    &[tags::ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT],
+                    &[
+                        tags::ROLLBACK_FROM,
+                        tags::DEMOTED_AT,
+                        tags::RETIRED_AT,
+                        tags::REPLACED_BY,
+                    ],
                 )
                 .await?;
             return Ok(left.arn.clone());
@@ -169,6 +174,7 @@ impl Rotator {
         let mut left_tags = vec![
             (tags::STAGE, Stage::Previous.to_string()),
             (tags::DEMOTED_AT, now.clone()),
+            (tags::REPLACED_BY, restored.id.clone()),
         ];
         match restored.tag(tags::PREVIOUS_KEY).filter(|id| *id != left.id) {
             Some(older) => {
@@ -189,10 +195,17 @@ impl Rotator {
         }
         self.store.tag(&left.arn, &left_tags).await?;
         self.store
-            .untag(&left.arn, &[tags::ROTATING, tags::PENDING_KEY])
+            .untag(
+                &left.arn,
+                &[tags::ROTATING, tags::ROTATING_SINCE, tags::PENDING_KEY],
+            )
             .await?;
-        self.mirror(left, &left_tags, &[tags::ROTATING, tags::PENDING_KEY])
-            .await?;
+        self.mirror(
+            left,
+            &left_tags,
+            &[tags::ROTATING, tags::ROTATING_SINCE, tags::PENDING_KEY],
+        )
+        .await?;
         let mut restored_tags = vec![
             (tags::STAGE, Stage::Current.to_string()),
             (tags::PROMOTED_AT, now),
@@ -210,7 +223,12 @@ impl Rotator {
             restored_tags.extend(policy.to_tags());
         }
         self.store.tag(&restored.arn, &restored_tags).await?;
-        let cleared = [tags::ROLLBACK_FROM, tags::DEMOTED_AT, tags::RETIRED_AT];
+        let cleared = [
+            tags::ROLLBACK_FROM,
+            tags::DEMOTED_AT,
+            tags::RETIRED_AT,
+            tags::REPLACED_BY,
+        ];
         self.store.untag(&restored.arn, &cleared).await?;
         self.mirror(restored, &restored_tags, &cleared).await?;
         Ok(left.arn.clone())

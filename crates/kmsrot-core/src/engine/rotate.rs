@@ -10,6 +10,7 @@
 //! - `T` carries `kmsrot:rollback-from`: a rollback was interrupted after the alias moved
 //!   (`rollback.rs`).
 
+use aws_smithy_types::date_time::Format;
 use kmsrot_types::{Action, AliasName, Grant, GrantCopy, Mode, Policy, Stage, tags};
 
 use super::keys::{KeyView, alias_subject};
@@ -230,8 +231,16 @@ impl Rotator {
             Some(id) => (id.to_owned(), false),
             None => {
                 let id = requested_id.unwrap_or_else(|| new_rotation_id(self.now()));
+                // The real time, not the engine's clock: the new key's KMS CreationDate is
+                // compared with it before the alias moves.
+                let since = rfc3339(aws_smithy_types::DateTime::from(
+                    std::time::SystemTime::now(),
+                ));
                 self.store
-                    .tag(&current.arn, &[(tags::ROTATING, id.clone())])
+                    .tag(
+                        &current.arn,
+                        &[(tags::ROTATING, id.clone()), (tags::ROTATING_SINCE, since)],
+                    )
                     .await?;
                 // Another rotation may have started at the same moment: the last tag wins, and
                 // only the rotation that reads its own ID back goes on.
@@ -363,7 +372,10 @@ impl Rotator {
             self.abandon(key, &policy).await?;
         }
         self.store
-            .untag(&current.arn, &[tags::ROTATING, tags::PENDING_KEY])
+            .untag(
+                &current.arn,
+                &[tags::ROTATING, tags::ROTATING_SINCE, tags::PENDING_KEY],
+            )
             .await?;
         Ok(vec![Action::Abort {
             rotation_id,
@@ -494,6 +506,10 @@ impl Rotator {
             .store
             .describe(alias.as_str(), &alias_subject(alias))
             .await?;
+        if ours && now_named.id == current.id {
+            self.check_provenance(alias, current, new, &tags_now)
+                .await?;
+        }
         if !ours || now_named.id != current.id {
             return Err(self.busy(
                 alias,
@@ -532,6 +548,66 @@ impl Rotator {
         self.store.update_alias(alias, new).await?;
         self.finish_promote(alias, new, Some(current)).await?;
         Ok(copied)
+    }
+
+    /// Refuses to promote a pending key whose tags are not what this rotation wrote: it must
+    /// name the current key as its previous key, have been created (KMS's `CreationDate`)
+    /// after the rotation started (`kmsrot:rotating-since`), and carry the key policy the
+    /// rotation gave it. A principal who may tag keys could otherwise point a rotation at a
+    /// key of theirs.
+    async fn check_provenance(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+        new: &KeyView,
+        current_tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), RotationError> {
+        let tampered = |why: String| RotationError::Tampered {
+            alias: alias.clone(),
+            region: self.region(),
+            key: new.arn.clone(),
+            why,
+        };
+        if new.tag(tags::PREVIOUS_KEY) != Some(current.id.as_str()) {
+            return Err(tampered(format!(
+                "it names {:?} as its previous key, not {}",
+                new.tag(tags::PREVIOUS_KEY),
+                current.id
+            )));
+        }
+        let since = current_tags
+            .get(tags::ROTATING_SINCE)
+            .and_then(|t| aws_smithy_types::DateTime::from_str(t, Format::DateTime).ok());
+        let Some(since) = since else {
+            return Err(tampered(format!(
+                "{} records no start of the rotation (kmsrot:rotating-since); give the rotation up with `kmsrot rotate {alias} --abort`",
+                current.arn
+            )));
+        };
+        // Clocks differ a little; a key made before the rotation began is another's.
+        const SKEW_SECS: i64 = 300;
+        match new.creation {
+            Some(created) if created.secs() + SKEW_SECS >= since.secs() => {}
+            created => {
+                return Err(tampered(format!(
+                    "it was created at {}, before the rotation started at {}",
+                    created.map_or_else(|| "an unknown time".to_owned(), rfc3339),
+                    rfc3339(since)
+                )));
+            }
+        }
+        let wanted =
+            crate::key_policy::review(&self.key_policy(alias, current).await?, &current.arn)
+                .map_err(|err| self.unsupported(alias, err.to_string()))?
+                .policy;
+        let actual = self.key_policy(alias, new).await?;
+        let parsed = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+        if parsed(&wanted) != parsed(&actual) {
+            return Err(tampered(
+                "its key policy is not the one the rotation gave it".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Creates the current key's grants again on the new key, except those of AWS services
@@ -601,6 +677,7 @@ impl Rotator {
         let demoted = [
             (tags::STAGE, Stage::Previous.to_string()),
             (tags::DEMOTED_AT, demoted_at.unwrap_or_else(|| now.clone())),
+            (tags::REPLACED_BY, new.id.clone()),
         ];
         if old.stage() != Some(Stage::Previous) {
             self.store.tag(&old.arn, &demoted).await?;
@@ -609,7 +686,12 @@ impl Rotator {
         self.store
             .untag(
                 &old.arn,
-                &[tags::ROTATING, tags::PENDING_KEY, tags::ROLLBACK_FROM],
+                &[
+                    tags::ROTATING,
+                    tags::ROTATING_SINCE,
+                    tags::PENDING_KEY,
+                    tags::ROLLBACK_FROM,
+                ],
             )
             .await?;
         let promoted = [

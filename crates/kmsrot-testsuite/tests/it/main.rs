@@ -10,6 +10,7 @@ mod retirement;
 mod rotation;
 mod s3;
 mod sweep;
+mod tampering;
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use kmsrot_testsuite::TestEnv;

@@ -390,10 +390,19 @@ async fn rollback_waits_for_an_unfinished_rotation() {
     let alias = env.unique_alias("rollback-busy");
     init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
     let current = rotate_once(&env, &engine, &alias).await;
-    // A rotation that stopped right after it began.
-    env.set_tags(&current, &[(tags::ROTATING, "stopped-early")])
-        .await
+    // A rotation that stopped right after it began (kmsrot writes both tags at once).
+    let since = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap();
+    env.set_tags(
+        &current,
+        &[
+            (tags::ROTATING, "stopped-early"),
+            (tags::ROTATING_SINCE, &since),
+        ],
+    )
+    .await
+    .unwrap();
     let err = engine.rollback(&alias, None).await.unwrap_err();
     assert!(matches!(err, RotationError::Busy { .. }), "{err}");
     assert!(err.to_string().contains("kmsrot rotate"), "{err}");

@@ -1,0 +1,149 @@
+//! Tags are input, not truth: the two hijacks a principal who may only tag keys could try,
+//! reproduced. The engine checks what the tags claim before it acts, refuses, reports the
+//! tampering, and changes nothing.
+
+use kmsrot_core::engine::RotationError;
+use kmsrot_core::{RotateOptions, Rotator};
+use kmsrot_testsuite::TestEnv;
+use kmsrot_types::{Action, AliasName, HeldStep, KeyArn, Mode, Policy, tags};
+
+use crate::{env, symmetric};
+
+const DAY: i64 = 86_400;
+
+fn engine_in(env: &TestEnv, days: i64) -> Rotator {
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs();
+    env.rotator()
+        .with_clock(aws_smithy_types::DateTime::from_secs(now + days * DAY))
+}
+
+async fn managed(env: &TestEnv, label: &str) -> (AliasName, KeyArn) {
+    let alias = env.unique_alias(label);
+    let policy = Policy {
+        grace_days: 0,
+        quiet_days: 1,
+        ..Policy::new(Mode::Manual)
+    };
+    let key = env
+        .rotator()
+        .init(&alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", None, policy)
+        .await
+        .unwrap()
+        .current
+        .key_arn;
+    (alias, key)
+}
+
+/// Hijack 1: a key of the attacker's, tagged as the pending key of a rotation they "started"
+/// on the current key. The sweep would resume that rotation, test the key and promote it.
+#[tokio::test]
+async fn a_pending_key_planted_by_tags_is_never_promoted() {
+    let env = env().await;
+    let (alias, current) = managed(&env, "hijack-pending").await;
+    let (spec, usage) = symmetric();
+    let planted = env.create_key(spec, usage).await.unwrap();
+    let id = |k: &KeyArn| k.key_id().as_str().to_owned();
+    env.set_tags(
+        &planted,
+        &[
+            (tags::ALIAS, alias.as_str()),
+            (tags::STAGE, "pending"),
+            (tags::ROTATION_ID, "r-planted"),
+            (tags::PREVIOUS_KEY, &id(&current)),
+        ],
+    )
+    .await
+    .unwrap();
+    env.set_tags(
+        &current,
+        &[
+            (tags::ROTATING, "r-planted"),
+            (tags::PENDING_KEY, &id(&planted)),
+        ],
+    )
+    .await
+    .unwrap();
+
+    let err = env.rotator().advance(&alias, false).await.unwrap_err();
+    assert!(matches!(err, RotationError::Tampered { .. }), "{err:?}");
+    assert!(err.to_string().contains("TAMPERED"), "{err}");
+    // Recording a start after the planted key was made does not help.
+    let later = aws_smithy_types::DateTime::from_secs(
+        aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs() + 3600,
+    )
+    .fmt(aws_smithy_types::date_time::Format::DateTime)
+    .unwrap();
+    env.set_tags(&current, &[(tags::ROTATING_SINCE, &later)])
+        .await
+        .unwrap();
+    let err = env
+        .rotator()
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RotationError::Tampered { why, .. } if why.contains("before the rotation started")),
+        "{err:?}"
+    );
+    // Nothing changed: the alias names its key, and the planted key is left as it was.
+    assert_eq!(env.alias_target(&alias).await.unwrap().0, current);
+    assert_eq!(env.key_state(&planted).await.unwrap(), "Enabled");
+}
+
+/// Hijack 2: a key that no alias names, tagged into an alias's chain as its previous key. The
+/// sweep would disable it and later delete it.
+#[tokio::test]
+async fn a_key_tagged_into_a_chain_is_never_disabled() {
+    let env = env().await;
+    let (alias, current) = managed(&env, "hijack-chain").await;
+    let (spec, usage) = symmetric();
+    let victim = env.create_key(spec, usage).await.unwrap();
+    env.set_tags(
+        &victim,
+        &[
+            (tags::ALIAS, alias.as_str()),
+            (tags::STAGE, "previous"),
+            (tags::DEMOTED_AT, "2020-01-01T00:00:00Z"),
+        ],
+    )
+    .await
+    .unwrap();
+    env.set_tags(&current, &[(tags::PREVIOUS_KEY, victim.key_id().as_str())])
+        .await
+        .unwrap();
+
+    let outcome = engine_in(&env, 2).advance(&alias, false).await.unwrap();
+    let [Action::Hold(hold)] = &outcome.actions[..] else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!((&hold.key, hold.step), (&victim, HeldStep::Disable));
+    assert!(
+        hold.reasons
+            .iter()
+            .any(kmsrot_types::HoldReason::is_tampered),
+        "{:?}",
+        hold.reasons
+    );
+    assert_eq!(env.key_state(&victim).await.unwrap(), "Enabled");
+    // Reported in status, and counted.
+    let status = engine_in(&env, 2).status(&alias).await.unwrap();
+    assert!(
+        status
+            .holds
+            .iter()
+            .any(|h| h.key == victim && h.reasons.iter().any(kmsrot_types::HoldReason::is_tampered)),
+        "{:?}",
+        status.holds
+    );
+    let data = kmsrot_core::observe::data_of(&kmsrot_types::Outcome::Swept {
+        report: kmsrot_types::SweepReport {
+            dry_run: false,
+            aliases: vec![outcome],
+        },
+    });
+    assert!(
+        data.iter()
+            .any(|d| d.name == kmsrot_types::metrics::MetricName::TamperDetected),
+        "{data:?}"
+    );
+}
