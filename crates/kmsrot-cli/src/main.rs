@@ -24,16 +24,19 @@ use crate::output::Format;
 ///
 /// Applications name keys only through aliases; kmsrot keeps what they encrypted, signed or
 /// MACed usable when the alias moves to a new key.
+/// The heading of the options every command takes, apart from each command's own.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(name = "kmsrot", version, propagate_version = true)]
 struct Cli {
     /// More diagnostics on stderr: -v info, -vv debug, -vvv trace. Never plaintext or keys.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     verbose: u8,
     /// How results are printed.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text, help_heading = GLOBAL)]
     output: Format,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = GLOBAL)]
     aws: AwsOptions,
     #[command(subcommand)]
     command: Command,

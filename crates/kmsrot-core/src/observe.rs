@@ -25,9 +25,15 @@ fn rotations(actions: &[Action]) -> usize {
 }
 
 fn rollback(actions: &[Action]) -> Option<&Action> {
-    actions
-        .iter()
-        .find(|a| matches!(a, Action::Rollback { .. }))
+    actions.iter().find(|a| {
+        matches!(
+            a,
+            Action::Rollback {
+                already_done: false,
+                ..
+            }
+        )
+    })
 }
 
 /// The metrics of an outcome.

@@ -41,4 +41,4 @@ pub use report::{
     GrantCopy, GuardVerdict, HeldStep, Hold, HoldReason, KeyChange, KeyStatus, RegionAlias,
     Release, SweepReport, Undone, is_service_principal,
 };
-pub use rotation::{Bound, GuardMode, Mode, Policy, PolicyError, Stage, tags};
+pub use rotation::{Bound, GuardMode, Mode, Policy, PolicyError, Stage, tags, valid_rotation_id};

@@ -441,6 +441,9 @@ pub enum Action {
         to: KeyArn,
         /// The key it left.
         from: KeyArn,
+        /// The rollback had been done already: nothing was changed now.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        already_done: bool,
     },
 }
 

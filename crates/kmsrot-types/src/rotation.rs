@@ -426,11 +426,45 @@ pub enum PolicyError {
     },
 }
 
+/// Whether `id` may be a rotation ID: it becomes the value of `kmsrot:rotation-id` and
+/// `kmsrot:rotating` tags, so 1 to 128 characters of letters, digits and `_ . : / = + - @`
+/// (characters every AWS service's tag values accept).
+///
+/// # Errors
+///
+/// What is wrong with it, in words.
+pub fn valid_rotation_id(id: &str) -> Result<(), String> {
+    let len = id.chars().count();
+    if !(1..=128).contains(&len) {
+        return Err(format!(
+            "a rotation ID has 1 to 128 characters; {id:?} has {len}"
+        ));
+    }
+    match id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_.:/=+-@".contains(*c)))
+    {
+        Some(bad) => Err(format!(
+            "a rotation ID holds letters, digits and `_ . : / = + - @` only; {id:?} has {bad:?}"
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn rotation_ids_are_tag_values_kmsrot_can_write() {
+        assert_eq!(valid_rotation_id("r1796308409-0a1b2c3d"), Ok(()));
+        assert_eq!(valid_rotation_id("deploy/2026-12-03:1"), Ok(()));
+        for bad in ["", "has space", "semi;colon", &"x".repeat(129)] {
+            assert!(valid_rotation_id(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn defaults_are_valid_and_round_trip_through_tags() {

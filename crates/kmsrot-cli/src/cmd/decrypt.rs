@@ -48,10 +48,11 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     let json_only = global.output == Format::Json && matches!(sink, Sink::Stdout);
     let input = read_input(args.input.as_deref())?;
     let ciphertext = if args.base64 {
-        let text = std::str::from_utf8(&input).context("the --base64 input is not text")?;
+        let usage = |why: &str| crate::exit::UsageError(format!("the --base64 input {why}"));
+        let text = std::str::from_utf8(&input).map_err(|_| usage("is not text"))?;
         STANDARD
             .decode(text.trim())
-            .context("the --base64 input is not valid base64")?
+            .map_err(|err| usage(&format!("is not valid base64 ({err})")))?
     } else {
         input
     };

@@ -29,6 +29,16 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     let input = crate::io::read_input(Some(&args.file))?;
+    // EventBridge's limit: "The total entry size must be less than 256KB" (PutEvents).
+    const MAX_EVENT: usize = 256 * 1024;
+    if input.len() > MAX_EVENT {
+        return Err(EventRefused(format!(
+            "{} is {} bytes; an EventBridge event is at most {MAX_EVENT} bytes",
+            args.file.display(),
+            input.len()
+        ))
+        .into());
+    }
     let payload: serde_json::Value = serde_json::from_slice(&input)
         .with_context(|| format!("{} is not JSON", args.file.display()))
         .map_err(|err| EventRefused(format!("{err:#}")))?;

@@ -19,13 +19,21 @@ pub(crate) struct SweepArgs {
     concurrency: u16,
     /// KMS calls per second, across all aliases. KMS allows only a few management calls per
     /// second per account, shared with everything else in it.
-    #[arg(long, value_name = "R", default_value_t = 5.0)]
+    #[arg(long, value_name = "R", default_value_t = 5.0, value_parser = positive_rate)]
     rate: f64,
     /// Where the sweep's metrics go (namespace KMSRotation, dimension Alias): nowhere, or
     /// CloudWatch with PutMetricData. A failure to publish them is reported on stderr and
     /// never fails the sweep.
     #[arg(long, value_enum, default_value_t = MetricsTarget::None)]
     metrics: MetricsTarget,
+}
+
+/// `--rate`: a positive number of calls per second (a usage error otherwise).
+fn positive_rate(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .ok_or_else(|| format!("{text:?} is not a positive number of calls per second"))
 }
 
 /// Where `kmsrot sweep` sends its metrics.
@@ -38,9 +46,6 @@ enum MetricsTarget {
 }
 
 pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
-    if !(args.rate.is_finite() && args.rate > 0.0) {
-        anyhow::bail!("--rate must be a positive number of calls per second");
-    }
     let config = global.aws.load().await?;
     let mut engine = kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config)).with_rate(args.rate);
     // A sweep may rotate: a new key's policy is checked for the caller.

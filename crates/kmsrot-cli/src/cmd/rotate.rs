@@ -18,7 +18,7 @@ pub(crate) struct RotateArgs {
     dry_run: bool,
     /// Idempotency token of a manual rotation: retrying with the same ID finishes that
     /// rotation instead of starting another [default: a fresh ID, shown if the rotation fails]
-    #[arg(long, value_name = "ID", conflicts_with = "abort")]
+    #[arg(long, value_name = "ID", conflicts_with = "abort", value_parser = rotation_id)]
     rotation_id: Option<String>,
     /// Give up an unfinished manual rotation: its new key (never used through the alias) is
     /// scheduled for deletion, and the current key stays current. A rotation that already
@@ -41,6 +41,11 @@ pub(crate) struct RotateArgs {
     /// data it encrypted, as soon as the alias moves. Refused without it.
     #[arg(long, conflicts_with = "abort")]
     accept_alias_conditions: bool,
+}
+
+/// `--rotation-id`: it becomes a tag value, so it is held to what kmsrot's IDs use.
+fn rotation_id(text: &str) -> Result<String, String> {
+    kmsrot_types::valid_rotation_id(text).map(|()| text.to_owned())
 }
 
 #[derive(Debug, Serialize)]
@@ -95,11 +100,26 @@ pub(crate) async fn rotate(global: &Global, args: RotateArgs) -> Result<()> {
         move_with: args.with_alias,
         accept_alias_conditions: args.accept_alias_conditions,
     };
-    let actions = engine.rotate(&args.alias, options).await.with_context(|| {
-        format!(
-            "rotating {alias} (rotation {rotation_id}); once the cause is fixed, `kmsrot rotate {alias} --rotation-id {rotation_id}` finishes this rotation, and `--abort` gives it up",
-            alias = args.alias
-        )
+    let actions = engine.rotate(&args.alias, options).await.map_err(|err| {
+        // Only a rotation that may have started has anything to finish or give up.
+        let started = !matches!(
+            err,
+            kmsrot_core::RotationError::Unmanaged { .. }
+                | kmsrot_core::RotationError::Unsupported { .. }
+                | kmsrot_core::RotationError::Policy { .. }
+                | kmsrot_core::RotationError::PolicyTags { .. }
+                | kmsrot_core::RotationError::SharedKey { .. }
+                | kmsrot_core::RotationError::Kms(kmsrot_core::KmsError::NotFound { .. })
+        );
+        let alias = &args.alias;
+        let context = if started {
+            format!(
+                "rotating {alias} (rotation {rotation_id}); once the cause is fixed, `kmsrot rotate {alias} --rotation-id {rotation_id}` finishes this rotation, and `--abort` gives it up"
+            )
+        } else {
+            format!("rotating {alias}: nothing was started")
+        };
+        anyhow::Error::new(err).context(context)
     })?;
     print(global, &args.alias, args.dry_run, &actions)
 }

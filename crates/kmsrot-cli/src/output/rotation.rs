@@ -72,7 +72,16 @@ pub(crate) fn action_text(action: &Action) -> String {
             format!("scheduled deletion of {key} in {window_days} days")
         }
         Action::Hold(hold) => hold_text(hold),
-        Action::Rollback { to, from } => format!("rolled back from {from} to {to}"),
+        Action::Rollback {
+            to,
+            from,
+            already_done: false,
+        } => format!("rolled back from {from} to {to}"),
+        Action::Rollback {
+            to,
+            from,
+            already_done: true,
+        } => format!("nothing to do: already rolled back from {from} to {to}"),
         Action::Abort {
             rotation_id,
             abandoned,
@@ -80,7 +89,9 @@ pub(crate) fn action_text(action: &Action) -> String {
             Some(key) => format!(
                 "gave up rotation {rotation_id}; its new key {key} is scheduled for deletion"
             ),
-            None => format!("gave up rotation {rotation_id} (it had not created a key yet)"),
+            None => format!(
+                "gave up rotation {rotation_id}; kmsrot found no new key of it to delete (none is tagged as its pending key)"
+            ),
         },
     }
 }

@@ -171,3 +171,118 @@ fn completions_cover_every_command() {
     let out = kmsrot(&["completions", "tcsh"], None);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// Messages and exit codes that once misled: each command, the code it exits with, and what
+/// its message says (and, where it once did, must not say).
+#[tokio::test]
+async fn messages_and_exit_codes_say_exactly_what_happened() {
+    let env = env().await;
+    let (unmanaged, _) = env.plain_alias("cli-unmanaged").await.unwrap();
+    let big = std::env::temp_dir().join(format!("kmsrot-big-event-{}.json", std::process::id()));
+    std::fs::write(&big, format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024))).unwrap();
+    // (arguments, standard input, exit code, what stderr says, what it must not say)
+    type Case<'a> = (&'a [&'a str], Option<&'a [u8]>, i32, &'a str, &'a str);
+    let cases: [Case<'_>; 5] = [
+        // A rotation that never started names no rotation ID to finish.
+        (
+            &["rotate", unmanaged.as_str()],
+            None,
+            8,
+            "nothing was started",
+            "--rotation-id",
+        ),
+        // A rotation ID becomes a tag value.
+        (
+            &[
+                "rotate",
+                unmanaged.as_str(),
+                "--rotation-id",
+                "not a tag value!",
+            ],
+            None,
+            2,
+            "rotation ID",
+            "\u{0}",
+        ),
+        (
+            &["sweep", "--rate", "0"],
+            None,
+            2,
+            "positive number",
+            "\u{0}",
+        ),
+        (
+            &["decrypt", "--base64"],
+            Some(b"!!! not base64 !!!"),
+            2,
+            "the --base64 input is not valid base64",
+            "\u{0}",
+        ),
+        (
+            &["event", big.to_str().unwrap(), "--account", "123456789012"],
+            None,
+            8,
+            "an EventBridge event is at most 262144 bytes",
+            "\u{0}",
+        ),
+    ];
+    for (args, stdin, code, says, never) in cases {
+        let out = kmsrot(args, stdin);
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");
+        assert!(text.contains(says), "{args:?}: {text}");
+        assert!(!text.contains(never), "{args:?}: {text}");
+    }
+
+    // Global options have a heading of their own in every command's help.
+    let help = String::from_utf8(kmsrot(&["encrypt", "--help"], None).stdout).unwrap();
+    let global = help.find("Global options:").expect(&help);
+    assert!(help.find("--region").unwrap() > global, "{help}");
+    assert!(help.find("--alias").unwrap() < global, "{help}");
+}
+
+/// A rollback run again reports that it is done; it never moves the alias forward again.
+#[tokio::test]
+async fn a_rollback_run_twice_says_it_is_done_and_moves_nothing() {
+    let alias = {
+        let env = env().await;
+        env.unique_alias("cli-rollback-twice")
+    };
+    let alias = alias.as_str();
+    let init = kmsrot(
+        &[
+            "init",
+            alias,
+            "--key-spec",
+            "SYMMETRIC_DEFAULT",
+            "--mode",
+            "manual",
+            "--output",
+            "json",
+        ],
+        None,
+    );
+    assert!(init.status.success(), "{}", stderr(&init));
+    let first =
+        serde_json::from_slice::<serde_json::Value>(&init.stdout).unwrap()["current"]["key_arn"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let rotated = kmsrot(&["rotate", alias], None);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let once = kmsrot(&["rollback", alias], None);
+    assert!(once.status.success(), "{}", stderr(&once));
+    assert!(String::from_utf8_lossy(&once.stdout).contains("rolled back from"));
+    for _ in 0..2 {
+        let again = kmsrot(&["rollback", alias], None);
+        assert!(again.status.success(), "{}", stderr(&again));
+        let text = String::from_utf8_lossy(&again.stdout);
+        assert!(
+            text.contains("nothing to do: already rolled back"),
+            "{text}"
+        );
+        let described = kmsrot(&["describe", alias, "--output", "json"], None);
+        let json: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap();
+        assert_eq!(json["key_arn"], first);
+    }
+}

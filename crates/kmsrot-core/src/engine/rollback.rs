@@ -38,6 +38,7 @@ impl Rotator {
                 return Ok(Action::Rollback {
                     to: current.arn,
                     from: from.clone(),
+                    already_done: true,
                 });
             }
             return Err(self.inconsistent(
@@ -47,6 +48,21 @@ impl Rotator {
                     current.arn
                 ),
             ));
+        }
+        // Run again without `--from`, a rollback reports itself done instead of moving the
+        // alias forward again, to the key it just left: moving forward is a rotation, or a
+        // rollback given `--from` that key explicitly.
+        if from.is_none()
+            && let Some(left) = current.tag(tags::ROLLED_BACK_FROM)
+            && current.tag(tags::PREVIOUS_KEY) == Some(left)
+            && let Ok(left) = left.parse()
+        {
+            tracing::info!(%alias, "rollback already done");
+            return Ok(Action::Rollback {
+                from: current.arn.sibling(left),
+                to: current.arn,
+                already_done: true,
+            });
         }
         if let Some(rotation_id) = current.tag(tags::ROTATING) {
             // Rolling back now would strand the rotation's new key.
@@ -109,6 +125,7 @@ impl Rotator {
         Ok(Action::Rollback {
             to: previous.arn,
             from: current.arn,
+            already_done: false,
         })
     }
 

@@ -51,6 +51,9 @@ impl Rotator {
         alias: &AliasName,
         options: RotateOptions,
     ) -> Result<Vec<Action>, RotationError> {
+        if let Some(id) = &options.rotation_id {
+            kmsrot_types::valid_rotation_id(id).map_err(|why| self.unsupported(alias, why))?;
+        }
         let current = self.target(alias).await?;
         let policy = self.managed_policy(alias, &current)?;
         if policy.mode == Mode::Manual
@@ -213,6 +216,7 @@ impl Rotator {
         let action = Action::Rollback {
             to: current.arn.clone(),
             from,
+            already_done: false,
         };
         Ok((self.target(alias).await?, vec![action]))
     }
