@@ -319,18 +319,18 @@ impl Rotator {
     }
 
     /// Gives up a pending key that can never pass its test (someone disabled it): its
-    /// deletion is scheduled with the policy's window, unless an alias names it. It was never
-    /// promoted, so no application used it.
+    /// deletion is scheduled with the policy's window. It was never promoted, so no
+    /// application used it. A key an alias names is left alone entirely: another run may have
+    /// promoted it, and tagging it `retired` would mark the alias's current key as old.
     async fn abandon(&self, key: &KeyView, policy: &Policy) -> Result<(), RotationError> {
-        tracing::warn!(key = %key.arn, state = key.state, "abandoning a pending key");
-        if self.store.aliases(Some(&key.arn)).await?.is_empty() {
-            // Its deletion is the record: a key pending deletion is never reused.
-            self.schedule_set_deletion(key, policy.deletion_window_days)
-                .await?;
-        } else {
-            self.mark_retired(key).await?;
+        if !self.store.aliases(Some(&key.arn)).await?.is_empty() {
+            tracing::warn!(key = %key.arn, "not abandoning a pending key that an alias names");
+            return Ok(());
         }
-        Ok(())
+        tracing::warn!(key = %key.arn, state = key.state, "abandoning a pending key");
+        // Its deletion is the record: a key pending deletion is never reused.
+        self.schedule_set_deletion(key, policy.deletion_window_days)
+            .await
     }
 
     /// Abandons an unfinished manual rotation: its new key (never promoted) is scheduled for
@@ -510,6 +510,13 @@ impl Rotator {
             .store
             .describe(alias.as_str(), &alias_subject(alias))
             .await?;
+        if now_named.id == new.id {
+            // Another run of this same rotation (a sweep beside a `rotate`) moved the alias to
+            // this rotation's key: finish the re-tagging; never give that key up.
+            tracing::info!(%alias, key = %new.arn, "the alias already names this rotation's key; finishing");
+            self.finish_promote(alias, new, Some(current)).await?;
+            return Ok(Vec::new());
+        }
         if ours && now_named.id == current.id {
             self.check_provenance(alias, current, new, &tags_now)
                 .await?;

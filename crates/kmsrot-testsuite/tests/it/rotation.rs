@@ -1162,3 +1162,59 @@ async fn a_fresh_keys_access_denied_is_retried_while_its_tags_settle() {
     );
     assert_eq!(deny.denied(), 2);
 }
+
+/// A sweep that starts while a `rotate` runs resumes the same rotation, and the two race to
+/// finish it. Whatever the interleaving (jittered, 30 trials), the alias ends on one enabled
+/// key tagged `current`, with no stale `rotating` tag, and no key the alias names is ever
+/// tagged `retired` or scheduled for deletion.
+#[tokio::test]
+async fn a_rotate_and_a_sweep_racing_on_one_rotation_leave_one_current_key() {
+    let env = TestEnv::in_region("ap-southeast-5").await.unwrap();
+    let engine = env.rotator();
+    for trial in 0..30u64 {
+        let alias = env.unique_alias("race");
+        init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
+        let rotation = RotateOptions {
+            rotation_id: Some(format!("race-{trial}")),
+            ..RotateOptions::default()
+        };
+        let jitter = Duration::from_millis(fastrand::u64(0..40));
+        let rotating = engine.rotate(&alias, rotation.clone());
+        let sweeping = async {
+            tokio::time::sleep(jitter).await;
+            engine.advance(&alias, false).await
+        };
+        let (rotated, swept) = tokio::join!(rotating, sweeping);
+        for (what, result) in [("rotate", rotated.map(drop)), ("sweep", swept.map(drop))] {
+            if let Err(err) = result {
+                assert!(
+                    matches!(err, RotationError::Busy { .. }),
+                    "trial {trial}: {what} failed with {err:?}"
+                );
+            }
+        }
+        // Whoever lost, running the rotation once more finishes whatever is left.
+        engine.rotate(&alias, rotation).await.unwrap();
+        let (named, state) = env.alias_target(&alias).await.unwrap();
+        let named_tags = env.tags(&named.to_string()).await.unwrap();
+        assert_eq!(state, "Enabled", "trial {trial}");
+        assert_eq!(
+            named_tags.get(tags::STAGE).map(String::as_str),
+            Some("current"),
+            "trial {trial}: {named_tags:?}"
+        );
+        assert!(
+            !named_tags.contains_key(tags::ROTATING),
+            "trial {trial}: {named_tags:?}"
+        );
+        for key in env.keys_tagged_for(&alias).await.unwrap() {
+            if key.arn != named {
+                assert_ne!(
+                    key.tag(tags::STAGE),
+                    Some("current"),
+                    "trial {trial}: {key:?}"
+                );
+            }
+        }
+    }
+}
