@@ -301,6 +301,33 @@ impl Rotator {
         Ok(None)
     }
 
+    /// The key an `init` made under `rotation_id` whose CreateKey answer was lost: tagged for
+    /// the alias with that rotation ID and stage `current`, and not pending deletion.
+    pub(crate) async fn find_initial(
+        &self,
+        alias: &AliasName,
+        rotation_id: &str,
+    ) -> Result<Option<KeyView>, KmsError> {
+        let found = self
+            .scan(&alias_subject(alias), |tags| {
+                tags.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
+                    && tags.get(tags::ROTATION_ID).map(String::as_str) == Some(rotation_id)
+                    && tags.get(tags::STAGE).map(String::as_str) == Some("current")
+            })
+            .await?;
+        for (arn, tags) in found {
+            let mut view = self
+                .store
+                .describe(&arn.to_string(), &Subject::Key(arn.clone()))
+                .await?;
+            view.tags = tags;
+            if !view.is_pending_deletion() {
+                return Ok(Some(view));
+            }
+        }
+        Ok(None)
+    }
+
     /// Every key in the region whose tags satisfy `keep`, with those tags (ListKeys, every
     /// page, then ListResourceTags per key). A full scan, for the rare cases where no alias
     /// or tag leads to the key: a resumed rotation without a record, a deleted key.

@@ -94,16 +94,17 @@ impl Rotator {
             Err(err) => return Err(err.into()),
         }
         let now = rfc3339(self.now());
+        let rotation_id = new_rotation_id(self.now());
         let mut key_tags = vec![
             (tags::ALIAS, alias.to_string()),
             (tags::STAGE, Stage::Current.to_string()),
-            (tags::ROTATION_ID, new_rotation_id(self.now())),
+            (tags::ROTATION_ID, rotation_id.clone()),
             (tags::CREATED_AT, now.clone()),
             (tags::PROMOTED_AT, now),
         ];
         key_tags.extend(policy.to_tags());
         let description = description.map_or_else(|| format!("kmsrot: {alias}"), str::to_owned);
-        let key = self
+        let created = self
             .store
             .create_key(
                 alias,
@@ -114,7 +115,18 @@ impl Rotator {
                 &description,
                 &key_tags,
             )
-            .await?;
+            .await;
+        let key = match created {
+            Ok(key) => key,
+            // Sent once: a key made while its answer was lost carries this init's tags.
+            Err(err) => match self.find_initial(alias, &rotation_id).await? {
+                Some(key) => {
+                    tracing::warn!(%alias, key = %key.arn, error = %err, "CreateKey failed, but its key exists; going on with it");
+                    key
+                }
+                None => return Err(err.into()),
+            },
+        };
         if let Err(err) = self.finish_init(alias, &key, &policy).await {
             // Leave no key behind that no alias names (a crash here cannot be helped). When
             // the alias was created after all (its answer was lost), the key stays.
@@ -145,7 +157,19 @@ impl Rotator {
                 .await?;
         }
         self.record_public_key(key).await?;
-        Ok(self.store.create_alias(alias, &key.id).await?)
+        match self.store.create_alias(alias, &key.id).await {
+            Ok(()) => Ok(()),
+            // CreateAlias may have worked while its answer was lost (a retry then meets
+            // AlreadyExists): the alias naming this key is success.
+            Err(err) => match self
+                .store
+                .describe(alias.as_str(), &super::keys::alias_subject(alias))
+                .await
+            {
+                Ok(named) if named.id == key.id => Ok(()),
+                _ => Err(err.into()),
+            },
+        }
     }
 
     /// Starts managing an existing alias and its key: writes kmsrot's tags and the policy, and

@@ -300,7 +300,7 @@ impl Rotator {
                 format!("{}:{sha256}", current.id),
             ));
         }
-        let key = self
+        let created = self
             .store
             .create_key(
                 alias,
@@ -311,7 +311,19 @@ impl Rotator {
                 &current.description,
                 &key_tags,
             )
-            .await?;
+            .await;
+        let key = match created {
+            Ok(key) => key,
+            // CreateKey is sent once and may have made a key whose answer was lost: look for
+            // it by this rotation's tags before giving up (a re-run would find it too).
+            Err(err) => match self.find_pending(alias, &rotation_id).await? {
+                Some(key) => {
+                    tracing::warn!(%alias, key = %key.arn, error = %err, "CreateKey failed, but its key exists; going on with it");
+                    key
+                }
+                None => return Err(err.into()),
+            },
+        };
         self.store
             .tag(&current.arn, &[(tags::PENDING_KEY, key.id.clone())])
             .await?;

@@ -347,6 +347,13 @@ impl Store {
             .set_policy(policy)
             .description(description)
             .set_tags(Some(tag_list))
+            // CreateKey is not idempotent: a retry after a lost answer makes a second key. It
+            // is sent once; the engine then looks for what it made (by its tags).
+            .customize()
+            .config_override(
+                aws_sdk_kms::config::Builder::default()
+                    .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled()),
+            )
             .send();
         let out = self
             .call("CreateKey", &alias_subject(alias), request)

@@ -443,8 +443,10 @@ async fn a_set_rotation_failing_at_any_call_converges_when_run_again() {
             let failed = faulty.rotate(&alias, options.clone()).await;
             let failed_at = faults.calls().get(n - 1).cloned();
             faults.reset();
+            let reconciled =
+                strike == Strike::AfterResponse && failed_at.as_deref() == Some("CreateKey");
             assert!(
-                failed.is_err(),
+                failed.is_err() || reconciled,
                 "call {n} ({failed_at:?}, {strike:?}): {failed:?}"
             );
             let rerun = set.primary.rotator().rotate(&alias, options.clone()).await;
