@@ -171,6 +171,15 @@ pub fn notices_of(outcome: &Outcome) -> Vec<Notice> {
                 }
                 for action in &a.actions {
                     let checked = match action {
+                        Action::BreakGlass { key, record } => {
+                            notices.push(Notice::BreakGlass {
+                                alias: a.alias.clone(),
+                                key: key.clone(),
+                                record: record.clone(),
+                                skipped: "the sweep".into(),
+                            });
+                            continue;
+                        }
                         Action::Hold(hold) => {
                             notices.push(Notice::RetirementHeld {
                                 alias: a.alias.clone(),
@@ -203,6 +212,15 @@ pub fn notices_of(outcome: &Outcome) -> Vec<Notice> {
                 verdict: verdict.clone(),
             }]
         }
+        Outcome::Guarded {
+            verdict: GuardVerdict::BreakGlass { key, alias, record },
+            ..
+        } => vec![Notice::BreakGlass {
+            alias: alias.clone(),
+            key: key.clone(),
+            record: record.clone(),
+            skipped: "the deletion guard".into(),
+        }],
         Outcome::Drifted(drift) => vec![Notice::Drift(drift.clone())],
         Outcome::Canary { verdict, .. } if matches!(verdict, CanaryVerdict::Held { .. }) => {
             vec![Notice::CanaryHold {
@@ -244,6 +262,7 @@ pub fn alias_of(outcome: &Outcome) -> Option<&AliasName> {
         Outcome::Guarded { verdict, .. } => match verdict {
             GuardVerdict::Unmanaged { .. } => None,
             GuardVerdict::NotNeeded { alias, .. }
+            | GuardVerdict::BreakGlass { alias, .. }
             | GuardVerdict::Intact { alias, .. }
             | GuardVerdict::Alert { alias, .. }
             | GuardVerdict::Restored { alias, .. } => Some(alias),

@@ -178,6 +178,18 @@ pub enum Notice {
         /// The error.
         error: String,
     },
+    /// kmsrot left a key (and, for a current key, its alias) alone because it carries
+    /// `kmsrot:break-glass`.
+    BreakGlass {
+        /// The alias.
+        alias: AliasName,
+        /// The key.
+        key: KeyArn,
+        /// The tag's value: who and why.
+        record: String,
+        /// What was left undone.
+        skipped: String,
+    },
     /// A retirement step that was due is held.
     RetirementHeld {
         /// The alias.
@@ -270,6 +282,9 @@ impl Notification {
                 _ => format!("kmsrot: guard report in {region}"),
             },
             Notice::Drift(drift) => format!("kmsrot: drift on {} in {region}", drift.alias),
+            Notice::BreakGlass { alias, .. } => {
+                format!("kmsrot: break-glass key of {alias} left alone ({region})")
+            }
             Notice::RetirementHeld { alias, .. } => {
                 format!("kmsrot: retirement of an old key of {alias} is held ({region})")
             }

@@ -435,6 +435,14 @@ pub enum Action {
         /// Its new key, now scheduled for deletion, when one had been created.
         abandoned: Option<KeyArn>,
     },
+    /// A key carries `kmsrot:break-glass`: what was due for it (or, for the current key, for
+    /// the alias) was left undone.
+    BreakGlass {
+        /// The key.
+        key: KeyArn,
+        /// The tag's value: who and why.
+        record: String,
+    },
     /// The alias moved back to its previous key.
     Rollback {
         /// The key the alias names again.
@@ -517,6 +525,16 @@ pub enum GuardVerdict {
         needed_as: String,
         /// The key's state.
         key_state: String,
+    },
+    /// The key carries `kmsrot:break-glass`: a responder took it over, and the guard leaves
+    /// it as it is, whatever the alias needs.
+    BreakGlass {
+        /// The key.
+        key: KeyArn,
+        /// The alias it serves.
+        alias: AliasName,
+        /// The tag's value: who and why.
+        record: String,
     },
     /// Enforce mode: the change was undone.
     Restored {

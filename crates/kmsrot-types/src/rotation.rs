@@ -81,6 +81,10 @@ pub mod tags {
     /// recorded by the Lambda or `kmsrot event`). Only an explicit release removes it:
     /// `kmsrot release`, or deleting this tag.
     pub const HOLD: &str = "kmsrot:hold";
+    /// Break glass: a responder's hands-off mark on a key (its value says who and why). The
+    /// guard, the sweep, rotation and rollback leave the key, and an alias whose current key
+    /// it is, alone, and say so. Only deleting the tag ends it.
+    pub const BREAK_GLASS: &str = "kmsrot:break-glass";
 }
 
 /// How an alias's key is rotated.

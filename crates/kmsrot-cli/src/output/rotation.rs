@@ -72,6 +72,9 @@ pub(crate) fn action_text(action: &Action) -> String {
             format!("scheduled deletion of {key} in {window_days} days")
         }
         Action::Hold(hold) => hold_text(hold),
+        Action::BreakGlass { key, record } => {
+            format!("left alone: {key} carries kmsrot:break-glass ({record})")
+        }
         Action::Rollback {
             to,
             from,
@@ -185,6 +188,9 @@ pub(crate) fn verdict_text(verdict: &GuardVerdict) -> String {
         GuardVerdict::Unmanaged { key } => format!("{key} is not managed by kmsrot: left alone"),
         GuardVerdict::NotNeeded { key, reason, .. } => {
             format!("{key} is not needed: {reason}; left alone")
+        }
+        GuardVerdict::BreakGlass { key, record, .. } => {
+            format!("{key} carries kmsrot:break-glass ({record}): left alone")
         }
         GuardVerdict::Intact { key, alias } => {
             format!("{key} is needed by `{alias}` and is enabled: nothing to undo")

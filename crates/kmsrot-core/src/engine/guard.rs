@@ -27,6 +27,14 @@ impl Rotator {
             tracing::info!(key = %key.arn, ?change, "guard: key not managed by kmsrot, left alone");
             return Ok(GuardVerdict::Unmanaged { key: key.arn });
         };
+        if let Some(record) = key.tag(tags::BREAK_GLASS) {
+            tracing::warn!(key = %key.arn, %alias, record, "guard: break-glass key left alone");
+            return Ok(GuardVerdict::BreakGlass {
+                record: record.to_owned(),
+                key: key.arn,
+                alias,
+            });
+        }
         let needed_as = match self.needed_as(&alias, &key).await? {
             Ok(needed_as) => needed_as,
             Err(reason) => {

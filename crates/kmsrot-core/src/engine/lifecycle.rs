@@ -356,6 +356,21 @@ impl Rotator {
                 error: None,
             });
         }
+        if let Some(record) = current.tag(tags::BREAK_GLASS) {
+            return Ok(AliasOutcome {
+                alias: alias.clone(),
+                actions: vec![Action::BreakGlass {
+                    key: current.arn.clone(),
+                    record: record.to_owned(),
+                }],
+                reason: Some(format!(
+                    "{} carries kmsrot:break-glass: the alias is left alone",
+                    current.arn
+                )),
+                compliance: None,
+                error: None,
+            });
+        }
         let (current, mut actions) = Box::pin(self.settle(alias, current, dry_run)).await?;
         let Assessment {
             mut facts, status, ..
@@ -402,6 +417,13 @@ impl Rotator {
                 Due::Retire(arn) => {
                     // Read again right before acting: a rollback may have claimed it.
                     let key = self.key(&arn.to_string()).await?;
+                    if let Some(record) = key.tag(tags::BREAK_GLASS) {
+                        actions.push(Action::BreakGlass {
+                            key: arn,
+                            record: record.to_owned(),
+                        });
+                        continue;
+                    }
                     if key.stage() != Some(Stage::Previous)
                         || key.tag(tags::ROLLBACK_FROM).is_some()
                     {
@@ -433,6 +455,13 @@ impl Rotator {
                 }
                 Due::ScheduleDeletion(arn) => {
                     let key = self.key(&arn.to_string()).await?;
+                    if let Some(record) = key.tag(tags::BREAK_GLASS) {
+                        actions.push(Action::BreakGlass {
+                            key: arn,
+                            record: record.to_owned(),
+                        });
+                        continue;
+                    }
                     if key.stage() != Some(Stage::Retired)
                         || (key.is_enabled() && !policy.keep_enabled)
                         || key.is_pending_deletion()

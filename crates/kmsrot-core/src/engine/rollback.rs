@@ -23,6 +23,7 @@ impl Rotator {
     ) -> Result<Action, RotationError> {
         let current = self.target(alias).await?;
         let policy = self.managed_policy(alias, &current)?;
+        self.refuse_break_glass(alias, &current)?;
         self.refuse_replica(alias, &current).await?;
         let (current, done) = self.settle(alias, current, false).await?;
         if from.is_none()

@@ -77,6 +77,7 @@ impl Rotator {
         options: RotateOptions,
     ) -> Result<Vec<Action>, RotationError> {
         let dry_run = options.dry_run;
+        self.refuse_break_glass(alias, &current)?;
         Box::pin(self.refuse_replica(alias, &current)).await?;
         let (current, mut done) = Box::pin(self.settle(alias, current, dry_run)).await?;
         if !done.is_empty() || (dry_run && settling(&current)) {
@@ -166,6 +167,24 @@ impl Rotator {
             *policy_notes = prepared.notes;
         }
         Ok(vec![action])
+    }
+
+    /// Refuses to rotate or roll back an alias whose current key carries `kmsrot:break-glass`.
+    pub(crate) fn refuse_break_glass(
+        &self,
+        alias: &AliasName,
+        current: &KeyView,
+    ) -> Result<(), RotationError> {
+        match current.tag(tags::BREAK_GLASS) {
+            Some(record) => Err(self.unsupported(
+                alias,
+                format!(
+                    "its key {} carries kmsrot:break-glass ({record}): a responder took it over, and kmsrot leaves the alias alone until the tag is deleted",
+                    current.arn
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Refuses a manual rotation while an alias other than `alias` (and those given to move

@@ -147,3 +147,52 @@ async fn a_key_tagged_into_a_chain_is_never_disabled() {
         "{data:?}"
     );
 }
+
+/// Responders win: a key a responder marked `kmsrot:break-glass` (and disabled, to contain an
+/// incident) is left alone by the guard, the sweep and rotation, and each says so.
+#[tokio::test]
+async fn a_break_glass_key_is_left_alone_by_the_guard_the_sweep_and_rotation() {
+    let env = env().await;
+    let (alias, current) = managed(&env, "break-glass").await;
+    env.set_tags(&current, &[(tags::BREAK_GLASS, "incident 42, alice")])
+        .await
+        .unwrap();
+    env.disable_key(&current).await.unwrap();
+
+    let verdict = env
+        .rotator()
+        .guard(
+            &current.to_string(),
+            kmsrot_types::KeyChange::Disabled,
+            kmsrot_types::GuardMode::Enforce,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&verdict, kmsrot_types::GuardVerdict::BreakGlass { record, .. } if record == "incident 42, alice"),
+        "{verdict:?}"
+    );
+    assert_eq!(env.key_state(&current).await.unwrap(), "Disabled");
+    let notices = kmsrot_core::observe::notices_of(&kmsrot_types::Outcome::Guarded {
+        event_name: "DisableKey".into(),
+        verdict,
+    });
+    assert!(
+        matches!(&notices[..], [kmsrot_types::Notice::BreakGlass { .. }]),
+        "{notices:?}"
+    );
+
+    let outcome = engine_in(&env, 400).advance(&alias, false).await.unwrap();
+    assert!(
+        matches!(&outcome.actions[..], [Action::BreakGlass { key, .. }] if *key == current),
+        "{outcome:?}"
+    );
+    let err = env
+        .rotator()
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("break-glass"), "{err}");
+    assert_eq!(env.alias_target(&alias).await.unwrap().0, current);
+    assert_eq!(env.key_state(&current).await.unwrap(), "Disabled");
+}
