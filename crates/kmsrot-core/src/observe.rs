@@ -50,6 +50,12 @@ pub fn data_of(outcome: &Outcome) -> Vec<Datum> {
             for alias in &report.aliases {
                 data.extend(sweep_data(alias, report.dry_run));
             }
+            if report.not_reached > 0 {
+                data.push(Datum::fleet(
+                    M::AliasesNotReached,
+                    report.not_reached as f64,
+                ));
+            }
         }
         Outcome::KeyDeleted(d) if !d.duplicate => {
             data.push(Datum::alias(M::KeysDeleted, &d.alias, 1.0));
@@ -323,6 +329,7 @@ mod tests {
         Outcome::Swept {
             report: SweepReport {
                 dry_run,
+                not_reached: 0,
                 aliases: vec![
                     AliasOutcome {
                         alias: alias("alias/a"),
@@ -424,6 +431,7 @@ mod tests {
         let outcome = |dry_run| Outcome::Swept {
             report: SweepReport {
                 dry_run,
+                not_reached: 0,
                 aliases: vec![AliasOutcome {
                     alias: alias("alias/a"),
                     actions: vec![

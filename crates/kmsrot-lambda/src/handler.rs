@@ -290,10 +290,15 @@ async fn act(task: Task, state: &State) -> Result<Outcome, HandlerError> {
     })
 }
 
+/// How long a sweep may start aliases: the function's timeout is 900 s, and an alias started
+/// late must still finish.
+const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(780);
+
 fn sweep_options(state: &State, dry_run: bool) -> SweepOptions {
     SweepOptions {
         dry_run,
         concurrency: state.settings.sweep_concurrency,
+        deadline: Some(tokio::time::Instant::now() + SWEEP_BUDGET),
         ..SweepOptions::default()
     }
 }

@@ -638,6 +638,13 @@ pub struct SweepReport {
     pub dry_run: bool,
     /// One entry per managed alias, sorted by alias.
     pub aliases: Vec<AliasOutcome>,
+    /// Aliases the run did not reach (out of time): the next run starts elsewhere.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_reached: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl SweepReport {
@@ -660,6 +667,7 @@ mod tests {
                 .unwrap();
         let report = SweepReport {
             dry_run: false,
+            not_reached: 0,
             aliases: vec![AliasOutcome {
                 alias: "alias/app".parse().unwrap(),
                 actions: vec![

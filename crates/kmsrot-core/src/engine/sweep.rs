@@ -21,6 +21,11 @@ pub struct SweepOptions {
     pub attempts: u32,
     /// The first backoff; it doubles per attempt, with jitter.
     pub backoff: Duration,
+    /// No alias is started after this instant (a Lambda run has 900 s); the rest are counted
+    /// as not reached.
+    pub deadline: Option<tokio::time::Instant>,
+    /// At most this many aliases are started (the rest are counted as not reached).
+    pub max_aliases: Option<usize>,
 }
 
 impl Default for SweepOptions {
@@ -30,6 +35,8 @@ impl Default for SweepOptions {
             concurrency: 4,
             attempts: 3,
             backoff: Duration::from_secs(2),
+            deadline: None,
+            max_aliases: None,
         }
     }
 }
@@ -37,22 +44,54 @@ impl Default for SweepOptions {
 impl Rotator {
     /// Sweeps every managed alias in the region. Aliases whose key carries no kmsrot tags are
     /// not in the report.
+    ///
+    /// A run that cannot reach every alias (its deadline, or `max_aliases`) starts at a random
+    /// place in the list, so that no tail of the fleet is left out run after run, and reports
+    /// how many aliases it did not reach.
     pub async fn sweep(&self, options: SweepOptions) -> Result<SweepReport, RotationError> {
-        let aliases = self.store.aliases(None).await?;
-        let mut outcomes: Vec<AliasOutcome> = futures_util::stream::iter(
-            aliases
-                .into_iter()
-                .filter_map(|(alias, target)| Some((alias, target?)))
-                .map(|(alias, target)| self.sweep_one(alias, target, options)),
-        )
-        .buffer_unordered(options.concurrency.max(1))
-        .filter_map(|outcome| async move { outcome })
-        .collect()
-        .await;
+        let mut aliases: Vec<(AliasName, String)> = self
+            .store
+            .aliases(None)
+            .await?
+            .into_iter()
+            .filter_map(|(alias, target)| Some((alias, target?)))
+            .collect();
+        let total = aliases.len();
+        if total > 0 {
+            aliases.rotate_left(fastrand::usize(..total));
+        }
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let mut outcomes: Vec<AliasOutcome> = futures_util::stream::iter(aliases)
+            .take_while(|_| {
+                let open = options
+                    .deadline
+                    .is_none_or(|deadline| tokio::time::Instant::now() < deadline)
+                    && options
+                        .max_aliases
+                        .is_none_or(|max| started.load(std::sync::atomic::Ordering::SeqCst) < max);
+                if open {
+                    started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                std::future::ready(open)
+            })
+            .map(|(alias, target)| self.sweep_one(alias, target, options))
+            .buffer_unordered(options.concurrency.max(1))
+            .filter_map(|outcome| async move { outcome })
+            .collect()
+            .await;
         outcomes.sort_by(|a, b| a.alias.as_str().cmp(b.alias.as_str()));
+        let not_reached = total - started.load(std::sync::atomic::Ordering::SeqCst);
+        if not_reached > 0 {
+            tracing::warn!(
+                not_reached,
+                total,
+                "sweep: out of time; aliases not reached this run"
+            );
+        }
         Ok(SweepReport {
             dry_run: options.dry_run,
             aliases: outcomes,
+            not_reached,
         })
     }
 
@@ -68,6 +107,7 @@ impl Rotator {
         Ok(SweepReport {
             dry_run: options.dry_run,
             aliases: outcome.into_iter().collect(),
+            not_reached: 0,
         })
     }
 

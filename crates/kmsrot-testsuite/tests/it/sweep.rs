@@ -204,3 +204,44 @@ async fn the_sweep_takes_the_due_action_for_each_alias_and_survives_one_failing(
         assert_eq!(previous.key_state, want, "{alias}");
     }
 }
+
+/// A fleet larger than one run's budget: each run reaches at most three of eight aliases and
+/// reports the rest as not reached; runs start at a random place, so every alias is reached
+/// within a bounded number of runs (here 30, where a fixed order would never reach five).
+#[tokio::test]
+async fn a_fleet_larger_than_a_run_is_reached_within_a_few_runs() {
+    let env = kmsrot_testsuite::TestEnv::in_region("ca-west-1")
+        .await
+        .unwrap();
+    let mut aliases = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        let (alias, _) = env
+            .managed_alias("fleet", kmsrot_types::Mode::Manual)
+            .await
+            .unwrap();
+        aliases.insert(alias);
+    }
+    let options = kmsrot_core::SweepOptions {
+        dry_run: true,
+        max_aliases: Some(3),
+        ..kmsrot_core::SweepOptions::default()
+    };
+    let mut reached = std::collections::BTreeSet::new();
+    for run in 1..=30 {
+        let report = env.rotator().sweep(options).await.unwrap();
+        assert_eq!(
+            report.aliases.len() + report.not_reached,
+            aliases.len(),
+            "run {run}"
+        );
+        assert_eq!(report.not_reached, aliases.len() - 3, "run {run}");
+        reached.extend(report.aliases.into_iter().map(|a| a.alias));
+        if reached == aliases {
+            return;
+        }
+    }
+    panic!(
+        "after 30 runs, not reached: {:?}",
+        aliases.difference(&reached)
+    );
+}

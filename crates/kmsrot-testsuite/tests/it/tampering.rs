@@ -138,6 +138,7 @@ async fn a_key_tagged_into_a_chain_is_never_disabled() {
     let data = kmsrot_core::observe::data_of(&kmsrot_types::Outcome::Swept {
         report: kmsrot_types::SweepReport {
             dry_run: false,
+            not_reached: 0,
             aliases: vec![outcome],
         },
     });
