@@ -33,6 +33,9 @@ pub(crate) const REFUSED: u8 = 8;
 /// `verify` or `verify-mac` without `--alias` or `--key`: the signature or MAC is valid, but
 /// nothing said which key should have made it, so the signer was not checked.
 pub(crate) const UNCHECKED: u8 = 9;
+/// `guard --mode observe` or `event --guard observe`: the guard raised an alert (a key a
+/// managed alias needs is disabled or pending deletion, and was left so).
+pub(crate) const ALERT: u8 = 10;
 /// Interrupted (Ctrl-C) before every object was handled; resume with `--resume FILE`.
 pub(crate) const INTERRUPTED: u8 = 130;
 
@@ -140,6 +143,9 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
         if cause.is::<crate::cmd::sign::Unchecked>() {
             return UNCHECKED;
         }
+        if cause.is::<GuardAlert>() {
+            return ALERT;
+        }
         if let Some(err) = cause.downcast_ref::<kmsrot_core::offline::OfflineError>() {
             return match err {
                 kmsrot_core::offline::OfflineError::Invalid => CRYPTO,
@@ -227,6 +233,11 @@ pub(crate) struct UsageError(pub(crate) String);
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct EventRefused(pub(crate) String);
+
+/// The guard, in observe mode, raised an alert.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct GuardAlert(pub(crate) String);
 
 /// `kmsrot event`: the event was handled, and its outcome reports a failure.
 #[derive(Debug, thiserror::Error)]

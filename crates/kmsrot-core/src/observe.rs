@@ -266,7 +266,7 @@ pub fn alias_of(outcome: &Outcome) -> Option<&AliasName> {
             | CanaryVerdict::Held { alias, .. } => Some(alias),
         },
         Outcome::Guarded { verdict, .. } => match verdict {
-            GuardVerdict::Unmanaged { .. } => None,
+            GuardVerdict::Unmanaged { .. } | GuardVerdict::Gone { .. } => None,
             GuardVerdict::NotNeeded { alias, .. }
             | GuardVerdict::BreakGlass { alias, .. }
             | GuardVerdict::Intact { alias, .. }

@@ -493,6 +493,11 @@ pub enum Undone {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum GuardVerdict {
+    /// The key no longer exists (KMS deleted it): nothing to guard.
+    Gone {
+        /// The key, as the event named it.
+        key_id: String,
+    },
     /// The key carries no kmsrot tags: not kmsrot's to touch.
     Unmanaged {
         /// The key.

@@ -79,6 +79,11 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         Outcome::MaterialRotated { aliases, .. } if aliases.iter().any(|a| !a.ok) => {
             Err(OutcomeFailed("a managed alias names a key that is not enabled".into()).into())
         }
+        Outcome::Guarded { verdict, .. }
+            if matches!(verdict, kmsrot_types::GuardVerdict::Alert { .. }) =>
+        {
+            Err(crate::exit::GuardAlert(crate::output::verdict_text(verdict)).into())
+        }
         _ => Ok(()),
     }
 }

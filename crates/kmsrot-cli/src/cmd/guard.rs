@@ -20,6 +20,7 @@ enum Change {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The key (key ID or key ARN) that was disabled or scheduled for deletion.
+    #[arg(value_parser = key_id_or_arn)]
     key: String,
     /// What happened to it.
     #[arg(long, value_enum)]
@@ -28,6 +29,15 @@ pub(crate) struct Args {
     /// report.
     #[arg(long, default_value = "enforce")]
     mode: GuardMode,
+}
+
+/// A key ID or key ARN (a usage error otherwise).
+fn key_id_or_arn(text: &str) -> Result<String, String> {
+    if text.parse::<KeyArn>().is_ok() || text.parse::<kmsrot_types::KeyId>().is_ok() {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not a key ID or key ARN"))
+    }
 }
 
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
@@ -44,7 +54,11 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         global.output,
         || &verdict,
         || crate::io::Sink::Stdout.write(format!("{}\n", verdict_text(&verdict)).as_bytes()),
-    )
+    )?;
+    if matches!(verdict, kmsrot_types::GuardVerdict::Alert { .. }) {
+        return Err(crate::exit::GuardAlert(verdict_text(&verdict)).into());
+    }
+    Ok(())
 }
 
 /// Arguments of `kmsrot release`.

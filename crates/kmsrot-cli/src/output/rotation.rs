@@ -186,6 +186,9 @@ pub(crate) fn outcome_lines(outcome: &AliasOutcome, dry_run: bool) -> Vec<String
 pub(crate) fn verdict_text(verdict: &GuardVerdict) -> String {
     match verdict {
         GuardVerdict::Unmanaged { key } => format!("{key} is not managed by kmsrot: left alone"),
+        GuardVerdict::Gone { key_id } => {
+            format!("{key_id} is already deleted: nothing to guard")
+        }
         GuardVerdict::NotNeeded { key, reason, .. } => {
             format!("{key} is not needed: {reason}; left alone")
         }

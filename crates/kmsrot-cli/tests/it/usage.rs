@@ -182,7 +182,26 @@ async fn messages_and_exit_codes_say_exactly_what_happened() {
     std::fs::write(&big, format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024))).unwrap();
     // (arguments, standard input, exit code, what stderr says, what it must not say)
     type Case<'a> = (&'a [&'a str], Option<&'a [u8]>, i32, &'a str, &'a str);
-    let cases: [Case<'_>; 5] = [
+    let cases: [Case<'_>; 7] = [
+        (
+            &["guard", "not-a-key", "--change", "disabled"],
+            None,
+            2,
+            "is not a key ID or key ARN",
+            "ciphertext",
+        ),
+        (
+            &[
+                "guard",
+                "0d15ea5e-0000-4000-8000-00000000dead",
+                "--change",
+                "scheduled-deletion",
+            ],
+            None,
+            0,
+            "",
+            "\u{0}",
+        ),
         // A rotation that never started names no rotation ID to finish.
         (
             &["rotate", unmanaged.as_str()],
@@ -285,4 +304,44 @@ async fn a_rollback_run_twice_says_it_is_done_and_moves_nothing() {
         let json: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap();
         assert_eq!(json["key_arn"], first);
     }
+}
+
+/// An alert in observe mode is not "all well": it has an exit code of its own. A key that is
+/// already deleted is nothing to guard.
+#[tokio::test]
+async fn an_observe_mode_alert_exits_10_and_a_deleted_key_is_nothing_to_guard() {
+    let env = env().await;
+    let (_, key) = env
+        .managed_alias("cli-observe", kmsrot_types::Mode::Manual)
+        .await
+        .unwrap();
+    env.disable_key(&key).await.unwrap();
+    let out = kmsrot(
+        &[
+            "guard",
+            &key.to_string(),
+            "--change",
+            "disabled",
+            "--mode",
+            "observe",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ALERT"));
+    let gone = kmsrot(
+        &[
+            "guard",
+            "0d15ea5e-0000-4000-8000-00000000dead",
+            "--change",
+            "scheduled-deletion",
+        ],
+        None,
+    );
+    assert!(gone.status.success(), "{}", stderr(&gone));
+    assert!(
+        String::from_utf8_lossy(&gone.stdout).contains("already deleted: nothing to guard"),
+        "{}",
+        String::from_utf8_lossy(&gone.stdout)
+    );
 }

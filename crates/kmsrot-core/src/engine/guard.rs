@@ -19,7 +19,20 @@ impl Rotator {
         change: KeyChange,
         mode: GuardMode,
     ) -> Result<GuardVerdict, RotationError> {
-        let key = self.key(key_id).await?;
+        let key = match self.key(key_id).await {
+            Ok(key) => key,
+            Err(KmsError::NotFound { .. }) => {
+                tracing::info!(
+                    key_id,
+                    ?change,
+                    "guard: the key is already deleted; nothing to guard"
+                );
+                return Ok(GuardVerdict::Gone {
+                    key_id: key_id.to_owned(),
+                });
+            }
+            Err(err) => return Err(err.into()),
+        };
         let Some(alias) = key
             .tag(tags::ALIAS)
             .and_then(|a| a.parse::<AliasName>().ok())

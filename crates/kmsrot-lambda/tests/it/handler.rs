@@ -419,18 +419,27 @@ async fn the_guard_in_observe_mode_alerts_and_leaves_the_key_alone() {
     assert_eq!(notes[0]["kind"], "guard_action");
     assert_eq!(notes[0]["verdict"]["verdict"], "alert");
 
-    // A guard that cannot do its job (here: the key does not exist) says so.
+    // A key KMS has already deleted is nothing to guard: no failure, no retry into the
+    // dead-letter queue, no GuardFailed notice.
     let missing: kmsrot_types::KeyArn =
         format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/0b8e5a4c-1d2f-4e3a-9b8c-7d6e5f4a3b2c")
             .parse()
             .unwrap();
-    let err = f
+    let outcome = f
         .handle(events::key_call(REGION, "DisableKey", &missing))
         .await
-        .unwrap_err();
-    assert_eq!(Diagnostic::from(err).error_type, "NonRetryable");
-    let notes = f.notifications(1).await;
-    assert_eq!(notes[0]["kind"], "guard_failed", "{notes:?}");
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Guarded {
+                verdict: GuardVerdict::Gone { .. },
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(kmsrot_core::observe::notices_of(&outcome).is_empty());
 }
 
 #[tokio::test]
