@@ -338,8 +338,28 @@ impl Call<'_> {
                 message: error_text(&err),
             };
         }
-        let code = err.code().unwrap_or("Unknown").to_owned();
-        let message = err.message().unwrap_or_default().to_owned();
+        // An answer that is not KMS's JSON (a proxy's 5xx page, say) has no code: name its
+        // HTTP status instead.
+        let status = err
+            .raw_response()
+            .and_then(|raw| {
+                (raw as &dyn std::any::Any).downcast_ref::<aws_smithy_runtime_api::http::Response>()
+            })
+            .map(|raw| raw.status().as_u16());
+        let (code, message) = match (err.code(), status) {
+            (Some(code), _) => (
+                code.to_owned(),
+                err.message().unwrap_or_default().to_owned(),
+            ),
+            (None, Some(status)) => (
+                format!("HTTP {status}"),
+                "the answer was not a KMS error document".to_owned(),
+            ),
+            (None, None) => (
+                "Unknown".to_owned(),
+                "the answer was not a KMS error document".to_owned(),
+            ),
+        };
         match code.as_str() {
             "NotFoundException" => KmsError::NotFound { subject, region },
             "DisabledException" => KmsError::Disabled {

@@ -574,3 +574,24 @@ async fn access_denied_on_a_fresh_key_is_retried_while_its_tags_settle() {
     assert!(matches!(err, KmsError::AccessDenied { .. }), "{err:?}");
     assert_eq!(old.num_calls(), 1, "a key past the lag is not retried");
 }
+
+/// An answer that is not KMS's JSON (a proxy's error page) is reported with its HTTP status,
+/// not as "Unknown: " with nothing after it.
+#[tokio::test]
+async fn a_non_json_error_names_its_http_status() {
+    let encrypt = mock!(Client::encrypt)
+        .sequence()
+        .http_status(503, Some("<html>Service Unavailable</html>".to_owned()))
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_kms, RuleMode::Sequential, [&encrypt], |c| c
+        .region(Region::new("eu-west-1"))
+        .retry_config(RetryConfig::standard().with_max_attempts(1)));
+    let err = kms(client)
+        .encrypt(b"x", &EncryptionContext::new())
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("HTTP 503"), "{message}");
+    assert!(!message.contains("Unknown"), "{message}");
+}

@@ -61,10 +61,15 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         }
     }
     if global.output == Format::Json {
-        print_json(&Report {
+        let mut report = serde_json::to_value(Report {
             alias: &args.alias,
             ciphertext: &ciphertext,
         })?;
+        // With -o FILE the file holds the ciphertext; the JSON leaves the payload out.
+        if !json_only && let Some(fields) = report.as_object_mut() {
+            fields.remove("ciphertext");
+        }
+        print_json(&report)?;
     }
     Ok(())
 }

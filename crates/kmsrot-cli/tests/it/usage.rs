@@ -345,3 +345,29 @@ async fn an_observe_mode_alert_exits_10_and_a_deleted_key_is_nothing_to_guard() 
         String::from_utf8_lossy(&gone.stdout)
     );
 }
+
+/// `encrypt --output json -o FILE`: the file gets the ciphertext, and the JSON leaves the
+/// payload out, as the README says.
+#[tokio::test]
+async fn encrypt_json_with_an_output_file_leaves_the_payload_out() {
+    let env = env().await;
+    let (alias, key) = env.plain_alias("cli-json-out").await.unwrap();
+    let file = std::env::temp_dir().join(format!("kmsrot-json-out-{}.bin", std::process::id()));
+    let out = kmsrot(
+        &[
+            "encrypt",
+            "--alias",
+            alias.as_str(),
+            "--output",
+            "json",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+        Some(b"secret"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["key_arn"], key.to_string());
+    assert!(json.get("ciphertext").is_none(), "{json}");
+    assert!(!std::fs::read(&file).unwrap().is_empty());
+}
