@@ -52,7 +52,8 @@ pub enum KmsError {
     },
     /// The alias or key does not exist.
     #[error(
-        "{subject} does not exist in {region}; check the name, --region and --profile, or create it"
+        "{subject} does not exist in {region}{}; check the name, --region and --profile, or create it",
+        other_region(.subject, .region)
     )]
     NotFound {
         /// What was looked for.
@@ -278,6 +279,23 @@ pub enum KmsError {
     },
 }
 
+/// When an ARN names another Region than the one in use, says which is which: KMS looks for
+/// it in the Region in use only.
+fn other_region(subject: &Subject, region: &str) -> String {
+    let named = match subject {
+        Subject::Alias(AliasRef::Arn(arn)) => arn.region(),
+        Subject::Key(arn) => arn.region(),
+        _ => return String::new(),
+    };
+    if named == region {
+        String::new()
+    } else {
+        format!(
+            " (the ARN names Region {named}, but kmsrot is using {region}: pass --region {named})"
+        )
+    }
+}
+
 fn key_suffix(key: &Option<KeyArn>) -> String {
     key.as_ref().map(|k| format!(" ({k})")).unwrap_or_default()
 }
@@ -473,6 +491,27 @@ mod tests {
             Some(arn.to_owned())
         );
         assert_eq!(key_in_message("no key here"), None);
+    }
+
+    #[test]
+    fn an_arn_of_another_region_says_which_is_which() {
+        let alias: AliasRef = "arn:aws:kms:eu-west-1:111122223333:alias/app"
+            .parse()
+            .unwrap();
+        let err = KmsError::NotFound {
+            subject: Subject::Alias(alias),
+            region: "us-east-1".into(),
+        };
+        let message = err.to_string();
+        assert!(
+            message.contains("the ARN names Region eu-west-1, but kmsrot is using us-east-1: pass --region eu-west-1"),
+            "{message}"
+        );
+        let same = KmsError::NotFound {
+            subject: Subject::Alias("alias/app".parse().unwrap()),
+            region: "us-east-1".into(),
+        };
+        assert!(!same.to_string().contains("ARN names"), "{same}");
     }
 
     #[test]
