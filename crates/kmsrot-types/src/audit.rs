@@ -94,6 +94,10 @@ pub enum AccountIssue {
     /// A managed alias names a replica of a multi-Region key: its set is rotated and retired
     /// from the primary's Region. For information.
     Replica,
+    /// A key tagged for a managed alias that the alias does not track: not the key it names,
+    /// not one of its previous keys, not the new key of a rotation under way. Left behind by
+    /// a lost answer or an interrupted run (or tagged by someone else).
+    Orphan,
     /// A managed key's policy authorizes through the alias (`kms:ResourceAliases`,
     /// `kms:RequestAlias`): when a rotation moves the alias, the principals it admits lose the
     /// old key. A manual rotation is refused until this is accepted.

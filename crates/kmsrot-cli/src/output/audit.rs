@@ -61,6 +61,7 @@ pub(crate) fn account_text(report: &kmsrot_types::audit::AccountReport) -> Strin
             AccountIssue::RegionDiverges => "REGION DIVERGES",
             AccountIssue::Replica => "REPLICA",
             AccountIssue::AliasCondition => "ALIAS CONDITION",
+            AccountIssue::Orphan => "ORPHAN",
         };
         out.push_str(&format!("{label}: {}\n", f.detail));
     }

@@ -588,6 +588,21 @@ impl Rotator {
         // still finds this rotation under way and finishes it.
         self.move_replica_aliases(alias, current, new).await?;
         self.store.update_alias(alias, new).await?;
+        // KMS has no compare-and-swap: another run may have moved the alias right after this
+        // one. Whoever the alias names now won; the other gives its key up.
+        let named = self
+            .store
+            .describe(alias.as_str(), &alias_subject(alias))
+            .await?;
+        if named.id != new.id {
+            return Err(self.busy(
+                alias,
+                format!(
+                    "another run moved it to {} right after this rotation moved it to {}; this rotation's key was given up",
+                    named.arn, new.arn
+                ),
+            ));
+        }
         self.finish_promote(alias, new, Some(current)).await?;
         Ok(copied)
     }

@@ -197,3 +197,33 @@ async fn a_break_glass_key_is_left_alone_by_the_guard_the_sweep_and_rotation() {
     assert_eq!(env.alias_target(&alias).await.unwrap().0, current);
     assert_eq!(env.key_state(&current).await.unwrap(), "Disabled");
 }
+
+/// A key tagged for a managed alias that the alias does not track (a lost CreateKey answer
+/// before kmsrot reconciled them, an interrupted run, or someone's tags) is reported by
+/// `audit account` as an orphan; the keys the alias does track are not.
+#[tokio::test]
+async fn audit_account_reports_orphan_keys() {
+    let env = TestEnv::in_region("eu-south-2").await.unwrap();
+    let (alias, current) = managed(&env, "orphan").await;
+    let (spec, usage) = symmetric();
+    let orphan = env.create_key(spec, usage).await.unwrap();
+    env.set_tags(
+        &orphan,
+        &[
+            (tags::ALIAS, alias.as_str()),
+            (tags::STAGE, "pending"),
+            (tags::ROTATION_ID, "r-lost-answer"),
+        ],
+    )
+    .await
+    .unwrap();
+    let report = env.rotator().audit_account().await.unwrap();
+    let orphans: Vec<&KeyArn> = report
+        .findings
+        .iter()
+        .filter(|f| f.issue == kmsrot_types::audit::AccountIssue::Orphan)
+        .filter_map(|f| f.key.as_ref())
+        .collect();
+    assert_eq!(orphans, [&orphan], "{:?}", report.findings);
+    assert!(!orphans.contains(&&current));
+}
