@@ -203,18 +203,30 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-/// A re-encryption stopped starting objects because S3 kept throttling.
+/// A re-encryption stopped starting objects because S3 kept throttling: the objects not
+/// started, those that failed, and the checkpoint to resume from.
 #[derive(Debug)]
-pub(crate) struct Throttled(pub(crate) u64, pub(crate) Option<std::path::PathBuf>);
+pub(crate) struct Throttled(
+    pub(crate) u64,
+    pub(crate) usize,
+    pub(crate) Option<std::path::PathBuf>,
+);
 
 impl std::fmt::Display for Throttled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "S3 kept throttling, so {} object(s) were not started; run again later with a lower --concurrency",
-            self.0
-        )?;
-        match &self.1 {
+        match (self.0, self.1) {
+            (0, failed) => write!(f, "S3 kept throttling: {failed} object(s) failed")?,
+            (pending, 0) => write!(
+                f,
+                "S3 kept throttling, so {pending} object(s) were not started"
+            )?,
+            (pending, failed) => write!(
+                f,
+                "S3 kept throttling, so {pending} object(s) were not started and {failed} failed"
+            )?,
+        }
+        f.write_str(" (see the report); run again later with a lower --concurrency")?;
+        match &self.2 {
             Some(path) => write!(f, " and --resume {}", path.display()),
             None => Ok(()),
         }
@@ -313,6 +325,24 @@ mod tests {
         };
         assert!(!retryable(&anyhow::Error::new(exists)));
         assert!(!retryable(&anyhow::anyhow!("no kmsrot error here")));
+    }
+
+    #[test]
+    fn throttling_says_what_was_not_started_and_what_failed() {
+        let path = std::path::PathBuf::from("run.checkpoint");
+        assert_eq!(
+            Throttled(0, 3, Some(path.clone())).to_string(),
+            "S3 kept throttling: 3 object(s) failed (see the report); run again later with a lower --concurrency and --resume run.checkpoint"
+        );
+        assert_eq!(
+            Throttled(5, 0, None).to_string(),
+            "S3 kept throttling, so 5 object(s) were not started (see the report); run again later with a lower --concurrency"
+        );
+        assert!(
+            Throttled(5, 2, None)
+                .to_string()
+                .contains("5 object(s) were not started and 2 failed")
+        );
     }
 
     #[test]

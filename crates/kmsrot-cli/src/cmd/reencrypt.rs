@@ -131,8 +131,13 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
             // A checkpoint this run created and never used is not worth keeping.
             if let (true, Some(path)) = (own_checkpoint, &checkpoint)
                 && std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() <= 1)
+                && std::fs::remove_file(path).is_ok()
             {
-                let _ = std::fs::remove_file(path);
+                // The start of the run named it for --resume; say it is gone, and why.
+                eprintln!(
+                    "kmsrot: removed the checkpoint {} (nothing was recorded in it); run again without --resume",
+                    path.display()
+                );
             }
             return Err(anyhow::Error::new(err)
                 .context(format!("re-encrypting {} to {}", args.at, args.alias)));
@@ -145,7 +150,7 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         || Sink::Stdout.write(output::reencrypt_text(&report).as_bytes()),
     )?;
     if report.throttled {
-        return Err(Throttled(report.pending(), checkpoint).into());
+        return Err(Throttled(report.pending(), report.failed.len(), checkpoint).into());
     }
     if report.interrupted {
         return Err(Interrupted(report.pending(), checkpoint).into());
