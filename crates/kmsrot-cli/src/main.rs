@@ -158,8 +158,11 @@ fn init_tracing(verbose: u8) {
         2 => ("debug", "info"),
         _ => ("trace", "debug"),
     };
+    // aws-config warns, once per provider, that it found no region in IMDS (a Debug dump of
+    // the error); kmsrot says what to do itself, so those wait for -vv.
+    let config = if verbose < 2 { "error" } else { theirs };
     let filter = tracing_subscriber::EnvFilter::new(format!(
-        "{theirs},kmsrot={ours},kmsrot_core={ours},kmsrot_cli={ours},kmsrot_lambda={ours}"
+        "{theirs},aws_config={config},kmsrot={ours},kmsrot_core={ours},kmsrot_cli={ours},kmsrot_lambda={ours}"
     ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

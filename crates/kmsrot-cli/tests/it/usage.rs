@@ -120,6 +120,9 @@ fn no_region_exits_6_with_advice() {
         .unwrap();
     assert_eq!(out.status.code(), Some(6));
     assert!(stderr(&out).contains("pass --region"), "{}", stderr(&out));
+    // Only kmsrot's own message: no SDK warnings about IMDS before it.
+    assert!(!stderr(&out).contains("IMDS"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }
 
 #[test]
