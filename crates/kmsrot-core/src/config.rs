@@ -7,8 +7,11 @@
 //! apply whenever the matching option is not given. Nothing else in the workspace may call
 //! `aws_config::defaults` or its relatives; `clippy.toml` enforces it.
 
+/// What [`AwsOptions::load`] builds, for callers that hand it on without depending on
+/// aws-config themselves.
+pub use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, Region};
 
 /// Where and how to reach AWS. Every field is optional: unset fields fall back to the standard
 /// AWS environment variables and shared config files.

@@ -47,11 +47,12 @@ enum MetricsTarget {
 
 pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
     let config = global.aws.load().await?;
-    let mut engine = kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config)).with_rate(args.rate);
     // A sweep may rotate: a new key's policy is checked for the caller.
-    if let Ok(arn) = kmsrot_core::identity::caller_arn(&config).await {
-        engine = engine.with_caller(arn);
-    }
+    let engine = super::told_caller(
+        kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config)).with_rate(args.rate),
+        &config,
+    )
+    .await;
     let options = SweepOptions {
         dry_run: args.dry_run,
         concurrency: usize::from(args.concurrency),

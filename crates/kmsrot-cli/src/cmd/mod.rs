@@ -37,14 +37,21 @@ pub(crate) async fn rotator(global: &Global) -> Result<Rotator> {
 /// caller. When STS does not answer, the engine checks for the account instead.
 pub(crate) async fn rotator_as_caller(global: &Global) -> Result<Rotator> {
     let config = global.aws.load().await?;
-    let engine = Rotator::new(Kms::new(&config));
-    Ok(match kmsrot_core::identity::caller_arn(&config).await {
+    Ok(told_caller(Rotator::new(Kms::new(&config)), &config).await)
+}
+
+/// `engine`, told who it runs as when STS answers.
+pub(crate) async fn told_caller(
+    engine: Rotator,
+    config: &kmsrot_core::config::SdkConfig,
+) -> Rotator {
+    match kmsrot_core::identity::caller_arn(config).await {
         Ok(arn) => engine.with_caller(arn),
         Err(err) => {
             tracing::warn!(error = %err, "the caller is unknown; a new key's policy must let the account manage it");
             engine
         }
-    })
+    }
 }
 
 /// Parses repeated `--context key=value` flags.

@@ -85,6 +85,14 @@ fn successor_of(current: &KeyView, behind: &[KeyArn], arn: &KeyArn) -> String {
     }
 }
 
+/// What the sweep does instead of touching a key a responder took over (`kmsrot:break-glass`).
+fn break_glass(key: &KeyView) -> Option<Action> {
+    key.tag(tags::BREAK_GLASS).map(|record| Action::BreakGlass {
+        key: key.arn.clone(),
+        record: record.to_owned(),
+    })
+}
+
 fn held(key: KeyArn, step: HeldStep, reasons: Vec<HoldReason>) -> Action {
     tracing::warn!(%key, ?step, reasons = reasons.len(), "retirement held");
     Action::Hold(Hold { key, step, reasons })
@@ -417,11 +425,8 @@ impl Rotator {
                 Due::Retire(arn) => {
                     // Read again right before acting: a rollback may have claimed it.
                     let key = self.key(&arn.to_string()).await?;
-                    if let Some(record) = key.tag(tags::BREAK_GLASS) {
-                        actions.push(Action::BreakGlass {
-                            key: arn,
-                            record: record.to_owned(),
-                        });
+                    if let Some(skip) = break_glass(&key) {
+                        actions.push(skip);
                         continue;
                     }
                     if key.stage() != Some(Stage::Previous)
@@ -431,16 +436,11 @@ impl Rotator {
                         continue;
                     }
                     let successor = successor_of(&current, &facts_behind, &arn);
-                    let reasons = Box::pin(self.hold_reasons(
-                        &key,
-                        HeldStep::Disable,
-                        &policy,
-                        None,
-                        &successor,
-                    ))
-                    .await?;
-                    if !reasons.is_empty() {
-                        actions.push(held(arn, HeldStep::Disable, reasons));
+                    if let Some(hold) =
+                        Box::pin(self.held_step(&key, HeldStep::Disable, &policy, &successor))
+                            .await?
+                    {
+                        actions.push(hold);
                         continue;
                     }
                     if !dry_run {
@@ -455,11 +455,8 @@ impl Rotator {
                 }
                 Due::ScheduleDeletion(arn) => {
                     let key = self.key(&arn.to_string()).await?;
-                    if let Some(record) = key.tag(tags::BREAK_GLASS) {
-                        actions.push(Action::BreakGlass {
-                            key: arn,
-                            record: record.to_owned(),
-                        });
+                    if let Some(skip) = break_glass(&key) {
+                        actions.push(skip);
                         continue;
                     }
                     if key.stage() != Some(Stage::Retired)
@@ -471,16 +468,15 @@ impl Rotator {
                         continue;
                     }
                     let successor = successor_of(&current, &facts_behind, &arn);
-                    let reasons = Box::pin(self.hold_reasons(
+                    if let Some(hold) = Box::pin(self.held_step(
                         &key,
                         HeldStep::ScheduleDeletion,
                         &policy,
-                        None,
                         &successor,
                     ))
-                    .await?;
-                    if !reasons.is_empty() {
-                        actions.push(held(arn, HeldStep::ScheduleDeletion, reasons));
+                    .await?
+                    {
+                        actions.push(hold);
                         continue;
                     }
                     if !dry_run {
@@ -552,6 +548,20 @@ impl Rotator {
             }),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// The hold on `step` of an old key's retirement, if anything holds it now.
+    async fn held_step(
+        &self,
+        key: &KeyView,
+        step: HeldStep,
+        policy: &Policy,
+        successor: &str,
+    ) -> Result<Option<Action>, RotationError> {
+        let reasons = self
+            .hold_reasons(key, step, policy, None, successor)
+            .await?;
+        Ok((!reasons.is_empty()).then(|| held(key.arn.clone(), step, reasons)))
     }
 
     /// Disables a previous key whose grace period is over (unless the policy keeps old keys

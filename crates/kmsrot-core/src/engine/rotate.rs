@@ -141,7 +141,7 @@ impl Rotator {
         })
         .await?;
         let promoted = while_tags_settle(created, denied, || {
-            Box::pin(self.promote(alias, &current, &pending, &options))
+            Box::pin(self.promote(alias, &current, &pending, &prepared.policy, &options))
         })
         .await;
         let copied = match promoted {
@@ -522,12 +522,14 @@ impl Rotator {
 
     /// Step 3: the current key's grants are created again on the new key, the aliases given
     /// to move with this one move, then the alias moves to the new key, and the keys are
-    /// re-tagged. Returns the grants copied.
+    /// re-tagged. `key_policy` is the policy this rotation gave the new key. Returns the
+    /// grants copied.
     async fn promote(
         &self,
         alias: &AliasName,
         current: &KeyView,
         new: &KeyView,
+        key_policy: &str,
         options: &RotateOptions,
     ) -> Result<Vec<GrantCopy>, RotationError> {
         // Refused here too, right before the one call that applications feel.
@@ -549,7 +551,7 @@ impl Rotator {
             return Ok(Vec::new());
         }
         if ours && now_named.id == current.id {
-            self.check_provenance(alias, current, new, &tags_now)
+            self.check_provenance(alias, current, new, key_policy, &tags_now)
                 .await?;
         }
         if !ours || now_named.id != current.id {
@@ -617,6 +619,7 @@ impl Rotator {
         alias: &AliasName,
         current: &KeyView,
         new: &KeyView,
+        wanted: &str,
         current_tags: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), RotationError> {
         let tampered = |why: String| RotationError::Tampered {
@@ -653,13 +656,9 @@ impl Rotator {
                 )));
             }
         }
-        let wanted =
-            crate::key_policy::review(&self.key_policy(alias, current).await?, &current.arn)
-                .map_err(|err| self.unsupported(alias, err.to_string()))?
-                .policy;
         let actual = self.key_policy(alias, new).await?;
         let parsed = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
-        if parsed(&wanted) != parsed(&actual) {
+        if parsed(wanted) != parsed(&actual) {
             return Err(tampered(
                 "its key policy is not the one the rotation gave it".into(),
             ));
