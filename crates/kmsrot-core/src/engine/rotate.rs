@@ -591,12 +591,14 @@ impl Rotator {
         self.move_replica_aliases(alias, current, new).await?;
         self.store.update_alias(alias, new).await?;
         // KMS has no compare-and-swap: another run may have moved the alias right after this
-        // one. Whoever the alias names now won; the other gives its key up.
+        // one. Whoever the alias names now won; the other gives its key up. An alias read
+        // back as still naming the current key is an eventually consistent read of this
+        // run's own move, not a loss: only a third key is another run's.
         let named = self
             .store
             .describe(alias.as_str(), &alias_subject(alias))
             .await?;
-        if named.id != new.id {
+        if named.id != new.id && named.id != current.id {
             return Err(self.busy(
                 alias,
                 format!(
