@@ -247,18 +247,24 @@ mod tests {
     ];
 
     /// The operations the rotation engine makes, read from its source: every
-    /// `call("Operation", …)` and `page("Operation", …)` of the store, and every paced `Kms`
+    /// `call("Operation", …)` and `listing("Operation", …)` of the store, its paced reading of
+    /// tags, and every paced `Kms`
     /// primitive (by [`PACED_PRIMITIVES`]).
     fn engine_operations() -> BTreeSet<String> {
         let dir = crate::project_root().join("crates/kmsrot-core/src/engine");
         let mut operations = BTreeSet::new();
         for entry in std::fs::read_dir(&dir).unwrap() {
             let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            for marker in [".call(\"", ".page(\""] {
+            for marker in [".call(", ".listing("] {
                 for (at, _) in source.match_indices(marker) {
-                    let rest = &source[at + marker.len()..];
-                    operations.insert(rest[..rest.find('"').unwrap()].to_owned());
+                    // rustfmt may break the line before the operation's name.
+                    if let Some(rest) = source[at + marker.len()..].trim_start().strip_prefix('"') {
+                        operations.insert(rest[..rest.find('"').unwrap()].to_owned());
+                    }
                 }
+            }
+            if source.contains(".tags_paced(") {
+                operations.insert("ListResourceTags".to_owned());
             }
             for (at, _) in source.match_indices(".paced(") {
                 let rest = &source[at..];
@@ -295,6 +301,8 @@ mod tests {
         let operations = engine_operations();
         for expected in [
             "ListGrants",
+            "ListAliases",
+            "ListResourceTags",
             "CreateGrant",
             "GetKeyLastUsage",
             "GetPublicKey",

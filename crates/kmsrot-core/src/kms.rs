@@ -664,31 +664,82 @@ impl Kms {
         Ok(keys)
     }
 
-    /// A key's tags, by key ID or ARN (ListResourceTags, every page): the one reading of tags,
-    /// which the engine's store paces.
+    /// A key's tags, by key ID or ARN (ListResourceTags, every page).
     pub(crate) async fn tags(
         &self,
         key_id: &str,
         subject: &Subject,
     ) -> Result<std::collections::BTreeMap<String, String>, KmsError> {
+        self.tags_paced(key_id, subject, || std::future::ready(()))
+            .await
+    }
+
+    /// [`Kms::tags`], awaiting `before_each` before each page's request: the one reading of
+    /// tags, which the engine's store paces.
+    pub(crate) async fn tags_paced<F: Future<Output = ()>>(
+        &self,
+        key_id: &str,
+        subject: &Subject,
+        before_each: impl FnMut() -> F,
+    ) -> Result<std::collections::BTreeMap<String, String>, KmsError> {
         let mut tags = std::collections::BTreeMap::new();
-        let mut pages = self
-            .client
-            .list_resource_tags()
-            .key_id(key_id)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            match page {
-                Ok(out) => {
-                    for tag in out.tags() {
-                        tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
-                    }
+        self.listing(
+            "ListResourceTags",
+            subject,
+            before_each,
+            |marker| {
+                self.client
+                    .list_resource_tags()
+                    .key_id(key_id)
+                    .set_marker(marker)
+                    .send()
+            },
+            |out| more(out.truncated, out.next_marker()),
+            |out| {
+                for tag in out.tags() {
+                    tags.insert(tag.tag_key().to_owned(), tag.tag_value().to_owned());
                 }
-                Err(err) => return Err(self.fail("ListResourceTags", subject, err).await),
+            },
+        )
+        .await?;
+        Ok(tags)
+    }
+
+    /// Every page of a KMS listing, one request per page: `send` makes the request for a
+    /// marker (`None` for the first page), `next` reads the marker of the page after, and
+    /// `each` takes each page. `before_each` is awaited before each request, and only then:
+    /// a pace that charges it pays for requests sent, not for the end of the listing (the
+    /// SDK's paginators find that out only when polled once more). A marker that repeats
+    /// ends the listing, as it ends the SDK's paginators.
+    pub(crate) async fn listing<T, E, R, F, Fut>(
+        &self,
+        operation: &'static str,
+        subject: &Subject,
+        mut before_each: impl FnMut() -> F,
+        mut send: impl FnMut(Option<String>) -> Fut,
+        next: impl Fn(&T) -> Option<&str>,
+        mut each: impl FnMut(T),
+    ) -> Result<(), KmsError>
+    where
+        F: Future<Output = ()>,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let mut marker: Option<String> = None;
+        loop {
+            before_each().await;
+            let out = match send(marker.clone()).await {
+                Ok(out) => out,
+                Err(err) => return Err(self.fail(operation, subject, err).await),
+            };
+            let following = next(&out).filter(|m| !m.is_empty()).map(str::to_owned);
+            each(out);
+            match following {
+                Some(m) if marker.as_deref() != Some(m.as_str()) => marker = Some(m),
+                _ => return Ok(()),
             }
         }
-        Ok(tags)
     }
 
     /// Decrypts an RSA ciphertext with the exact key and algorithm stored with it.
@@ -1031,4 +1082,9 @@ impl AliasKms {
             .generate_mac_with(&key.arn, algorithm, message, &self.subject())
             .await
     }
+}
+
+/// The marker of a KMS listing's next page: KMS sets `Truncated` when there is one.
+pub(crate) fn more(truncated: bool, next_marker: Option<&str>) -> Option<&str> {
+    next_marker.filter(|_| truncated)
 }

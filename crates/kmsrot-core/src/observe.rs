@@ -330,6 +330,7 @@ mod tests {
             report: SweepReport {
                 dry_run,
                 not_reached: 0,
+                kms_calls: 0,
                 aliases: vec![
                     AliasOutcome {
                         alias: alias("alias/a"),
@@ -432,6 +433,7 @@ mod tests {
             report: SweepReport {
                 dry_run,
                 not_reached: 0,
+                kms_calls: 0,
                 aliases: vec![AliasOutcome {
                     alias: alias("alias/a"),
                     actions: vec![

@@ -646,6 +646,10 @@ pub struct SweepReport {
     /// Aliases the run did not reach (out of time): the next run starts elsewhere.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_reached: usize,
+    /// The requests the run sent to KMS (and to the tagging API), each one slot of the
+    /// engine's rate.
+    #[serde(default)]
+    pub kms_calls: u64,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -673,6 +677,7 @@ mod tests {
         let report = SweepReport {
             dry_run: false,
             not_reached: 0,
+            kms_calls: 0,
             aliases: vec![AliasOutcome {
                 alias: "alias/app".parse().unwrap(),
                 actions: vec![

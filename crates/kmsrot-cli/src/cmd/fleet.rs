@@ -76,6 +76,7 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
                     out.push('\n');
                 }
             }
+            out.push_str(&sweep_summary(&report));
             crate::io::Sink::Stdout.write(out.as_bytes())
         },
     )?;
@@ -92,6 +93,19 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
         0 => Ok(()),
         n => Err(SweepFailed(n).into()),
     }
+}
+
+/// The sweep's last lines: what it did not reach, and what it cost.
+fn sweep_summary(report: &kmsrot_types::SweepReport) -> String {
+    let mut out = String::new();
+    if report.not_reached > 0 {
+        out.push_str(&format!(
+            "{} managed alias(es) not reached before the run's limit; the next run starts at another place\n",
+            report.not_reached
+        ));
+    }
+    out.push_str(&format!("{} KMS request(s) sent\n", report.kms_calls));
+    out
 }
 
 /// Arguments of `kmsrot status`.

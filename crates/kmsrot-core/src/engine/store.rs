@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
@@ -18,13 +19,17 @@ use aws_smithy_types::DateTime;
 use kmsrot_types::{AliasName, Grant, GrantConstraints, KeyArn, RotationStatus};
 
 use super::keys::{KeyView, alias_subject};
+use crate::kms::more;
 use crate::{Kms, KmsError, Subject};
 
 /// Spaces out KMS calls: management calls share a quota of a few per second per account.
+/// Each request sent takes one slot, and only requests sent do (a listing's end costs none).
 #[derive(Debug)]
 struct Pace {
     interval: Option<Duration>,
     next: tokio::sync::Mutex<tokio::time::Instant>,
+    /// Slots taken so far: the requests sent.
+    taken: AtomicU64,
 }
 
 impl Pace {
@@ -35,11 +40,13 @@ impl Pace {
         Self {
             interval,
             next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+            taken: AtomicU64::new(0),
         }
     }
 
     /// Waits for this call's slot.
     async fn tick(&self) {
+        self.taken.fetch_add(1, Ordering::Relaxed);
         let Some(interval) = self.interval else {
             return;
         };
@@ -89,6 +96,12 @@ impl Store {
         self.pace = Arc::new(Pace::new(Some(calls_per_second)));
     }
 
+    /// The slots taken so far by this store and every store sharing its pace: the KMS (and
+    /// tagging API) requests they sent.
+    pub(crate) fn slots_taken(&self) -> u64 {
+        self.pace.taken.load(Ordering::Relaxed)
+    }
+
     /// The KMS service, for its by-ARN primitives (called through [`Store::paced`]) and for
     /// callers outside the engine.
     pub(crate) fn kms(&self) -> &Kms {
@@ -118,18 +131,23 @@ impl Store {
         }
     }
 
-    /// [`Store::call`] for one page of a listing: `None` after the last page.
-    async fn page<T, E, R>(
+    /// Every page of a listing (see [`Kms::listing`]), each request paced like every other
+    /// call: a slot per request sent.
+    async fn listing<T, E, R, Fut>(
         &self,
         operation: &'static str,
         subject: &Subject,
-        next: impl Future<Output = Option<Result<T, SdkError<E, R>>>>,
-    ) -> Result<Option<T>, KmsError>
+        send: impl FnMut(Option<String>) -> Fut,
+        next: impl Fn(&T) -> Option<&str>,
+        each: impl FnMut(T),
+    ) -> Result<(), KmsError>
     where
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        self.call(operation, subject, async { next.await.transpose() })
+        self.kms
+            .listing(operation, subject, || self.pace.tick(), send, next, each)
             .await
     }
 
@@ -162,7 +180,7 @@ impl Store {
     /// would grow each of their futures by the paginator's.
     pub(crate) async fn tags(&self, key_id: &str) -> Result<BTreeMap<String, String>, KmsError> {
         let subject = super::keys::subject_for(key_id);
-        self.paced(Box::pin(self.kms.tags(key_id, &subject))).await
+        Box::pin(self.kms.tags_paced(key_id, &subject, || self.pace.tick())).await
     }
 
     fn tag_list(
@@ -218,41 +236,55 @@ impl Store {
     ) -> Result<Vec<(AliasName, Option<String>)>, KmsError> {
         let subject = key.map_or(Subject::Region, |k| Subject::Key(k.clone()));
         let mut found = Vec::new();
-        let mut pages = self
-            .kms
-            .client
-            .list_aliases()
-            .set_key_id(key.map(ToString::to_string))
-            .into_paginator()
-            .send();
-        while let Some(out) = self.page("ListAliases", &subject, pages.next()).await? {
-            for entry in out.aliases() {
-                // AWS managed aliases (`alias/aws/…`) do not parse as AliasName.
-                if let Some(name) = entry.alias_name().and_then(|n| n.parse().ok()) {
-                    found.push((name, entry.target_key_id().map(str::to_owned)));
+        self.listing(
+            "ListAliases",
+            &subject,
+            |marker| {
+                self.kms
+                    .client
+                    .list_aliases()
+                    .set_key_id(key.map(ToString::to_string))
+                    .set_marker(marker)
+                    .send()
+            },
+            |out| more(out.truncated, out.next_marker()),
+            |out| {
+                for entry in out.aliases() {
+                    // AWS managed aliases (`alias/aws/…`) do not parse as AliasName.
+                    if let Some(name) = entry.alias_name().and_then(|n| n.parse().ok()) {
+                        found.push((name, entry.target_key_id().map(str::to_owned)));
+                    }
                 }
-            }
-        }
+            },
+        )
+        .await?;
         Ok(found)
     }
 
     /// The ARN of every key in the region (ListKeys, every page).
     pub(crate) async fn key_arns(&self, subject: &Subject) -> Result<Vec<KeyArn>, KmsError> {
         let mut arns = Vec::new();
-        let mut pages = self.kms.client.list_keys().into_paginator().send();
-        while let Some(out) = self.page("ListKeys", subject, pages.next()).await? {
-            arns.extend(
-                out.keys()
-                    .iter()
-                    .filter_map(|k| k.key_arn()?.parse::<KeyArn>().ok()),
-            );
-        }
+        self.listing(
+            "ListKeys",
+            subject,
+            |marker| self.kms.client.list_keys().set_marker(marker).send(),
+            |out| more(out.truncated, out.next_marker()),
+            |out| {
+                arns.extend(
+                    out.keys()
+                        .iter()
+                        .filter_map(|k| k.key_arn()?.parse::<KeyArn>().ok()),
+                );
+            },
+        )
+        .await?;
         Ok(arns)
     }
 
     /// The keys the Resource Groups Tagging API lists with the tags of any of `queries` (each
-    /// a set of name and value pairs, all of which must match), or `None` without a client for
-    /// it. The API is eventually consistent: callers re-read what it finds from KMS.
+    /// a set of name and value pairs, all of which must match; an empty value matches any),
+    /// or `None` without a client for it. The API is eventually consistent: callers re-read
+    /// what it finds from KMS.
     pub(crate) async fn tagged(
         &self,
         subject: &Subject,
@@ -263,27 +295,28 @@ impl Store {
         };
         let mut arns: Vec<KeyArn> = Vec::new();
         for query in queries {
-            let filters = query
+            let filters: Vec<_> = query
                 .iter()
                 .map(|(name, value)| {
                     aws_sdk_resourcegroupstagging::types::TagFilter::builder()
                         .key(*name)
-                        .values(*value)
+                        .set_values((!value.is_empty()).then(|| vec![(*value).to_owned()]))
                         .build()
                 })
                 .collect();
-            let mut pages = tagging
-                .get_resources()
-                .resource_type_filters("kms:key")
-                .set_tag_filters(Some(filters))
-                .into_paginator()
-                .send();
+            // One request per page, each paced; an empty (or repeated) token ends the listing.
+            let mut token: Option<String> = None;
             loop {
                 self.pace.tick().await;
-                let out = match pages.next().await {
-                    None => break,
-                    Some(Ok(out)) => out,
-                    Some(Err(err)) => return Err(self.tagging_failed(subject, err).await),
+                let request = tagging
+                    .get_resources()
+                    .resource_type_filters("kms:key")
+                    .set_tag_filters(Some(filters.clone()))
+                    .set_pagination_token(token.clone())
+                    .send();
+                let out = match request.await {
+                    Ok(out) => out,
+                    Err(err) => return Err(self.tagging_failed(subject, err).await),
                 };
                 for mapping in out.resource_tag_mapping_list() {
                     if let Some(arn) = mapping
@@ -293,6 +326,10 @@ impl Store {
                     {
                         arns.push(arn);
                     }
+                }
+                match out.pagination_token().filter(|t| !t.is_empty()) {
+                    Some(next) if token.as_deref() != Some(next) => token = Some(next.to_owned()),
+                    _ => break,
                 }
             }
         }
@@ -493,28 +530,32 @@ impl Store {
         let subject = Subject::Key(key.clone());
         let mut on_demand = 0;
         let mut newest: Option<DateTime> = None;
-        let mut pages = self
-            .kms
-            .client
-            .list_key_rotations()
-            .key_id(key.to_string())
-            .into_paginator()
-            .send();
-        while let Some(out) = self
-            .page("ListKeyRotations", &subject, pages.next())
-            .await?
-        {
-            for entry in out.rotations() {
-                if entry.rotation_type() == Some(&RotationType::OnDemand) {
-                    on_demand += 1;
+        self.listing(
+            "ListKeyRotations",
+            &subject,
+            |marker| {
+                self.kms
+                    .client
+                    .list_key_rotations()
+                    .key_id(key.to_string())
+                    .set_marker(marker)
+                    .send()
+            },
+            |out| more(out.truncated, out.next_marker()),
+            |out| {
+                for entry in out.rotations() {
+                    if entry.rotation_type() == Some(&RotationType::OnDemand) {
+                        on_demand += 1;
+                    }
+                    if let Some(date) = entry.rotation_date()
+                        && newest.is_none_or(|n| date.secs() > n.secs())
+                    {
+                        newest = Some(*date);
+                    }
                 }
-                if let Some(date) = entry.rotation_date()
-                    && newest.is_none_or(|n| date.secs() > n.secs())
-                {
-                    newest = Some(*date);
-                }
-            }
-        }
+            },
+        )
+        .await?;
         Ok((on_demand, newest))
     }
 
@@ -580,16 +621,21 @@ impl Store {
     pub(crate) async fn grants(&self, key: &KeyArn) -> Result<Vec<Grant>, KmsError> {
         let subject = Subject::Key(key.clone());
         let mut grants = Vec::new();
-        let mut pages = self
-            .kms
-            .client
-            .list_grants()
-            .key_id(key.to_string())
-            .into_paginator()
-            .send();
-        while let Some(out) = self.page("ListGrants", &subject, pages.next()).await? {
-            grants.extend(out.grants().iter().map(grant_of));
-        }
+        self.listing(
+            "ListGrants",
+            &subject,
+            |marker| {
+                self.kms
+                    .client
+                    .list_grants()
+                    .key_id(key.to_string())
+                    .set_marker(marker)
+                    .send()
+            },
+            |out| more(out.truncated, out.next_marker()),
+            |out| grants.extend(out.grants().iter().map(grant_of)),
+        )
+        .await?;
         Ok(grants)
     }
 

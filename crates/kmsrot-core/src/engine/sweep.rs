@@ -49,6 +49,7 @@ impl Rotator {
     /// place in the list, so that no tail of the fleet is left out run after run, and reports
     /// how many aliases it did not reach.
     pub async fn sweep(&self, options: SweepOptions) -> Result<SweepReport, RotationError> {
+        let slots = self.store.slots_taken();
         let mut aliases: Vec<(AliasName, String)> = self
             .store
             .aliases(None)
@@ -92,6 +93,7 @@ impl Rotator {
             dry_run: options.dry_run,
             aliases: outcomes,
             not_reached,
+            kms_calls: self.store.slots_taken() - slots,
         })
     }
 
@@ -101,6 +103,7 @@ impl Rotator {
         alias: &AliasName,
         options: SweepOptions,
     ) -> Result<SweepReport, RotationError> {
+        let slots = self.store.slots_taken();
         let current = self.target(alias).await?;
         self.managed_policy(alias, &current)?;
         let outcome = self.sweep_one(alias.clone(), current.id, options).await;
@@ -108,6 +111,7 @@ impl Rotator {
             dry_run: options.dry_run,
             aliases: outcome.into_iter().collect(),
             not_reached: 0,
+            kms_calls: self.store.slots_taken() - slots,
         })
     }
 

@@ -245,3 +245,37 @@ async fn a_fleet_larger_than_a_run_is_reached_within_a_few_runs() {
         aliases.difference(&reached)
     );
 }
+
+/// The engine's rate is charged per request sent, and for nothing else: a dry-run sweep's
+/// report counts exactly the requests that reached KMS (an interceptor counts them). The end
+/// of a listing sends no request, so it takes no slot; before, every listing (aliases, tags,
+/// grants) took one more slot than it sent requests.
+#[tokio::test]
+async fn the_sweep_is_charged_one_slot_per_request_sent() {
+    let env = kmsrot_testsuite::TestEnv::in_region("eu-central-1")
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        env.managed_alias("paced", kmsrot_types::Mode::Manual)
+            .await
+            .unwrap();
+    }
+    let faults = kmsrot_testsuite::FaultInjector::default();
+    let engine =
+        kmsrot_core::Rotator::new(kmsrot_core::Kms::from_client(env.faulty_client(&faults)))
+            .with_rate(1_000.0);
+    let options = kmsrot_core::SweepOptions {
+        dry_run: true,
+        ..kmsrot_core::SweepOptions::default()
+    };
+    let report = engine.sweep(options).await.unwrap();
+    assert_eq!(report.aliases.len(), 4, "{report:?}");
+    let sent = faults.calls();
+    assert!(sent.iter().any(|op| op == "ListAliases"), "{sent:?}");
+    assert!(sent.iter().any(|op| op == "ListResourceTags"), "{sent:?}");
+    assert_eq!(
+        report.kms_calls,
+        sent.len() as u64,
+        "slots taken against requests sent: {sent:?}"
+    );
+}

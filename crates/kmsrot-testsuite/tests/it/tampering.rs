@@ -139,6 +139,7 @@ async fn a_key_tagged_into_a_chain_is_never_disabled() {
         report: kmsrot_types::SweepReport {
             dry_run: false,
             not_reached: 0,
+            kms_calls: 0,
             aliases: vec![outcome],
         },
     });
