@@ -50,6 +50,9 @@ pub fn data_of(outcome: &Outcome) -> Vec<Datum> {
             for alias in &report.aliases {
                 data.extend(sweep_data(alias, report.dry_run));
             }
+            if !report.orphans.is_empty() {
+                data.push(Datum::fleet(M::OrphanKeys, report.orphans.len() as f64));
+            }
             if report.not_reached > 0 {
                 data.push(Datum::fleet(
                     M::AliasesNotReached,
@@ -331,6 +334,7 @@ mod tests {
                 dry_run,
                 not_reached: 0,
                 kms_calls: 0,
+                orphans: vec![],
                 aliases: vec![
                     AliasOutcome {
                         alias: alias("alias/a"),
@@ -434,6 +438,7 @@ mod tests {
                 dry_run,
                 not_reached: 0,
                 kms_calls: 0,
+                orphans: vec![],
                 aliases: vec![AliasOutcome {
                     alias: alias("alias/a"),
                     actions: vec![

@@ -38,7 +38,7 @@ pub use key_ref::{
 pub use outcome::{AliasCheck, Deletion, Drift, Expiry, Notice, Notification, Outcome};
 pub use report::{
     Action, AliasOutcome, AliasStatus, CanaryVerdict, Compliance, Grant, GrantConstraints,
-    GrantCopy, GuardVerdict, HeldStep, Hold, HoldReason, KeyChange, KeyStatus, RegionAlias,
-    Release, SweepReport, Undone, is_service_principal,
+    GrantCopy, GuardVerdict, HeldStep, Hold, HoldReason, KeyChange, KeyStatus, Orphan,
+    OrphanCleanup, RegionAlias, Release, SweepReport, Undone, is_service_principal,
 };
 pub use rotation::{Bound, GuardMode, Mode, Policy, PolicyError, Stage, tags, valid_rotation_id};

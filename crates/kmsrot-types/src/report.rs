@@ -345,12 +345,54 @@ pub struct AliasStatus {
     /// services, which keep using a key by its ARN).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Keys tagged for this alias that it does not track (see [`Orphan`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orphans: Vec<Orphan>,
     /// The rotation under way, when one was interrupted or is running.
     pub rotation_in_progress: Option<String>,
     /// On-demand rotations left for this key (automatic mode).
     pub on_demand_remaining: Option<u32>,
     /// Whether the alias meets its policy.
     pub compliance: Compliance,
+}
+
+/// A key tagged for a managed alias (`kmsrot:alias`) that the alias does not track: not the
+/// key it names, not one of its previous keys, and not a rotation's new key. A lost answer, an
+/// interrupted run or a race between two runs can leave one; so can someone's tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Orphan {
+    /// The alias its tags name.
+    pub alias: AliasName,
+    /// The key.
+    pub key: KeyArn,
+    /// Its key state.
+    pub state: String,
+    /// Its `kmsrot:stage` tag.
+    pub stage: Option<String>,
+    /// The key the alias names, when the alias exists.
+    pub alias_names: Option<String>,
+    /// What the sweep did about it, or would do in a dry run (absent outside a sweep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<OrphanCleanup>,
+}
+
+/// The sweep's clean-up of an orphan key: disabled first, and its deletion scheduled only at a
+/// later sweep, once it has stayed unused while disabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cleanup", rename_all = "snake_case")]
+pub enum OrphanCleanup {
+    /// Disabled (or found disabled, with no record of when): its quiet period starts now.
+    Disabled,
+    /// Its deletion is scheduled, after a waiting period of `window_days`.
+    DeletionScheduled {
+        /// The waiting period, in days.
+        window_days: u32,
+    },
+    /// Left as it is, and why.
+    Kept {
+        /// Why.
+        why: String,
+    },
 }
 
 /// One Region of a multi-Region key set, as `status` reads it there.
@@ -646,6 +688,9 @@ pub struct SweepReport {
     /// Aliases the run did not reach (out of time): the next run starts elsewhere.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_reached: usize,
+    /// Orphan keys in the region (see [`Orphan`]) and what the run did about each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orphans: Vec<Orphan>,
     /// The requests the run sent to KMS (and to the tagging API), each one slot of the
     /// engine's rate.
     #[serde(default)]
@@ -678,6 +723,7 @@ mod tests {
             dry_run: false,
             not_reached: 0,
             kms_calls: 0,
+            orphans: vec![],
             aliases: vec![AliasOutcome {
                 alias: "alias/app".parse().unwrap(),
                 actions: vec![

@@ -49,7 +49,9 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
     let config = global.aws.load().await?;
     // A sweep may rotate: a new key's policy is checked for the caller.
     let engine = super::told_caller(
-        kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config)).with_rate(args.rate),
+        kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config))
+            .with_rate(args.rate)
+            .with_tagging_of(&config),
         &config,
     )
     .await;
@@ -95,9 +97,13 @@ pub(crate) async fn sweep(global: &Global, args: SweepArgs) -> Result<()> {
     }
 }
 
-/// The sweep's last lines: what it did not reach, and what it cost.
+/// The sweep's last lines: orphan keys, what it did not reach, and what it cost.
 fn sweep_summary(report: &kmsrot_types::SweepReport) -> String {
     let mut out = String::new();
+    for orphan in &report.orphans {
+        out.push_str(&crate::output::orphan_text(orphan, report.dry_run));
+        out.push('\n');
+    }
     if report.not_reached > 0 {
         out.push_str(&format!(
             "{} managed alias(es) not reached before the run's limit; the next run starts at another place\n",
@@ -116,7 +122,9 @@ pub(crate) struct StatusArgs {
 }
 
 pub(crate) async fn status(global: &Global, args: StatusArgs) -> Result<()> {
-    let engine = super::rotator(global).await?;
+    // Orphan keys are found by their tags (tag:GetResources), not by reading every key's.
+    let config = global.aws.load().await?;
+    let engine = kmsrot_core::Rotator::new(kmsrot_core::Kms::new(&config)).with_tagging_of(&config);
     let statuses = if args.aliases.is_empty() {
         engine
             .status_all()

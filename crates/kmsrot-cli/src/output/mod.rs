@@ -22,8 +22,8 @@ pub(crate) use key::{Checked, key_fields, print_verified};
 pub(crate) use reencrypt::{batch_job_text, reencrypt_text};
 pub(crate) use rotation::{action_text, outcome_lines, outcome_text, verdict_text};
 pub(crate) use s3::{bucket_encryption_text, object_keys_text};
-pub(crate) use status::status_notes;
 pub(crate) use status::{STATUS_HEADERS, status_row};
+pub(crate) use status::{orphan_text, status_notes};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

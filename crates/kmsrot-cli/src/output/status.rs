@@ -118,6 +118,9 @@ pub(crate) fn status_notes(status: &AliasStatus) -> Vec<String> {
     for condition in &status.alias_conditions {
         lines.push(format!("  WARNING: {condition}"));
     }
+    for orphan in &status.orphans {
+        lines.push(format!("  {}", orphan_text(orphan, false)));
+    }
     for warning in &status.warnings {
         lines.push(format!("  WARNING: {warning}"));
     }
@@ -125,6 +128,34 @@ pub(crate) fn status_notes(status: &AliasStatus) -> Vec<String> {
         lines.insert(0, format!("{}:", status.alias));
     }
     lines
+}
+
+/// One orphan key, and what a sweep did (or, in a dry run, would do) about it.
+pub(crate) fn orphan_text(orphan: &kmsrot_types::Orphan, dry_run: bool) -> String {
+    use kmsrot_types::OrphanCleanup;
+    let names = match &orphan.alias_names {
+        Some(key) => format!("which names {key}"),
+        None => "which does not exist".to_owned(),
+    };
+    let mut text = format!(
+        "ORPHAN {} ({}, stage {}): tagged for {} ({names}), which does not track it",
+        orphan.key,
+        orphan.state,
+        orphan.stage.as_deref().unwrap_or("none"),
+        orphan.alias
+    );
+    let would = if dry_run { "would be " } else { "" };
+    match &orphan.cleanup {
+        None => {}
+        Some(OrphanCleanup::Disabled) => text.push_str(&format!(
+            "; {would}disabled: unused, its deletion follows after a quiet week"
+        )),
+        Some(OrphanCleanup::DeletionScheduled { window_days }) => text.push_str(&format!(
+            "; {would}scheduled for deletion in {window_days} days (cancel with `aws kms cancel-key-deletion`)"
+        )),
+        Some(OrphanCleanup::Kept { why }) => text.push_str(&format!("; kept: {why}")),
+    }
+    text
 }
 
 /// The columns of `kmsrot status`.
@@ -185,6 +216,7 @@ mod tests {
             primary_region: None,
             holds: vec![],
             warnings: vec![],
+            orphans: vec![],
             rotation_in_progress: None,
             on_demand_remaining: None,
             compliance: kmsrot_types::Compliance {

@@ -7,6 +7,7 @@ use kmsrot_types::audit::{AccountFinding, AccountIssue, AccountReport};
 use kmsrot_types::{AliasName, RotationStatus, tags};
 
 use super::keys::KeyView;
+use super::orphans::Tracker;
 use super::{RotationError, Rotator};
 use crate::{KmsError, Subject};
 
@@ -35,11 +36,7 @@ impl Rotator {
         let mut keys = 0;
         // The keys each managed alias tracks (its key, its history, a rotation's new key),
         // read once per alias when a key tagged for it turns up.
-        let named: BTreeMap<&str, &str> = aliases
-            .iter()
-            .filter_map(|(alias, target)| Some((alias.as_str(), target.as_deref()?)))
-            .collect();
-        let mut tracked: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut tracker = Tracker::listed(&aliases);
         for arn in self.store.key_arns(&Subject::Region).await? {
             let id = arn.key_id().to_string();
             let key = match views.remove(&id) {
@@ -58,7 +55,7 @@ impl Rotator {
                 continue;
             }
             keys += 1;
-            if let Some(finding) = self.orphan_finding(&key, &named, &mut tracked).await? {
+            if let Some(finding) = self.orphan_finding(&key, &mut tracker).await? {
                 findings.push(finding);
             }
             findings.extend(self.key_finding(&key).await?);
@@ -85,41 +82,13 @@ impl Rotator {
     async fn orphan_finding(
         &self,
         key: &KeyView,
-        named: &BTreeMap<&str, &str>,
-        tracked: &mut BTreeMap<String, Vec<String>>,
+        tracker: &mut Tracker,
     ) -> Result<Option<AccountFinding>, RotationError> {
-        let Some(alias) = key
-            .tag(tags::ALIAS)
-            .and_then(|a| a.parse::<AliasName>().ok())
-        else {
+        let Some(orphan) = self.orphan_of(key, tracker).await? else {
             return Ok(None);
         };
-        if key.is_pending_deletion() {
-            return Ok(None);
-        }
-        if !tracked.contains_key(alias.as_str()) {
-            let mut ids = Vec::new();
-            if let Some(target) = named.get(alias.as_str())
-                && let Ok(current) = self.key(target).await
-            {
-                ids.push(current.id.clone());
-                ids.extend(current.tag(tags::PENDING_KEY).map(str::to_owned));
-                ids.extend(current.tag(tags::ROLLBACK_FROM).map(str::to_owned));
-                if current.serves(&alias) {
-                    ids.extend(
-                        self.behind(&alias, &current)
-                            .await?
-                            .into_iter()
-                            .map(|k| k.id),
-                    );
-                }
-            }
-            tracked.insert(alias.as_str().to_owned(), ids);
-        }
-        if tracked[alias.as_str()].contains(&key.id) {
-            return Ok(None);
-        }
-        let names = match named.get(alias.as_str()) {
+        let alias = &orphan.alias;
+        let names = match &orphan.alias_names {
             Some(target) => format!("`{alias}` names {target}"),
             None => format!("`{alias}` does not exist"),
         };
@@ -128,10 +97,10 @@ impl Rotator {
             alias: Some(alias.clone()),
             key: Some(key.arn.clone()),
             detail: format!(
-                "{} ({}, stage {}) is tagged for `{alias}`, but {names} and does not track it (not its key, a previous key, nor a rotation's new key): a lost answer or an interrupted run left it, or someone tagged it. If nothing uses it (its grants and last use), schedule its deletion",
+                "{} ({}, stage {}) is tagged for `{alias}`, but {names} and does not track it (not its key, a previous key, nor a rotation's new key): a lost answer or an interrupted run left it, or someone tagged it. The sweep disables it, and later schedules its deletion, when KMS shows it unused; or check its grants and last use and schedule its deletion yourself",
                 key.arn,
                 key.state,
-                key.tag(tags::STAGE).unwrap_or("none")
+                orphan.stage.as_deref().unwrap_or("none")
             ),
         }))
     }

@@ -358,15 +358,25 @@ impl Rotator {
     ///
     /// The tagging API is eventually consistent. Re-reading each key's tags from KMS removes
     /// keys whose tags have changed since; a key tagged moments ago may not be found yet, so
-    /// callers ask for tags that have been in place for a while.
+    /// callers ask for tags that have been in place for a while. When the tagging API refuses
+    /// the caller, the scan answers instead.
     pub(crate) async fn lookup(
         &self,
         subject: &Subject,
         queries: &[&[(&str, &str)]],
         keep: impl Fn(&BTreeMap<String, String>) -> bool,
     ) -> Result<Vec<(KeyArn, BTreeMap<String, String>)>, KmsError> {
-        let Some(arns) = self.store.tagged(subject, queries).await? else {
-            return self.scan(subject, keep).await;
+        let arns = match self.store.tagged(subject, queries).await {
+            Ok(Some(arns)) => arns,
+            Ok(None) => return self.scan(subject, keep).await,
+            // A caller allowed KMS but not `tag:GetResources` still gets an answer, slower.
+            Err(KmsError::AccessDenied { .. }) => {
+                tracing::warn!(
+                    "tag:GetResources was refused; reading the tags of every key instead"
+                );
+                return self.scan(subject, keep).await;
+            }
+            Err(err) => return Err(err),
         };
         let mut found = Vec::new();
         for arn in arns {

@@ -108,9 +108,12 @@ impl Rotator {
     /// Beyond what the sweep reads, it lists the grants of every key not yet deleted (and warns
     /// of those for AWS services, which use a key by its ARN), the other aliases that name the
     /// current key, and why each retirement step that is due is held.
+    /// It also lists the alias's orphan keys (keys tagged for it that it does not track).
     pub async fn status(&self, alias: &AliasName) -> Result<AliasStatus, RotationError> {
         let current = self.target(alias).await?;
-        self.status_of(alias, &current).await
+        let mut status = self.status_of(alias, &current).await?;
+        status.orphans = self.orphans(Some(alias)).await?;
+        Ok(status)
     }
 
     /// [`Rotator::status`] of the key the alias names, already read.
@@ -316,6 +319,7 @@ impl Rotator {
             alias_conditions: Vec::new(),
             primary_region: None,
             warnings: Vec::new(),
+            orphans: Vec::new(),
             rotation_in_progress: in_progress.or_else(|| {
                 rollback_stopped
                     .map(|key| format!("rollback to {key} (stopped before the alias moved)"))

@@ -20,6 +20,7 @@ mod holds;
 mod keys;
 mod lifecycle;
 mod manage;
+mod orphans;
 mod plan;
 mod regions;
 mod rollback;
@@ -239,13 +240,19 @@ impl Rotator {
     }
 
     /// Finds keys by their tags through the Resource Groups Tagging API (`tag:GetResources`)
-    /// instead of listing every key in the region and reading its tags. Only the Lambda's
-    /// rare lookups use it (the key a deleted key was replaced by; whether a changed alias is
-    /// managed), and they re-read the tags of what it finds from KMS, since the tagging API
-    /// is eventually consistent.
+    /// instead of listing every key in the region and reading its tags: for the key a deleted
+    /// key was replaced by, whether a changed alias is managed, and orphan keys. What it finds
+    /// is re-read from KMS, since the tagging API is eventually consistent; when it refuses
+    /// the caller, the engine reads every key's tags instead.
     pub fn with_tagging(mut self, client: aws_sdk_resourcegroupstagging::Client) -> Self {
         self.store.set_tagging(client);
         self
+    }
+
+    /// [`Rotator::with_tagging`] with a client made from `config` (the caller's AWS
+    /// configuration, as [`crate::config::AwsOptions::load`] builds it).
+    pub fn with_tagging_of(self, config: &crate::config::SdkConfig) -> Self {
+        self.with_tagging(aws_sdk_resourcegroupstagging::Client::new(config))
     }
 
     /// Limits this engine (and its clones) to `calls_per_second` KMS calls, spread evenly.

@@ -82,6 +82,16 @@ impl Rotator {
             .await;
         outcomes.sort_by(|a, b| a.alias.as_str().cmp(b.alias.as_str()));
         let not_reached = total - started.load(std::sync::atomic::Ordering::SeqCst);
+        // Orphan keys, when the run has time left for them.
+        let orphans = if options
+            .deadline
+            .is_none_or(|deadline| tokio::time::Instant::now() < deadline)
+        {
+            self.sweep_orphans(None, options.dry_run).await
+        } else {
+            tracing::warn!("sweep: out of time; orphan keys not looked for this run");
+            Vec::new()
+        };
         if not_reached > 0 {
             tracing::warn!(
                 not_reached,
@@ -93,6 +103,7 @@ impl Rotator {
             dry_run: options.dry_run,
             aliases: outcomes,
             not_reached,
+            orphans,
             kms_calls: self.store.slots_taken() - slots,
         })
     }
@@ -107,24 +118,30 @@ impl Rotator {
         let current = self.target(alias).await?;
         self.managed_policy(alias, &current)?;
         let outcome = self.sweep_one(alias.clone(), current.id, options).await;
+        let orphans = self.sweep_orphans(Some(alias), options.dry_run).await;
         Ok(SweepReport {
             dry_run: options.dry_run,
             aliases: outcome.into_iter().collect(),
             not_reached: 0,
+            orphans,
             kms_calls: self.store.slots_taken() - slots,
         })
     }
 
-    /// The status of every managed alias in the region, sorted by alias.
+    /// The status of every managed alias in the region, sorted by alias, each with its
+    /// orphan keys.
     pub async fn status_all(&self) -> Result<Vec<AliasStatus>, RotationError> {
         let mut statuses = Vec::new();
+        let mut orphans = self.orphans(None).await?;
         for (alias, target) in self.store.aliases(None).await? {
             let Some(target) = target else { continue };
             let Some(tags) = self.manages(&alias, &target).await? else {
                 continue;
             };
             let current = self.target_known(&alias, Some((&target, tags))).await?;
-            statuses.push(self.status_of(&alias, &current).await?);
+            let mut status = self.status_of(&alias, &current).await?;
+            (status.orphans, orphans) = orphans.into_iter().partition(|o| o.alias == alias);
+            statuses.push(status);
         }
         statuses.sort_by(|a, b| a.alias.as_str().cmp(b.alias.as_str()));
         Ok(statuses)

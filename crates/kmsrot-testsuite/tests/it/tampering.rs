@@ -140,6 +140,7 @@ async fn a_key_tagged_into_a_chain_is_never_disabled() {
             dry_run: false,
             not_reached: 0,
             kms_calls: 0,
+            orphans: vec![],
             aliases: vec![outcome],
         },
     });
@@ -227,4 +228,139 @@ async fn audit_account_reports_orphan_keys() {
         .collect();
     assert_eq!(orphans, [&orphan], "{:?}", report.findings);
     assert!(!orphans.contains(&&current));
+}
+
+/// Orphan keys in `status` and the sweep, and their clean-up. An orphan KMS shows unused is
+/// disabled by a sweep once it is an hour old, and its deletion is scheduled (30-day wait) by
+/// a sweep a week later; one with a recorded use, one with a grant and one under a responder's
+/// break-glass tag are reported and kept. A dry run changes nothing.
+#[tokio::test]
+async fn the_sweep_disables_then_deletes_unused_orphans_and_keeps_the_rest() {
+    use kmsrot_types::OrphanCleanup;
+    let env = TestEnv::in_region("ap-northeast-1").await.unwrap();
+    let (alias, current) = managed(&env, "orphans").await;
+    let (spec, usage) = symmetric();
+    let mut orphans = Vec::new();
+    for label in ["unused", "used", "granted", "break-glass"] {
+        let key = env.create_key(spec.clone(), usage.clone()).await.unwrap();
+        let mut pairs = vec![
+            (tags::ALIAS, alias.as_str()),
+            (tags::STAGE, "pending"),
+            (tags::ROTATION_ID, "r-lost-answer"),
+        ];
+        if label == "break-glass" {
+            pairs.push((tags::BREAK_GLASS, "incident 42"));
+        }
+        env.set_tags(&key, &pairs).await.unwrap();
+        orphans.push(key);
+    }
+    let [unused, used, granted, held] = &orphans[..] else {
+        unreachable!()
+    };
+    env.client
+        .encrypt()
+        .key_id(used.to_string())
+        .plaintext(aws_sdk_kms::primitives::Blob::new(b"x".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    env.client
+        .create_grant()
+        .key_id(granted.to_string())
+        .grantee_principal("arn:aws:iam::123456789012:role/app")
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+
+    // `status` names them, for the alias and for the region.
+    let status = env.rotator().status(&alias).await.unwrap();
+    let mut listed: Vec<&KeyArn> = status.orphans.iter().map(|o| &o.key).collect();
+    listed.sort_by_key(|k| k.to_string());
+    let mut expected: Vec<&KeyArn> = orphans.iter().collect();
+    expected.sort_by_key(|k| k.to_string());
+    assert_eq!(listed, expected);
+    assert!(
+        status
+            .orphans
+            .iter()
+            .all(|o| o.alias_names.as_deref() == Some(current.key_id().to_string().as_str()))
+    );
+    let all = env.rotator().status_all().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].orphans, status.orphans);
+    // Found through the tagging API (by the tag's name alone, for the region) the same.
+    let tagging = env.rotator().with_tagging_of(&env.config);
+    assert_eq!(
+        tagging.status(&alias).await.unwrap().orphans,
+        status.orphans
+    );
+    assert_eq!(
+        tagging.status_all().await.unwrap()[0].orphans,
+        status.orphans
+    );
+
+    let cleanup = |report: &kmsrot_types::SweepReport, key: &KeyArn| {
+        report
+            .orphans
+            .iter()
+            .find(|o| &o.key == key)
+            .and_then(|o| o.cleanup.clone())
+            .unwrap_or_else(|| panic!("{key} not reported: {:?}", report.orphans))
+    };
+    let kept = |cleanup: OrphanCleanup, why: &str| match cleanup {
+        OrphanCleanup::Kept { why: said } => assert!(said.contains(why), "{said}"),
+        other => panic!("expected kept ({why}), got {other:?}"),
+    };
+    let sweep = |days: i64, dry_run: bool| {
+        let engine = engine_in(&env, days);
+        let alias = alias.clone();
+        async move {
+            engine
+                .sweep_alias(
+                    &alias,
+                    kmsrot_core::SweepOptions {
+                        dry_run,
+                        ..kmsrot_core::SweepOptions::default()
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+
+    // Just made: a run may still be recording it.
+    let report = sweep(0, false).await;
+    kept(cleanup(&report, unused), "less than an hour ago");
+    assert_eq!(env.key_state(unused).await.unwrap(), "Enabled");
+
+    // A day later, a dry run says what it would do, and does nothing.
+    let report = sweep(1, true).await;
+    assert_eq!(cleanup(&report, unused), OrphanCleanup::Disabled);
+    assert_eq!(env.key_state(unused).await.unwrap(), "Enabled");
+
+    let report = sweep(1, false).await;
+    assert_eq!(cleanup(&report, unused), OrphanCleanup::Disabled);
+    kept(cleanup(&report, used), "KMS recorded a use of it (Encrypt");
+    kept(cleanup(&report, granted), "1 grant(s)");
+    kept(cleanup(&report, held), "break-glass");
+    assert_eq!(env.key_state(unused).await.unwrap(), "Disabled");
+    for key in [used, granted, held, &current] {
+        assert_eq!(env.key_state(key).await.unwrap(), "Enabled", "{key}");
+    }
+
+    // Its deletion waits for a quiet week after it was disabled.
+    let report = sweep(3, false).await;
+    kept(cleanup(&report, unused), "stayed unused for 7 days");
+    let report = sweep(9, false).await;
+    assert_eq!(
+        cleanup(&report, unused),
+        OrphanCleanup::DeletionScheduled { window_days: 30 }
+    );
+    assert_eq!(env.key_state(unused).await.unwrap(), "PendingDeletion");
+    // Pending deletion, it is no longer an orphan; the alias's own key was never touched.
+    let report = sweep(10, false).await;
+    assert!(report.orphans.iter().all(|o| &o.key != unused));
+    assert_eq!(env.alias_target(&alias).await.unwrap().0, current);
+    assert_eq!(env.key_state(&current).await.unwrap(), "Enabled");
 }
