@@ -2068,6 +2068,56 @@ CloudFormationBackend.execute_change_set = _execute_create_change_set
 # ---------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------
+# Patch 27: ListAliases gives each alias's CreationDate and LastUpdatedDate.
+#
+# AWS, AliasListEntry (aws-sdk-kms 1.111): CreationDate: "Date and time that the alias was most
+# recently created in the account and Region. Formatted as Unix time."; LastUpdatedDate: "Date
+# and time that the alias was most recently associated with a KMS key in the account and
+# Region. Formatted as Unix time."
+#
+# moto 5.2.5 answers neither ("TODO: add creation date and last updated in response_aliases").
+# With this patch CreateAlias stamps both, UpdateAlias stamps LastUpdatedDate when the alias
+# moves, and ListAliases answers them for every alias it made (AWS managed aliases, which moto
+# invents on the fly, get none).
+# ---------------------------------------------------------------------------------------------
+
+_create_alias_undated = kms_models.KmsBackend.create_alias
+_update_alias_undated = kms_models.KmsBackend.update_alias
+_list_aliases_undated = KmsResponse.list_aliases
+
+
+def _create_alias_stamped(self: Any, target_key_id: str, alias_name: str) -> Any:
+    alias = _create_alias_undated(self, target_key_id, alias_name)
+    alias.kmsrot_creation_date = alias.kmsrot_last_updated_date = unix_time()
+    return alias
+
+
+def _update_alias_stamped(self: Any, target_key_id: str, alias_name: str) -> Any:
+    before = self.get_key_id_from_alias(alias_name)
+    alias = _update_alias_undated(self, target_key_id, alias_name)
+    if before != alias.target_key_id:
+        alias.kmsrot_last_updated_date = unix_time()
+    return alias
+
+
+def _list_aliases_dated(self: Any) -> str:
+    answer = json.loads(_list_aliases_undated(self))
+    made = {a.alias_name: a for a in self.kms_backend.list_aliases()}
+    for entry in answer.get("Aliases", []):
+        alias = made.get(entry.get("AliasName"))
+        created = getattr(alias, "kmsrot_creation_date", None)
+        if created is not None:
+            entry["CreationDate"] = created
+            entry["LastUpdatedDate"] = getattr(alias, "kmsrot_last_updated_date", created)
+    return json.dumps(answer)
+
+
+kms_models.KmsBackend.create_alias = _create_alias_stamped
+kms_models.KmsBackend.update_alias = _update_alias_stamped
+KmsResponse.list_aliases = _list_aliases_dated
+
+
 def _exit_with_parent() -> None:
     """Stops the emulator when the process that started it goes away, however it died."""
     parent = os.getppid()

@@ -2477,3 +2477,46 @@ async fn patch_a_create_change_set_reuses_a_stack_in_review() {
     );
     cfn.delete_stack().stack_name(&name).send().await.unwrap();
 }
+
+/// Patch 27: ListAliases, AliasListEntry `CreationDate`: "Date and time that the alias was most
+/// recently created in the account and Region."; `LastUpdatedDate`: "Date and time that the
+/// alias was most recently associated with a KMS key in the account and Region."
+#[tokio::test]
+async fn patch_list_aliases_dates_each_alias() {
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let first = env.create_key(spec.clone(), usage.clone()).await.unwrap();
+    let second = env.create_key(spec, usage).await.unwrap();
+    let alias = env.unique_alias("dated");
+    let before = unix_now();
+    env.create_alias(&alias, &first).await.unwrap();
+    let entry = |key: KeyArn| {
+        let env = env.clone();
+        let alias = alias.clone();
+        async move {
+            env.client
+                .list_aliases()
+                .key_id(key.to_string())
+                .send()
+                .await
+                .unwrap()
+                .aliases()
+                .iter()
+                .find(|a| a.alias_name() == Some(alias.as_str()))
+                .cloned()
+                .unwrap()
+        }
+    };
+    let created = entry(first.clone()).await;
+    let creation = created.creation_date().unwrap().as_secs_f64();
+    assert!(creation >= before.floor(), "{created:?}");
+    assert_eq!(created.last_updated_date(), created.creation_date());
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    env.move_alias(&alias, &second).await.unwrap();
+    let moved = entry(second).await;
+    assert_eq!(moved.creation_date(), created.creation_date());
+    assert!(
+        moved.last_updated_date().unwrap().as_secs_f64() > creation,
+        "{moved:?}"
+    );
+}
