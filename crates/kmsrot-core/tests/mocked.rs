@@ -344,8 +344,15 @@ async fn used_up_on_demand_rotations_are_a_clear_error() {
                 ),
             )
         });
+    // The alias's lock, taken and released around the rotation.
+    let lock = mock!(Client::create_alias)
+        .match_requests(|r| r.alias_name() == Some("alias/kmsrot-lock/app"))
+        .then_output(|| aws_sdk_kms::operation::create_alias::CreateAliasOutput::builder().build());
+    let unlock = mock!(Client::delete_alias)
+        .match_requests(|r| r.alias_name() == Some("alias/kmsrot-lock/app"))
+        .then_output(|| aws_sdk_kms::operation::delete_alias::DeleteAliasOutput::builder().build());
     let mut rules = managed_key_rules("automatic");
-    rules.extend([rotations, rotate]);
+    rules.extend([rotations, rotate, lock.clone(), unlock.clone()]);
     let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &rules, |c| c
         .region(Region::new("eu-west-1")));
     let engine = kmsrot_core::Rotator::new(Kms::from_client(client));
@@ -366,6 +373,11 @@ async fn used_up_on_demand_rotations_are_a_clear_error() {
     let message = err.to_string();
     assert!(message.contains("`alias/app` in eu-west-1"), "{message}");
     assert!(message.contains("25 done"), "{message}");
+    assert_eq!(
+        (lock.num_calls(), unlock.num_calls()),
+        (1, 1),
+        "the lock is released"
+    );
 }
 
 #[tokio::test]
@@ -391,9 +403,39 @@ async fn the_sweep_backs_off_and_retries_an_alias_kms_throttles() {
             .key_rotation_enabled(false)
             .build()
     });
+    // The region's keys, read for orphans after the aliases: only the alias's own.
+    let keys = mock!(Client::list_keys).then_output(|| {
+        aws_sdk_kms::operation::list_keys::ListKeysOutput::builder()
+            .keys(
+                aws_sdk_kms::types::KeyListEntry::builder()
+                    .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+                    .key_arn(KEY_ARN)
+                    .build(),
+            )
+            .truncated(false)
+            .build()
+    });
+    let by_arn = mock!(Client::describe_key)
+        .match_requests(|r| {
+            r.key_id() == Some(KEY_ARN)
+                || r.key_id() == Some("1234abcd-12ab-34cd-56ef-1234567890ab")
+        })
+        .then_output(|| {
+            DescribeKeyOutput::builder()
+                .key_metadata(
+                    KeyMetadata::builder()
+                        .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+                        .arn(KEY_ARN)
+                        .key_state(KeyState::Enabled)
+                        .key_manager(aws_sdk_kms::types::KeyManagerType::Customer)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
     let mut rules = vec![aliases, throttled.clone()];
     rules.extend(managed_key_rules("manual"));
-    rules.push(status);
+    rules.extend([status, keys, by_arn]);
     let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &rules, |c| c
         .region(Region::new("eu-west-1"))
         .retry_config(RetryConfig::disabled()));
@@ -415,6 +457,7 @@ async fn the_sweep_backs_off_and_retries_an_alias_kms_throttles() {
         "{outcome:?}"
     );
     assert!(outcome.compliance.as_ref().unwrap().ok(), "{outcome:?}");
+    assert!(report.orphans.is_empty(), "{report:?}");
 }
 
 /// moto 5.2 does not speak the Smithy RPC v2 CBOR protocol of the current CloudWatch SDK

@@ -296,6 +296,11 @@ fn api_call(
                     reason: format!("`{alias}` is not an alias kmsrot can manage"),
                 });
             };
+            if alias.is_lock() {
+                return Ok(Task::Ignore {
+                    reason: format!("`{alias}` is a kmsrot run's lock, not an application's alias"),
+                });
+            }
             let mut keys: Vec<String> = [
                 detail.request_parameter("targetKeyId"),
                 detail.response_element("keyId"),
@@ -597,7 +602,7 @@ mod tests {
     }
 
     #[test]
-    fn alias_calls_on_aws_managed_aliases_are_ignored() {
+    fn alias_calls_on_aws_managed_aliases_and_locks_are_ignored() {
         let path = format!(
             "{}/../kmsrot-types/tests/fixtures/events/cloudtrail-delete-alias.json",
             manifest_dir()
@@ -606,8 +611,14 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         doc["detail"]["requestParameters"]["aliasName"] = "alias/aws/s3".into();
         assert!(matches!(
-            route(&Invocation::parse(doc).unwrap(), EXPECTED),
+            route(&Invocation::parse(doc.clone()).unwrap(), EXPECTED),
             Ok(Task::Ignore { .. })
+        ));
+        // A run's lock, released: not an application's alias, nothing to check.
+        doc["detail"]["requestParameters"]["aliasName"] = "alias/kmsrot-lock/payments".into();
+        assert!(matches!(
+            route(&Invocation::parse(doc).unwrap(), EXPECTED),
+            Ok(Task::Ignore { reason }) if reason.contains("lock")
         ));
     }
 }

@@ -107,9 +107,60 @@ impl TestEnv {
     }
 
     /// Every key in the region whose `kmsrot:alias` tag names this alias, with its tags and
-    /// state: the whole truth about an alias's keys, found without kmsrot's own bookkeeping.
+    /// state: the whole truth about an alias's keys, found without kmsrot's own bookkeeping
+    /// (the Resource Groups Tagging API finds them, KMS gives their tags and state), in calls
+    /// proportional to the alias's keys rather than the region's.
     pub async fn keys_tagged_for(&self, alias: &AliasName) -> Result<Vec<TaggedKey>> {
-        self.keys_tagged_for_except(alias, &BTreeSet::new()).await
+        let tagging = aws_sdk_resourcegroupstagging::Client::new(&self.config);
+        let mut arns = Vec::new();
+        let mut pages = tagging
+            .get_resources()
+            .resource_type_filters("kms:key")
+            .tag_filters(
+                aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+                    .key(tags::ALIAS)
+                    .values(alias.as_str())
+                    .build(),
+            )
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.context("GetResources")?;
+            arns.extend(
+                page.resource_tag_mapping_list()
+                    .iter()
+                    .filter_map(|m| m.resource_arn().map(str::to_owned)),
+            );
+        }
+        let mut keys = Vec::new();
+        for arn in arns {
+            let tags = self.tags(&arn).await?;
+            if tags.get(tags::ALIAS).map(String::as_str) != Some(alias.as_str()) {
+                continue;
+            }
+            keys.push(self.tagged_key(&arn, tags).await?);
+        }
+        Ok(keys)
+    }
+
+    async fn tagged_key(&self, id: &str, tags: BTreeMap<String, String>) -> Result<TaggedKey> {
+        let metadata = self
+            .client
+            .describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .context("DescribeKey")?
+            .key_metadata
+            .context("no metadata")?;
+        Ok(TaggedKey {
+            arn: metadata.arn().unwrap_or_default().parse()?,
+            state: metadata
+                .key_state()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            tags,
+        })
     }
 
     /// The IDs of every key in the region.
@@ -142,23 +193,7 @@ impl TestEnv {
                 if tags.get(tags::ALIAS).map(String::as_str) != Some(alias.as_str()) {
                     return Ok(None);
                 }
-                let metadata = self
-                    .client
-                    .describe_key()
-                    .key_id(&id)
-                    .send()
-                    .await
-                    .context("DescribeKey")?
-                    .key_metadata
-                    .context("no metadata")?;
-                Ok(Some(TaggedKey {
-                    arn: metadata.arn().unwrap_or_default().parse()?,
-                    state: metadata
-                        .key_state()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                    tags,
-                }))
+                Ok(Some(self.tagged_key(&id, tags).await?))
             })
             .buffer_unordered(8)
             .collect()

@@ -10,6 +10,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const ALIAS_PREFIX: &str = "alias/";
 /// Aliases under this prefix belong to AWS managed keys and cannot be created or moved.
 pub const RESERVED_ALIAS_PREFIX: &str = "alias/aws/";
+
+/// The prefix of kmsrot's lock aliases: `alias/kmsrot-lock/NAME` exists while a run changes
+/// `alias/NAME` (CreateAlias fails when an alias exists, so only one run can hold it). No alias
+/// under it is managed.
+pub const LOCK_ALIAS_PREFIX: &str = "alias/kmsrot-lock/";
 /// KMS's limit on an alias name, the `alias/` prefix included.
 pub const MAX_ALIAS_LEN: usize = 256;
 
@@ -145,6 +150,11 @@ impl AliasName {
     /// The full name, `alias/` included.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether this is one of kmsrot's lock aliases ([`LOCK_ALIAS_PREFIX`]).
+    pub fn is_lock(&self) -> bool {
+        self.0.starts_with(LOCK_ALIAS_PREFIX)
     }
 
     /// The part after `alias/`.

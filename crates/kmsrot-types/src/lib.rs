@@ -32,8 +32,8 @@ pub use event::{Event, EventError, Invocation, Request};
 pub use key_info::{KeyInfo, RotationStatus};
 pub use key_kind::{KeyKind, KindError, SpecInfo};
 pub use key_ref::{
-    ALIAS_PREFIX, AliasArn, AliasName, AliasRef, KeyArn, KeyId, KeyRef, MAX_ALIAS_LEN, ParseError,
-    Partition, RESERVED_ALIAS_PREFIX, is_account_id,
+    ALIAS_PREFIX, AliasArn, AliasName, AliasRef, KeyArn, KeyId, KeyRef, LOCK_ALIAS_PREFIX,
+    MAX_ALIAS_LEN, ParseError, Partition, RESERVED_ALIAS_PREFIX, is_account_id,
 };
 pub use outcome::{AliasCheck, Deletion, Drift, Expiry, Notice, Notification, Outcome};
 pub use report::{

@@ -86,6 +86,41 @@ fn successor_of(current: &KeyView, behind: &[KeyArn], arn: &KeyArn) -> String {
 }
 
 /// What the sweep does instead of touching a key a responder took over (`kmsrot:break-glass`).
+/// The outcome for an alias the sweep leaves alone: its key is a replica (the set is advanced
+/// from its primary's Region), or a responder's break-glass tag is on it.
+fn left_alone(alias: &AliasName, current: &KeyView) -> Option<AliasOutcome> {
+    if let Some(set) = current.set.as_ref().filter(|_| current.is_replica()) {
+        // The set is rotated and retired from its primary's Region, which moves this
+        // Region's alias too.
+        return Some(AliasOutcome {
+            alias: alias.clone(),
+            actions: Vec::new(),
+            reason: Some(format!(
+                "names a replica of a multi-Region key; the set is rotated and retired from its primary's Region, {}",
+                set.primary.region()
+            )),
+            compliance: None,
+            error: None,
+        });
+    }
+    if let Some(record) = current.tag(tags::BREAK_GLASS) {
+        return Some(AliasOutcome {
+            alias: alias.clone(),
+            actions: vec![Action::BreakGlass {
+                key: current.arn.clone(),
+                record: record.to_owned(),
+            }],
+            reason: Some(format!(
+                "{} carries kmsrot:break-glass: the alias is left alone",
+                current.arn
+            )),
+            compliance: None,
+            error: None,
+        });
+    }
+    None
+}
+
 fn break_glass(key: &KeyView) -> Option<Action> {
     key.tag(tags::BREAK_GLASS).map(|record| Action::BreakGlass {
         key: key.arn.clone(),
@@ -108,11 +143,16 @@ impl Rotator {
     /// Beyond what the sweep reads, it lists the grants of every key not yet deleted (and warns
     /// of those for AWS services, which use a key by its ARN), the other aliases that name the
     /// current key, and why each retirement step that is due is held.
-    /// It also lists the alias's orphan keys (keys tagged for it that it does not track).
+    /// With a client for the tagging API ([`Rotator::with_tagging`]), it also lists the
+    /// alias's orphan keys (keys tagged for it that it does not track); without one, finding
+    /// them would mean reading every key of the region, which [`Rotator::status_all`] and
+    /// [`Rotator::orphans`] do.
     pub async fn status(&self, alias: &AliasName) -> Result<AliasStatus, RotationError> {
         let current = self.target(alias).await?;
         let mut status = self.status_of(alias, &current).await?;
-        status.orphans = self.orphans(Some(alias)).await?;
+        if self.store.finds_by_tags() {
+            status.orphans = Box::pin(self.orphans(Some(alias))).await?;
+        }
         Ok(status)
     }
 
@@ -207,7 +247,8 @@ impl Rotator {
             .await?
             .into_iter()
             .map(|(name, _)| name)
-            .filter(|name| name != alias)
+            // A lock alias names the key only while a run holds it.
+            .filter(|name| name != alias && !super::lock::is_lock(name))
             .collect())
     }
 
@@ -354,39 +395,48 @@ impl Rotator {
         dry_run: bool,
     ) -> Result<AliasOutcome, RotationError> {
         self.managed_policy(alias, &current)?;
-        if let Some(set) = current.set.as_ref().filter(|_| current.is_replica()) {
-            // The set is rotated and retired from its primary's Region, which moves this
-            // Region's alias too.
-            return Ok(AliasOutcome {
-                alias: alias.clone(),
-                actions: Vec::new(),
-                reason: Some(format!(
-                    "names a replica of a multi-Region key; the set is rotated and retired from its primary's Region, {}",
-                    set.primary.region()
-                )),
-                compliance: None,
-                error: None,
-            });
+        if let Some(outcome) = left_alone(alias, &current) {
+            return Ok(outcome);
         }
-        if let Some(record) = current.tag(tags::BREAK_GLASS) {
-            return Ok(AliasOutcome {
-                alias: alias.clone(),
-                actions: vec![Action::BreakGlass {
-                    key: current.arn.clone(),
-                    record: record.to_owned(),
-                }],
-                reason: Some(format!(
-                    "{} carries kmsrot:break-glass: the alias is left alone",
-                    current.arn
-                )),
-                compliance: None,
-                error: None,
-            });
+        if dry_run {
+            return Box::pin(self.advance_planned(alias, current, true, None)).await;
         }
+        // Nothing is due most of the time: the lock is taken only when something is, and then
+        // the alias is read again under it.
+        if !settling(&current) {
+            let assessment = Box::pin(self.assess(alias, &current)).await?;
+            if plan::plan(&assessment.facts, self.now().secs()).is_empty() {
+                return Box::pin(self.advance_planned(alias, current, false, Some(assessment)))
+                    .await;
+            }
+        }
+        let locked = self.locked(alias, &current, || async {
+            let current = self.target(alias).await?;
+            self.managed_policy(alias, &current)?;
+            if let Some(outcome) = left_alone(alias, &current) {
+                return Ok(outcome);
+            }
+            Box::pin(self.advance_planned(alias, current, false, None)).await
+        });
+        Box::pin(locked).await
+    }
+
+    /// What is due for the alias, carried out (or, with `dry_run`, reported). `assessed` is
+    /// the assessment of `current` when the caller made one and nothing needs settling.
+    async fn advance_planned(
+        &self,
+        alias: &AliasName,
+        current: KeyView,
+        dry_run: bool,
+        assessed: Option<Assessment>,
+    ) -> Result<AliasOutcome, RotationError> {
         let (current, mut actions) = Box::pin(self.settle(alias, current, dry_run)).await?;
         let Assessment {
             mut facts, status, ..
-        } = Box::pin(self.assess(alias, &current)).await?;
+        } = match assessed {
+            Some(assessment) => assessment,
+            None => Box::pin(self.assess(alias, &current)).await?,
+        };
         let policy = facts.policy;
         let facts_behind: Vec<KeyArn> = facts.behind.iter().map(|b| b.arn.clone()).collect();
         let now = self.now().secs();

@@ -68,6 +68,20 @@ impl Rotator {
         Ok(())
     }
 
+    /// Refuses to manage an alias under `alias/kmsrot-lock/`: kmsrot's locks live there.
+    fn refuse_lock_alias(&self, alias: &AliasName) -> Result<(), RotationError> {
+        if super::lock::is_lock(alias) {
+            return Err(self.unsupported(
+                alias,
+                format!(
+                    "aliases under `{}` are kmsrot's locks (one per managed alias while a run changes it); choose another name",
+                    super::lock::LOCK_PREFIX
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Creates a key and an alias for it under a policy. Refuses an alias that exists.
     pub async fn init(
         &self,
@@ -81,6 +95,7 @@ impl Rotator {
             alias: alias.clone(),
             source,
         })?;
+        self.refuse_lock_alias(alias)?;
         self.check_kind(alias, "the new key", key_spec, key_usage, policy.mode)?;
         match self.target(alias).await {
             Ok(key) => {
@@ -183,6 +198,7 @@ impl Rotator {
             alias: alias.clone(),
             source,
         })?;
+        self.refuse_lock_alias(alias)?;
         let key = self.target(alias).await?;
         self.refuse_replica(alias, &key).await?;
         if settling(&key) {

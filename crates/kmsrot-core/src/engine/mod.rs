@@ -19,6 +19,7 @@ mod guard;
 mod holds;
 mod keys;
 mod lifecycle;
+mod lock;
 mod manage;
 mod orphans;
 mod plan;
@@ -227,6 +228,8 @@ pub struct Rotator {
     now: Option<DateTime>,
     /// Who the engine runs as (an IAM principal ARN), for CreateKey's policy lockout check.
     caller: Option<String>,
+    /// How old (by the real clock) an alias's lock must be before a run takes it over.
+    lock_timeout: std::time::Duration,
 }
 
 impl Rotator {
@@ -236,6 +239,7 @@ impl Rotator {
             store: Store::new(kms),
             now: None,
             caller: None,
+            lock_timeout: lock::LOCK_TIMEOUT,
         }
     }
 
@@ -268,6 +272,7 @@ impl Rotator {
             store: self.store.in_region(region),
             now: self.now,
             caller: self.caller.clone(),
+            lock_timeout: self.lock_timeout,
         }
     }
 
@@ -277,6 +282,14 @@ impl Rotator {
     /// key.
     pub fn with_caller(mut self, arn: impl Into<String>) -> Self {
         self.caller = Some(arn.into());
+        self
+    }
+
+    /// How old an alias's lock (see [`kmsrot_types::LOCK_ALIAS_PREFIX`]) must be before this
+    /// engine takes it over as left by a run that stopped: 900 s unless set (a Lambda run
+    /// lasts at most that long). Measured by the real clock, not [`Rotator::with_clock`]'s.
+    pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = timeout;
         self
     }
 

@@ -22,6 +22,17 @@ impl Rotator {
         from: Option<&KeyArn>,
     ) -> Result<Action, RotationError> {
         let current = self.target(alias).await?;
+        self.managed_policy(alias, &current)?;
+        Box::pin(self.locked(alias, &current, || self.rollback_locked(alias, from))).await
+    }
+
+    /// [`Rotator::rollback`], holding the alias's lock.
+    async fn rollback_locked(
+        &self,
+        alias: &AliasName,
+        from: Option<&KeyArn>,
+    ) -> Result<Action, RotationError> {
+        let current = self.target(alias).await?;
         let policy = self.managed_policy(alias, &current)?;
         self.refuse_break_glass(alias, &current)?;
         self.refuse_replica(alias, &current).await?;

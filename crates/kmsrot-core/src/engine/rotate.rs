@@ -56,16 +56,25 @@ impl Rotator {
         }
         let current = self.target(alias).await?;
         let policy = self.managed_policy(alias, &current)?;
-        if policy.mode == Mode::Manual
-            && let Some(id) = &options.rotation_id
-            && current.tag(tags::ROTATION_ID) == Some(id.as_str())
-            && current.stage() == Some(Stage::Current)
-        {
-            tracing::info!(%alias, rotation_id = id, "rotation already done");
+        if already_done(alias, &current, &policy, &options) {
             return Ok(vec![]);
         }
-        self.rotate_as(alias, current, &policy, "requested".into(), options)
-            .await
+        if options.dry_run {
+            return self
+                .rotate_as(alias, current, &policy, "requested".into(), options)
+                .await;
+        }
+        // One run at a time: under the alias's lock, from the state read again.
+        let locked = self.locked(alias, &current, || async {
+            let current = self.target(alias).await?;
+            let policy = self.managed_policy(alias, &current)?;
+            if already_done(alias, &current, &policy, &options) {
+                return Ok(vec![]);
+            }
+            self.rotate_as(alias, current, &policy, "requested".into(), options.clone())
+                .await
+        });
+        Box::pin(locked).await
     }
 
     pub(crate) async fn rotate_as(
@@ -368,6 +377,13 @@ impl Rotator {
     /// deletion, and the current key stays current. A rotation whose alias already moved is
     /// finished instead, since applications may already use the new key.
     pub async fn abort(&self, alias: &AliasName) -> Result<Vec<Action>, RotationError> {
+        let current = self.target(alias).await?;
+        self.managed_policy(alias, &current)?;
+        Box::pin(self.locked(alias, &current, || self.abort_locked(alias))).await
+    }
+
+    /// [`Rotator::abort`], holding the alias's lock.
+    async fn abort_locked(&self, alias: &AliasName) -> Result<Vec<Action>, RotationError> {
         let current = self.target(alias).await?;
         let policy = self.managed_policy(alias, &current)?;
         let (current, done) = self.settle(alias, current, false).await?;
@@ -807,4 +823,23 @@ pub(crate) fn settling(current: &KeyView) -> bool {
         }
         None => false,
     }
+}
+
+/// Whether the manual rotation `options` names is the one the alias's key records as done.
+fn already_done(
+    alias: &AliasName,
+    current: &KeyView,
+    policy: &Policy,
+    options: &RotateOptions,
+) -> bool {
+    let done = policy.mode == Mode::Manual
+        && options
+            .rotation_id
+            .as_deref()
+            .is_some_and(|id| current.tag(tags::ROTATION_ID) == Some(id))
+        && current.stage() == Some(Stage::Current);
+    if done {
+        tracing::info!(%alias, rotation_id = ?options.rotation_id, "rotation already done");
+    }
+    done
 }

@@ -92,6 +92,11 @@ impl Store {
         self.tagging = Some(client);
     }
 
+    /// Whether keys are found by their tags through the tagging API (not by a scan).
+    pub(crate) fn finds_by_tags(&self) -> bool {
+        self.tagging.is_some()
+    }
+
     pub(crate) fn set_rate(&mut self, calls_per_second: f64) {
         self.pace = Arc::new(Pace::new(Some(calls_per_second)));
     }
@@ -456,6 +461,50 @@ impl Store {
         self.call("CreateAlias", &alias_subject(alias), request)
             .await?;
         Ok(())
+    }
+
+    /// Deletes an alias (its key is untouched).
+    pub(crate) async fn delete_alias(&self, alias: &AliasName) -> Result<(), KmsError> {
+        let request = self
+            .kms
+            .client
+            .delete_alias()
+            .alias_name(alias.as_str())
+            .send();
+        self.call("DeleteAlias", &alias_subject(alias), request)
+            .await?;
+        Ok(())
+    }
+
+    /// The aliases of a key with the time each was created (seconds since the epoch), when
+    /// KMS gives it (ListAliases, every page).
+    pub(crate) async fn aliases_dated(
+        &self,
+        key: &KeyArn,
+    ) -> Result<Vec<(AliasName, Option<i64>)>, KmsError> {
+        let mut found = Vec::new();
+        self.listing(
+            "ListAliases",
+            &Subject::Key(key.clone()),
+            |marker| {
+                self.kms
+                    .client
+                    .list_aliases()
+                    .key_id(key.to_string())
+                    .set_marker(marker)
+                    .send()
+            },
+            |out| more(out.truncated, out.next_marker()),
+            |out| {
+                for entry in out.aliases() {
+                    if let Some(name) = entry.alias_name().and_then(|n| n.parse().ok()) {
+                        found.push((name, entry.creation_date().map(DateTime::secs)));
+                    }
+                }
+            },
+        )
+        .await?;
+        Ok(found)
     }
 
     /// Moves an alias to a key.

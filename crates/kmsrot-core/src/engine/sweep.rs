@@ -87,7 +87,7 @@ impl Rotator {
             .deadline
             .is_none_or(|deadline| tokio::time::Instant::now() < deadline)
         {
-            self.sweep_orphans(None, options.dry_run).await
+            Box::pin(self.sweep_orphans(None, options.dry_run)).await
         } else {
             tracing::warn!("sweep: out of time; orphan keys not looked for this run");
             Vec::new()
@@ -118,7 +118,7 @@ impl Rotator {
         let current = self.target(alias).await?;
         self.managed_policy(alias, &current)?;
         let outcome = self.sweep_one(alias.clone(), current.id, options).await;
-        let orphans = self.sweep_orphans(Some(alias), options.dry_run).await;
+        let orphans = Box::pin(self.sweep_orphans(Some(alias), options.dry_run)).await;
         Ok(SweepReport {
             dry_run: options.dry_run,
             aliases: outcome.into_iter().collect(),
@@ -132,7 +132,7 @@ impl Rotator {
     /// orphan keys.
     pub async fn status_all(&self) -> Result<Vec<AliasStatus>, RotationError> {
         let mut statuses = Vec::new();
-        let mut orphans = self.orphans(None).await?;
+        let mut orphans = Box::pin(self.orphans(None)).await?;
         for (alias, target) in self.store.aliases(None).await? {
             let Some(target) = target else { continue };
             let Some(tags) = self.manages(&alias, &target).await? else {

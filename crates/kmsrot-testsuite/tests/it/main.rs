@@ -6,6 +6,7 @@ mod emulator;
 mod errors;
 mod multi_region;
 mod policies;
+mod races;
 mod retirement;
 mod rotation;
 mod s3;

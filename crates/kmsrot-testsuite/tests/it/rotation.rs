@@ -30,6 +30,12 @@ async fn init_manual(engine: &Rotator, alias: &AliasName, spec: &str, usage: &st
         .key_arn
 }
 
+/// The engine as a re-run after the alias's lock timed out sees it: a lock left behind by a
+/// run whose release failed is taken over.
+pub(crate) fn after_lock_timeout(engine: &Rotator) -> Rotator {
+    engine.clone().with_lock_timeout(std::time::Duration::ZERO)
+}
+
 /// Rotates an alias once; returns the key it names afterwards.
 async fn rotate_once(env: &TestEnv, engine: &Rotator, alias: &AliasName) -> KeyArn {
     engine
@@ -264,9 +270,11 @@ async fn a_rotation_failing_at_any_call_converges_when_run_again() {
             let failed_at = faults.calls().get(n - 1).cloned();
             faults.reset();
             // A CreateKey whose answer is lost is not retried: the engine finds the key it
-            // made by its tags and goes on, so that run succeeds.
-            let reconciled =
-                strike == Strike::AfterResponse && failed_at.as_deref() == Some("CreateKey");
+            // made by its tags and goes on, so that run succeeds. A failed release of the
+            // alias's lock (DeleteAlias, the last call) does not undo a rotation that is done.
+            let reconciled = (strike == Strike::AfterResponse
+                && failed_at.as_deref() == Some("CreateKey"))
+                || failed_at.as_deref() == Some("DeleteAlias");
             assert!(
                 failed.is_err() || reconciled,
                 "call {n} ({failed_at:?}, {strike:?}) was made to fail: {failed:?}"
@@ -288,7 +296,11 @@ async fn a_rotation_failing_at_any_call_converges_when_run_again() {
                 );
             }
 
-            let rerun = engine.rotate(&alias, options.clone()).await;
+            // The re-run comes once the lock's timeout has passed: a run whose lock was not
+            // released (its DeleteAlias failed, or its CreateAlias answer was lost) left it.
+            let rerun = after_lock_timeout(&engine)
+                .rotate(&alias, options.clone())
+                .await;
             assert!(
                 rerun.is_ok(),
                 "rerun after call {n} ({failed_at:?}, {strike:?}): {rerun:?}"
@@ -865,12 +877,18 @@ async fn a_rollback_failing_at_any_call_converges_when_retried() {
             let failed_at = faults.calls().get(n - 1).cloned();
             faults.reset();
             let what = format!("call {n} ({failed_at:?}, {strike:?})");
-            assert!(failed.is_err(), "{what}: {failed:?}");
+            // A failed release of the alias's lock does not undo a rollback that is done.
+            assert!(
+                failed.is_err() || failed_at.as_deref() == Some("DeleteAlias"),
+                "{what}: {failed:?}"
+            );
             let (_, state) = env.alias_target(&alias).await.unwrap();
             // Before the alias moves, it names the (enabled) key it left.
             assert_eq!(state, "Enabled", "{what}");
 
-            let retried = engine.rollback(&alias, Some(&second)).await;
+            let retried = after_lock_timeout(&engine)
+                .rollback(&alias, Some(&second))
+                .await;
             assert!(
                 matches!(
                     retried.as_ref().unwrap(),
@@ -1165,75 +1183,6 @@ async fn a_fresh_keys_access_denied_is_retried_while_its_tags_settle() {
         "{actions:?}"
     );
     assert_eq!(deny.denied(), 2);
-}
-
-/// A sweep that starts while a `rotate` runs resumes the same rotation, and the two race to
-/// finish it. Whatever the interleaving (jittered, 30 trials), the alias ends on an enabled
-/// key tagged `current`, with no stale `rotating` tag; any other key the race left tagged
-/// `current` is reported by `audit account` as an orphan.
-#[tokio::test]
-async fn a_rotate_and_a_sweep_racing_on_one_rotation_leave_one_current_key() {
-    let env = TestEnv::in_region("ap-southeast-5").await.unwrap();
-    let engine = env.rotator();
-    let mut strays = Vec::new();
-    for trial in 0..30u64 {
-        let alias = env.unique_alias("race");
-        init_manual(&engine, &alias, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").await;
-        let rotation = RotateOptions {
-            rotation_id: Some(format!("race-{trial}")),
-            ..RotateOptions::default()
-        };
-        let jitter = Duration::from_millis(fastrand::u64(0..40));
-        let rotating = engine.rotate(&alias, rotation.clone());
-        let sweeping = async {
-            tokio::time::sleep(jitter).await;
-            engine.advance(&alias, false).await
-        };
-        let (rotated, swept) = tokio::join!(rotating, sweeping);
-        for (what, result) in [("rotate", rotated.map(drop)), ("sweep", swept.map(drop))] {
-            if let Err(err) = result {
-                assert!(
-                    matches!(err, RotationError::Busy { .. }),
-                    "trial {trial}: {what} failed with {err:?}"
-                );
-            }
-        }
-        // Whoever lost, running the rotation once more finishes whatever is left.
-        engine.rotate(&alias, rotation).await.unwrap();
-        let (named, state) = env.alias_target(&alias).await.unwrap();
-        let named_tags = env.tags(&named.to_string()).await.unwrap();
-        assert_eq!(state, "Enabled", "trial {trial}");
-        assert_eq!(
-            named_tags.get(tags::STAGE).map(String::as_str),
-            Some("current"),
-            "trial {trial}: {named_tags:?}"
-        );
-        assert!(
-            !named_tags.contains_key(tags::ROTATING),
-            "trial {trial}: {named_tags:?}"
-        );
-        for key in env.keys_tagged_for(&alias).await.unwrap() {
-            if key.arn != named && key.tag(tags::STAGE) == Some("current") {
-                strays.push(key.arn);
-            }
-        }
-    }
-    // KMS has no compare-and-swap, so two runs can still both move the alias within the
-    // same instant; what such a race leaves behind is never silent: `audit account` reports
-    // every stray key as an orphan.
-    if !strays.is_empty() {
-        let report = engine.audit_account().await.unwrap();
-        for stray in &strays {
-            assert!(
-                report.findings.iter().any(|f| {
-                    f.issue == kmsrot_types::audit::AccountIssue::Orphan
-                        && f.key.as_ref() == Some(stray)
-                }),
-                "{stray} is not reported: {:?}",
-                report.findings
-            );
-        }
-    }
 }
 
 /// CreateKey and CreateAlias whose answers are lost (the request took effect; the caller sees
