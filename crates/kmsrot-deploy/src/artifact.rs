@@ -1,4 +1,5 @@
-//! The Lambda zip in S3: the artifact bucket (created when asked) and the upload.
+//! The Lambda zip and the template in S3: the artifact bucket (created when asked) and the
+//! uploads.
 
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
@@ -32,6 +33,54 @@ pub(super) async fn upload(config: &SdkConfig, bucket: &str, package: &Artifact)
         }
     }
     Ok(key)
+}
+
+/// Uploads the template next to the Lambda zip, under a name made of its SHA-256 (so an
+/// upload is done once per template), and returns the URL CloudFormation reads it from. The
+/// template is sent by URL, not in the request: CloudFormation takes at most 51,200 bytes in
+/// `TemplateBody`, and 1 MB by `TemplateURL`, which "must start with https://".
+pub(super) async fn upload_template(
+    config: &SdkConfig,
+    bucket: &str,
+    region: &str,
+    template: &str,
+) -> Result<String> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(template.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let key = format!("kmsrot-templates/kms-rotation-stack-{hex}.yaml");
+    let s3 = S3::new(config);
+    match s3.head_object().bucket(bucket).key(&key).send().await {
+        Ok(_) => {}
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            s3.put_object()
+                .bucket(bucket)
+                .key(&key)
+                .body(aws_sdk_s3::primitives::ByteStream::from(
+                    template.as_bytes().to_vec(),
+                ))
+                .content_type("application/yaml")
+                .send()
+                .await
+                .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
+            println!("kmsrot-deploy: uploaded s3://{bucket}/{key}");
+        }
+        Err(err) => {
+            return Err(anyhow::Error::new(err).context(format!("HeadObject s3://{bucket}/{key}")));
+        }
+    }
+    Ok(template_url(bucket, region, &key))
+}
+
+/// The virtual-hosted-style HTTPS URL of an object in `region` (China's Regions have their
+/// own domain).
+fn template_url(bucket: &str, region: &str, key: &str) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://{bucket}.s3.{region}.{domain}/{key}")
 }
 
 pub(super) async fn ensure_bucket(s3: &S3, bucket: &str, region: &str, create: bool) -> Result<()> {
@@ -116,4 +165,25 @@ pub(super) async fn ensure_bucket(s3: &S3, bucket: &str, region: &str, create: b
         .with_context(|| format!("setting default encryption on {bucket}"))?;
     println!("kmsrot-deploy: created the artifact bucket {bucket} (private, encrypted)");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::template_url;
+
+    #[test]
+    fn template_urls_are_https_and_regional() {
+        assert_eq!(
+            template_url(
+                "kmsrot-artifacts-111122223333-eu-west-1",
+                "eu-west-1",
+                "kmsrot-templates/t.yaml"
+            ),
+            "https://kmsrot-artifacts-111122223333-eu-west-1.s3.eu-west-1.amazonaws.com/kmsrot-templates/t.yaml"
+        );
+        assert_eq!(
+            template_url("b", "cn-north-1", "k"),
+            "https://b.s3.cn-north-1.amazonaws.com.cn/k"
+        );
+    }
 }

@@ -9,6 +9,7 @@ use aws_config::SdkConfig;
 use aws_sdk_cloudformation::Client as CloudFormation;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType};
 
+use super::artifact::upload_template;
 use super::events::{Phase, known_events, phase, report_failures, watch};
 use super::key_update::check_key_update;
 use super::outputs::outputs;
@@ -39,6 +40,7 @@ pub(super) async fn deploy_stack(
         key,
     )?;
 
+    let template_url = upload_template(config, &plan.bucket, &region, template).await?;
     let change_set = format!("kmsrot-{}", now_seconds());
     println!(
         "kmsrot-deploy: creating change set {change_set} ({}) for stack {name} in {region}",
@@ -48,7 +50,7 @@ pub(super) async fn deploy_stack(
         .stack_name(name)
         .change_set_name(&change_set)
         .change_set_type(change_set_type.clone())
-        .template_body(template)
+        .template_url(&template_url)
         .set_parameters(Some(parameters))
         .capabilities(Capability::CapabilityIam)
         .tags(

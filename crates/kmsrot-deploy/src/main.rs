@@ -101,8 +101,9 @@ impl Artifact {
 
 /// The template, relative to the workspace root.
 const TEMPLATE: &str = "infrastructure/kms-rotation-stack.yaml";
-/// CloudFormation's limit for a template sent in the request (`TemplateBody`).
-const TEMPLATE_BODY_LIMIT: usize = 51_200;
+/// CloudFormation's limit for a template sent by URL: "The URL must point to a template (max
+/// size: 1 MB) that's located in an Amazon S3 bucket" (CreateChangeSet, `TemplateURL`).
+const TEMPLATE_URL_LIMIT: usize = 1024 * 1024;
 /// How often stack events are polled while waiting.
 const POLL: Duration = Duration::from_secs(2);
 
@@ -166,9 +167,9 @@ fn deploy(args: &DeployArgs) -> Result<()> {
     let template =
         std::fs::read_to_string(TEMPLATE).with_context(|| format!("reading {TEMPLATE}"))?;
     check_parameters(&args.parameters)?;
-    if template.len() > TEMPLATE_BODY_LIMIT {
+    if template.len() > TEMPLATE_URL_LIMIT {
         bail!(
-            "{TEMPLATE} is {} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT} for a template sent inline",
+            "{TEMPLATE} is {} bytes, over CloudFormation's {TEMPLATE_URL_LIMIT} for a template sent by URL",
             template.len()
         );
     }

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use anyhow::{Context, Result, bail};
-use aws_sdk_cloudformation::Client as CloudFormation;
 use aws_sdk_cloudformation::types::Parameter;
 
 use super::{DeployArgs, TEMPLATE};
@@ -73,8 +72,7 @@ pub(super) fn stack_parameters(
     Ok(parameters)
 }
 
-/// The template's parameters, as CloudFormation reads them (GetTemplateSummary, the call
-/// made for this).
+/// The template's parameters, read from the template itself.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Declared {
     /// Every parameter's name, in the template's order.
@@ -83,20 +81,26 @@ pub(super) struct Declared {
     pub(super) without_default: Vec<String>,
 }
 
-pub(super) async fn template_parameters(cfn: &CloudFormation, template: &str) -> Result<Declared> {
-    let summary = cfn
-        .get_template_summary()
-        .template_body(template)
-        .send()
-        .await
-        .with_context(|| format!("GetTemplateSummary of {TEMPLATE}"))?;
+/// The parameters the template declares (its `Parameters` section), read here rather than by
+/// GetTemplateSummary: the template is sent by URL once it is uploaded, and nothing is
+/// uploaded before the parameters are checked. CloudFormation reads the same template again
+/// at CreateChangeSet and refuses it there if it is not valid.
+pub(super) fn template_parameters(template: &str) -> Result<Declared> {
+    let document: serde_norway::Value =
+        serde_norway::from_str(template).with_context(|| format!("reading {TEMPLATE} as YAML"))?;
     let mut declared = Declared::default();
-    for parameter in summary.parameters() {
-        let Some(name) = parameter.parameter_key() else {
-            continue;
-        };
+    let Some(parameters) = document.get("Parameters") else {
+        return Ok(declared);
+    };
+    let parameters = parameters
+        .as_mapping()
+        .with_context(|| format!("{TEMPLATE}: `Parameters` is not a mapping"))?;
+    for (name, parameter) in parameters {
+        let name = name
+            .as_str()
+            .with_context(|| format!("{TEMPLATE}: a parameter name is not a string"))?;
         declared.names.push(name.to_owned());
-        if parameter.default_value().is_none() {
+        if parameter.get("Default").is_none() {
             declared.without_default.push(name.to_owned());
         }
     }

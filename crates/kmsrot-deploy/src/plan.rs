@@ -53,7 +53,7 @@ pub(super) async fn plan(
             _ => ChangeSetType::Update,
         },
     };
-    let declared = template_parameters(&cfn, template).await?;
+    let declared = template_parameters(template)?;
     let current: HashSet<String> = match change_set_type {
         ChangeSetType::Update => existing
             .iter()
