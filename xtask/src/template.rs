@@ -331,6 +331,39 @@ mod tests {
         );
     }
 
+    /// Changes of kmsrot's tags reach the function (issue 16): TagResource and UntagResource
+    /// that succeeded, set or remove a `kmsrot:` tag, and were made by anyone but the
+    /// function's own role, whose session ARNs are `assumed-role/ROLE/SESSION`.
+    #[test]
+    fn changes_of_kmsrot_tags_by_others_reach_the_function() {
+        let template = template();
+        let detail =
+            &template["Resources"]["KmsTagChangeRule"]["Properties"]["EventPattern"]["detail"];
+        assert_eq!(
+            texts(&detail["eventName"]),
+            ["TagResource", "UntagResource"]
+        );
+        let excluded = text(&detail["userIdentity"]["arn"][0]["anything-but"]["prefix"]);
+        assert!(
+            excluded.starts_with("!Sub ") && excluded.ends_with(":assumed-role/${FunctionRole}/"),
+            "{excluded}"
+        );
+        let branches = detail["$or"].as_sequence().expect("$or");
+        let prefixes: Vec<String> = branches
+            .iter()
+            .map(|b| {
+                let parameters = &b["requestParameters"];
+                let matcher = if parameters["tags"].is_null() {
+                    &parameters["tagKeys"][0]
+                } else {
+                    &parameters["tags"]["tagKey"][0]
+                };
+                text(&matcher["prefix"])
+            })
+            .collect();
+        assert_eq!(prefixes, ["kmsrot:", "kmsrot:"]);
+    }
+
     /// The role may never use a key that an alias names, whatever tags say: a Deny on the
     /// data-plane calls for keys with aliases.
     #[test]

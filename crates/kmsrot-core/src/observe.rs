@@ -71,6 +71,10 @@ pub fn data_of(outcome: &Outcome) -> Vec<Datum> {
             ..
         } => data.push(Datum::alias(M::GuardActions, alias, 1.0)),
         Outcome::Drifted(drift) => data.push(Datum::alias(M::DriftAlerts, &drift.alias, 1.0)),
+        Outcome::TagsChanged(change) => data.push(match &change.alias {
+            Some(alias) => Datum::alias(M::TagChanges, alias, 1.0),
+            None => Datum::fleet(M::TagChanges, 1.0),
+        }),
         Outcome::Canary {
             verdict: CanaryVerdict::Held { alias, .. },
             ..
@@ -231,6 +235,7 @@ pub fn notices_of(outcome: &Outcome) -> Vec<Notice> {
             skipped: "the deletion guard".into(),
         }],
         Outcome::Drifted(drift) => vec![Notice::Drift(drift.clone())],
+        Outcome::TagsChanged(change) => vec![Notice::TagsChanged(change.clone())],
         Outcome::Canary { verdict, .. } if matches!(verdict, CanaryVerdict::Held { .. }) => {
             vec![Notice::CanaryHold {
                 verdict: verdict.clone(),
@@ -258,6 +263,7 @@ pub fn alias_of(outcome: &Outcome) -> Option<&AliasName> {
         Outcome::KeyDeleted(d) => Some(&d.alias),
         Outcome::MaterialExpired(e) => Some(&e.alias),
         Outcome::Drifted(d) => Some(&d.alias),
+        Outcome::TagsChanged(c) => c.alias.as_ref(),
         Outcome::Consistent { alias, .. }
         | Outcome::Rotated { alias, .. }
         | Outcome::RolledBack { alias, .. } => Some(alias),

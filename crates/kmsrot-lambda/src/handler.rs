@@ -285,6 +285,36 @@ async fn act(task: Task, state: &State) -> Result<Outcome, HandlerError> {
                 reason: format!("`{alias}` is not managed by kmsrot"),
             },
         },
+        Task::TagsChanged {
+            key_id,
+            event_name,
+            by,
+            issuer,
+            changed,
+        } => {
+            // The function writes kmsrot's tags itself; the stack's rule leaves those records
+            // out, and this is the check behind it.
+            if issuer.is_some() && issuer == state.settings.role_arn {
+                return Ok(Outcome::Ignored {
+                    reason: format!("{event_name} by the function's own role"),
+                });
+            }
+            let removed_alias = changed
+                .iter()
+                .any(|edit| edit.tag == kmsrot_types::tags::ALIAS && edit.value.is_none());
+            match rotator.tags_changed(&key_id, removed_alias).await? {
+                Some((key, alias)) => Outcome::TagsChanged(kmsrot_types::TagChange {
+                    key,
+                    alias,
+                    event_name,
+                    by,
+                    changed,
+                }),
+                None => Outcome::Ignored {
+                    reason: format!("{key_id} is not a key kmsrot manages, or it is gone"),
+                },
+            }
+        }
         Task::Ignore { reason } => Outcome::Ignored { reason },
         Task::Request(request) => return request_outcome(request, state).await,
     })

@@ -68,6 +68,19 @@ pub enum Task {
         /// The keys the call named.
         keys: Vec<String>,
     },
+    /// Report a change of `kmsrot:*` tags (not undone).
+    TagsChanged {
+        /// The key.
+        key_id: String,
+        /// The API call.
+        event_name: String,
+        /// Who made it.
+        by: Option<String>,
+        /// The role whose session made it, for an assumed role.
+        issuer: Option<String>,
+        /// The `kmsrot:*` tags set (with their values) or removed.
+        changed: Vec<kmsrot_types::TagEdit>,
+    },
     /// Nothing to do.
     Ignore {
         /// Why.
@@ -120,12 +133,17 @@ pub enum Rejection {
 
 /// The KMS API calls whose CloudTrail records the Lambda acts on; it ignores the others. The
 /// stack's CloudTrail rule must match exactly these (a tidy test in xtask checks).
-pub const ROUTED_CALLS: [&str; 4] = [
+pub const ROUTED_CALLS: [&str; 6] = [
     "ScheduleKeyDeletion",
     "DisableKey",
     "UpdateAlias",
     "DeleteAlias",
+    "TagResource",
+    "UntagResource",
 ];
+
+/// The prefix of kmsrot's tags: a TagResource or UntagResource that touches none is ignored.
+const KMSROT_TAGS: &str = "kmsrot:";
 
 /// The cryptographic calls whose failure on a disabled key (or one pending deletion) is the
 /// canary of an old key. The stack's canary rule must match exactly these.
@@ -319,10 +337,61 @@ fn api_call(
                 keys,
             }
         }
+        "TagResource" | "UntagResource" => {
+            let changed = tag_edits(detail);
+            if changed.is_empty() {
+                return Ok(Task::Ignore {
+                    reason: format!("the {name} record changes no {KMSROT_TAGS}* tag"),
+                });
+            }
+            Task::TagsChanged {
+                key_id: key_of()?,
+                event_name: name.to_owned(),
+                by: detail.user_identity.arn.clone(),
+                issuer: detail.user_identity.session_issuer().map(str::to_owned),
+                changed,
+            }
+        }
         other => Task::Ignore {
             reason: format!("kmsrot does not act on {other}"),
         },
     })
+}
+
+/// The `kmsrot:*` tags a TagResource (`tags`: `tagKey` and `tagValue`) or UntagResource
+/// (`tagKeys`) record names.
+fn tag_edits(detail: &CloudTrailDetail) -> Vec<kmsrot_types::TagEdit> {
+    let Some(parameters) = detail.request_parameters.as_ref() else {
+        return Vec::new();
+    };
+    let set = parameters
+        .get("tags")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|tag| {
+            Some(kmsrot_types::TagEdit {
+                tag: tag.get("tagKey")?.as_str()?.to_owned(),
+                value: tag
+                    .get("tagValue")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+            })
+        });
+    let removed = parameters
+        .get("tagKeys")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|tag| {
+            Some(kmsrot_types::TagEdit {
+                tag: tag.as_str()?.to_owned(),
+                value: None,
+            })
+        });
+    set.chain(removed)
+        .filter(|edit| edit.tag.starts_with(KMSROT_TAGS))
+        .collect()
 }
 
 /// A cryptographic call KMS refused for the key's state. CloudTrail names the key among the
@@ -444,15 +513,71 @@ mod tests {
         let mut doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         doc["detail"]["responseElements"] = serde_json::json!({"keyId": KEY_ARN});
+        // What a tag call would carry, beside the alias call's parameters.
+        doc["detail"]["requestParameters"]["tags"] =
+            serde_json::json!([{"tagKey": "kmsrot:stage", "tagValue": "pending"}]);
         for name in ROUTED_CALLS
             .iter()
-            .chain(&["EnableKey", "CreateAlias", "TagResource"])
+            .chain(&["EnableKey", "CreateAlias", "CreateGrant"])
         {
             doc["detail"]["eventName"] = (*name).into();
             let task = route(&Invocation::parse(doc.clone()).unwrap(), EXPECTED);
             let ignored = matches!(task, Ok(Task::Ignore { .. }));
             assert_eq!(ignored, !ROUTED_CALLS.contains(name), "{name}: {task:?}");
         }
+    }
+
+    /// TagResource and UntagResource records name the `kmsrot:*` tags they set (with their
+    /// values) or removed; other tags are not reported, and a call that changes none of
+    /// kmsrot's is ignored.
+    #[test]
+    fn changes_of_kmsrot_tags_are_reported_with_who_and_what() {
+        let Ok(Task::TagsChanged {
+            key_id,
+            event_name,
+            by,
+            issuer,
+            changed,
+        }) = check("cloudtrail-tag-resource")
+        else {
+            panic!("not a tag change")
+        };
+        assert_eq!(key_id, "c4a91d5e-2f3b-47c8-8e0a-6b1d9f2e7a54");
+        assert_eq!(event_name, "TagResource");
+        assert!(by.unwrap().contains("assumed-role/KmsAdministrator"));
+        assert_eq!(
+            issuer.as_deref(),
+            Some("arn:aws:iam::123456789012:role/KmsAdministrator")
+        );
+        assert_eq!(
+            changed,
+            [kmsrot_types::TagEdit {
+                tag: "kmsrot:pending-key".into(),
+                value: Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".into()),
+            }]
+        );
+        let Ok(Task::TagsChanged { changed, .. }) = check("cloudtrail-untag-resource") else {
+            panic!("not a tag change")
+        };
+        assert_eq!(
+            changed,
+            [kmsrot_types::TagEdit {
+                tag: "kmsrot:alias".into(),
+                value: None,
+            }]
+        );
+        let path = format!(
+            "{}/../kmsrot-types/tests/fixtures/events/cloudtrail-tag-resource.json",
+            manifest_dir()
+        );
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        doc["detail"]["requestParameters"]["tags"] =
+            serde_json::json!([{"tagKey": "team", "tagValue": "payments"}]);
+        assert!(matches!(
+            route(&Invocation::parse(doc).unwrap(), EXPECTED),
+            Ok(Task::Ignore { reason }) if reason.contains("kmsrot:")
+        ));
     }
 
     #[test]

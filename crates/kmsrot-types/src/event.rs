@@ -82,6 +82,18 @@ pub struct UserIdentity {
     pub other: serde_json::Map<String, Value>,
 }
 
+impl UserIdentity {
+    /// The role an `AssumedRole` session was issued by (`sessionContext.sessionIssuer.arn`),
+    /// for example `arn:aws:iam::111122223333:role/kmsrot-FunctionRole-1A2B3C`.
+    pub fn session_issuer(&self) -> Option<&str> {
+        self.other
+            .get("sessionContext")?
+            .get("sessionIssuer")?
+            .get("arn")?
+            .as_str()
+    }
+}
+
 /// A resource named in a CloudTrail record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloudTrailResource {

@@ -35,7 +35,9 @@ pub use key_ref::{
     ALIAS_PREFIX, AliasArn, AliasName, AliasRef, KeyArn, KeyId, KeyRef, LOCK_ALIAS_PREFIX,
     MAX_ALIAS_LEN, ParseError, Partition, RESERVED_ALIAS_PREFIX, is_account_id,
 };
-pub use outcome::{AliasCheck, Deletion, Drift, Expiry, Notice, Notification, Outcome};
+pub use outcome::{
+    AliasCheck, Deletion, Drift, Expiry, Notice, Notification, Outcome, TagChange, TagEdit,
+};
 pub use report::{
     Action, AliasOutcome, AliasStatus, CanaryVerdict, Compliance, Grant, GrantConstraints,
     GrantCopy, GuardVerdict, HeldStep, Hold, HoldReason, KeyChange, KeyStatus, Orphan,

@@ -74,6 +74,7 @@ metric_names! {
     RetirementsHeld => "RetirementsHeld", Count, "Retirement steps that were due and are held (grants, recent use, other aliases, a failed use).";
     CanaryHolds => "CanaryHolds", Count, "Old keys enabled again after a use failed while they were disabled or pending deletion.";
     TamperDetected => "TamperDetected", Count, "Old keys held because kmsrot's tags on them do not hold together (changed by someone else).";
+    TagChanges => "TagChanges", Count, "Changes of kmsrot tags on managed keys by another principal than the function.";
     OrphanKeys => "OrphanKeys", Count, "Keys tagged for a managed alias that it does not track, found by a sweep (fleet-wide).";
     AliasesNotReached => "AliasesNotReached", Count, "Aliases a sweep run did not reach before its deadline (fleet-wide).";
     RejectedEvents => "RejectedEvents", Count, "Events refused for their source, account or region, or malformed.";

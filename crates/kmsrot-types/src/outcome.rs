@@ -63,6 +63,32 @@ pub struct Drift {
     pub what: String,
 }
 
+/// `kmsrot:*` tags of a key changed by a principal other than the function (TagResource or
+/// UntagResource, from CloudTrail). kmsrot reports it and does not undo it: the change may be
+/// a person's repair, or tampering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagChange {
+    /// The key.
+    pub key: KeyArn,
+    /// The alias the key's tags name now, if any.
+    pub alias: Option<AliasName>,
+    /// The API call, `TagResource` or `UntagResource`.
+    pub event_name: String,
+    /// Who made it (the principal's ARN), when CloudTrail says.
+    pub by: Option<String>,
+    /// The `kmsrot:*` tags it set (with their new values) or removed.
+    pub changed: Vec<TagEdit>,
+}
+
+/// One tag set or removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagEdit {
+    /// The tag's name.
+    pub tag: String,
+    /// Its new value; none when the tag was removed.
+    pub value: Option<String>,
+}
+
 /// What one event or request came to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -107,6 +133,8 @@ pub enum Outcome {
     Released(Release),
     /// A managed alias drifted.
     Drifted(Drift),
+    /// `kmsrot:*` tags of a managed key were changed by another principal.
+    TagsChanged(TagChange),
     /// A managed alias was changed and still names the key kmsrot expects.
     Consistent {
         /// The alias.
@@ -240,6 +268,8 @@ pub enum Notice {
     },
     /// A managed alias drifted.
     Drift(Drift),
+    /// Someone other than the function changed `kmsrot:*` tags of a managed key.
+    TagsChanged(TagChange),
     /// KMS deleted a key that a managed alias used before.
     KeyDeleted(Deletion),
     /// A managed key's imported material expired.
@@ -282,6 +312,15 @@ impl Notification {
                 _ => format!("kmsrot: guard report in {region}"),
             },
             Notice::Drift(drift) => format!("kmsrot: drift on {} in {region}", drift.alias),
+            Notice::TagsChanged(change) => match &change.alias {
+                Some(alias) => {
+                    format!("kmsrot: ALERT kmsrot tags of a key of {alias} changed ({region})")
+                }
+                None => format!(
+                    "kmsrot: ALERT kmsrot tags of key {} changed ({region})",
+                    change.key.key_id()
+                ),
+            },
             Notice::BreakGlass { alias, .. } => {
                 format!("kmsrot: break-glass key of {alias} left alone ({region})")
             }

@@ -300,6 +300,24 @@ pub(crate) fn outcome_text(outcome: &Outcome) -> String {
             d.by.as_deref().unwrap_or("an unknown principal"),
             d.what
         )),
+        Outcome::TagsChanged(c) => lines.push(format!(
+            "TAGS CHANGED: {} by {} on {}{}: {} (not undone; see OPERATIONS.md, \"Tampered tags\")",
+            c.event_name,
+            c.by.as_deref().unwrap_or("an unknown principal"),
+            c.key,
+            c.alias
+                .as_ref()
+                .map(|a| format!(" (`{a}`)"))
+                .unwrap_or_default(),
+            c.changed
+                .iter()
+                .map(|e| match &e.value {
+                    Some(value) => format!("{}={value}", e.tag),
+                    None => format!("{} removed", e.tag),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         Outcome::Consistent { alias, key } => {
             lines.push(format!("`{alias}` names {key}, its current key: no drift"));
         }

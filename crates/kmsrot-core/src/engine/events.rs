@@ -180,6 +180,28 @@ impl Rotator {
         }))
     }
 
+    /// After someone other than the function changed `kmsrot:*` tags of a key: the key, and the
+    /// alias its tags name now. `None` when the key is gone, or when it is not a managed key:
+    /// it carries no `kmsrot:alias`, and the change did not remove one (`removed_alias`).
+    pub async fn tags_changed(
+        &self,
+        key_id: &str,
+        removed_alias: bool,
+    ) -> Result<Option<(KeyArn, Option<AliasName>)>, RotationError> {
+        let key = match self.key(key_id).await {
+            Ok(key) => key,
+            Err(KmsError::NotFound { .. }) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        let alias = key
+            .tag(tags::ALIAS)
+            .and_then(|a| a.parse::<AliasName>().ok());
+        if alias.is_none() && !removed_alias {
+            return Ok(None);
+        }
+        Ok(Some((key.arn, alias)))
+    }
+
     /// After someone called UpdateAlias or DeleteAlias on `alias`: whether it still names
     /// the key kmsrot expects. `keys` are the keys the call named (its target, the key it
     /// left); they and, failing them, a lookup of keys tagged for the alias show whether

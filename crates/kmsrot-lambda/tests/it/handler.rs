@@ -687,3 +687,77 @@ async fn a_failed_use_of_a_disabled_old_key_reenables_it_and_holds_it() {
     );
     assert_eq!(f.metric("CanaryHolds"), 1.0);
 }
+
+/// A change of kmsrot's tags by another principal is reported (outcome, metric, notification)
+/// and not undone; the same change made by the function's own role is not; a key kmsrot does
+/// not manage is ignored.
+#[tokio::test]
+async fn changes_of_kmsrot_tags_by_others_are_notified_and_left_as_they_are() {
+    let f = Fixture::new("tags", GuardMode::Enforce).await;
+    let (alias, key) = f.managed("tagged", Mode::Manual).await;
+    f.env
+        .set_tags(
+            &key,
+            &[(tags::PENDING_KEY, "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")],
+        )
+        .await
+        .unwrap();
+    let tag_call = |key: &kmsrot_types::KeyArn| {
+        events::cloudtrail(
+            REGION,
+            "TagResource",
+            json!({"keyId": key.key_id().as_str(), "tags": [
+                {"tagKey": "kmsrot:pending-key", "tagValue": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"},
+                {"tagKey": "team", "tagValue": "payments"}
+            ]}),
+            Value::Null,
+            &[key.to_string()],
+        )
+    };
+    let outcome = f.handle(tag_call(&key)).await.unwrap();
+    let Outcome::TagsChanged(change) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(change.alias.as_ref(), Some(&alias));
+    assert_eq!(change.key, key);
+    assert!(
+        change
+            .by
+            .as_deref()
+            .unwrap()
+            .contains("assumed-role/Operator")
+    );
+    assert_eq!(change.changed.len(), 1, "{change:?}");
+    assert_eq!(f.metric("TagChanges"), 1.0);
+    let notes = f.notifications(1).await;
+    assert_eq!(notes[0]["kind"], "tags_changed", "{notes:?}");
+    assert_eq!(notes[0]["changed"][0]["tag"], "kmsrot:pending-key");
+    // Not undone.
+    let now = f.env.tags(&key.to_string()).await.unwrap();
+    assert_eq!(
+        now[tags::PENDING_KEY],
+        "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    );
+
+    // The same call by the function's own role: its own bookkeeping.
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/Operator");
+    let mut settings = Settings::new(REGION);
+    settings.expected_account = Some(ACCOUNT.into());
+    settings.role_arn = Some(role.clone());
+    let as_operator = State::new(&f.env.config, settings)
+        .with_metrics(Metrics::Emf(Arc::new(Mutex::new(Vec::new()))));
+    let mut own = tag_call(&key);
+    own["detail"]["userIdentity"]["sessionContext"] =
+        json!({"sessionIssuer": {"type": "Role", "arn": role}});
+    assert!(matches!(
+        handle(own, Some(ACCOUNT), &as_operator).await.unwrap(),
+        Outcome::Ignored { reason } if reason.contains("own role")
+    ));
+    // A key kmsrot does not manage.
+    let (_, plain) = f.env.plain_alias("untagged").await.unwrap();
+    assert!(matches!(
+        f.handle(tag_call(&plain)).await.unwrap(),
+        Outcome::Ignored { .. }
+    ));
+    assert_eq!(f.metric("TagChanges"), 1.0);
+}
