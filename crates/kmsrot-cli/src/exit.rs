@@ -44,7 +44,9 @@ pub(crate) const INTERRUPTED: u8 = 130;
 
 fn kms_code(kms: &KmsError) -> u8 {
     match kms {
-        KmsError::InvalidAlias { .. } | KmsError::InvalidInput { .. } => USAGE,
+        KmsError::InvalidAlias { .. }
+        | KmsError::InvalidInput { .. }
+        | KmsError::OtherRegion { .. } => USAGE,
         KmsError::NotFound { .. } => NOT_FOUND,
         KmsError::Disabled { .. }
         | KmsError::PendingDeletion { .. }

@@ -50,6 +50,21 @@ pub enum KmsError {
         /// What is wrong with it.
         source: ParseError,
     },
+    /// An alias or key ARN of another Region than the one in use: KMS keys are Regional, so
+    /// the call is not made.
+    #[error(
+        "{subject} is in Region {named}, but kmsrot is using {region}: pass --region {named} (a KMS key is used in its own Region only)"
+    )]
+    OtherRegion {
+        /// What was used.
+        subject: Subject,
+        /// The Region in use.
+        region: String,
+        /// The Region the ARN names.
+        named: String,
+        /// The call that was not made.
+        operation: &'static str,
+    },
     /// The alias or key does not exist.
     #[error(
         "{subject} does not exist in {region}{}; check the name, --region and --profile, or create it",

@@ -156,6 +156,29 @@ impl Kms {
             })
     }
 
+    /// Refuses, before any call, an alias or key ARN that names another Region than this
+    /// service's: "KMS keys are Regional", and KMS would only answer that it does not exist.
+    pub(crate) fn same_region(
+        &self,
+        operation: &'static str,
+        subject: &Subject,
+    ) -> Result<(), KmsError> {
+        let named = match subject {
+            Subject::Alias(AliasRef::Arn(arn)) => arn.region(),
+            Subject::Key(arn) => arn.region(),
+            _ => return Ok(()),
+        };
+        if named == self.region {
+            return Ok(());
+        }
+        Err(KmsError::OtherRegion {
+            subject: subject.clone(),
+            region: self.region.clone(),
+            named: named.to_owned(),
+            operation,
+        })
+    }
+
     /// Maps an SDK error, asking KMS for the key state when KMS only said "invalid state".
     pub(crate) async fn fail<E, R>(
         &self,
@@ -487,6 +510,7 @@ impl Kms {
     pub async fn verify(&self, message: &[u8], signature: &Signature) -> Result<KeyArn, KmsError> {
         const OP: &str = "Verify";
         let subject = Subject::Key(signature.key_arn.clone());
+        self.same_region(OP, &subject)?;
         let result = self
             .client
             .verify()
@@ -514,6 +538,7 @@ impl Kms {
     pub async fn verify_mac(&self, message: &[u8], mac: &Mac) -> Result<KeyArn, KmsError> {
         const OP: &str = "VerifyMac";
         let subject = Subject::Key(mac.key_arn.clone());
+        self.same_region(OP, &subject)?;
         let result = self
             .client
             .verify_mac()
@@ -538,6 +563,7 @@ impl Kms {
     pub async fn public_key(&self, key: &KeyArn) -> Result<(String, Vec<u8>), KmsError> {
         const OP: &str = "GetPublicKey";
         let subject = Subject::Key(key.clone());
+        self.same_region(OP, &subject)?;
         match self
             .client
             .get_public_key()
@@ -749,6 +775,7 @@ impl Kms {
     ) -> Result<SecretBytes, KmsError> {
         const OP: &str = "Decrypt";
         let subject = Subject::Key(ciphertext.key_arn.clone());
+        self.same_region(OP, &subject)?;
         let result = self
             .client
             .decrypt()
@@ -791,6 +818,11 @@ impl AliasKms {
         Subject::Alias(self.alias.clone())
     }
 
+    /// Refuses an alias ARN of another Region before any call.
+    fn here(&self, operation: &'static str) -> Result<(), KmsError> {
+        self.kms.same_region(operation, &self.subject())
+    }
+
     fn too_large(&self, operation: &'static str, len: usize, advice: &str) -> KmsError {
         KmsError::InvalidInput {
             subject: self.subject(),
@@ -804,6 +836,7 @@ impl AliasKms {
 
     /// The key the alias names now: metadata, and rotation status for symmetric keys.
     pub async fn describe(&self) -> Result<KeyInfo, KmsError> {
+        self.here("DescribeKey")?;
         self.kms.describe(&self.alias.clone().into()).await
     }
 
@@ -816,6 +849,7 @@ impl AliasKms {
         algorithm_of: fn(KeyKind) -> Option<&'static str>,
     ) -> Result<(Resolved, &'static str), KmsError> {
         let subject = self.subject();
+        self.kms.same_region(operation, &subject)?;
         let m = self.kms.metadata(&self.alias.to_string(), &subject).await?;
         let key = Resolved {
             arn: self.kms.key_arn("DescribeKey", m.arn())?,
@@ -852,6 +886,7 @@ impl AliasKms {
         context: &EncryptionContext,
     ) -> Result<Ciphertext, KmsError> {
         const OP: &str = "Encrypt";
+        self.here(OP)?;
         if plaintext.len() > MAX_KMS_MESSAGE {
             return Err(self.too_large(
                 OP,
@@ -891,6 +926,7 @@ impl AliasKms {
         ciphertext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Decrypted, KmsError> {
+        self.here("Decrypt")?;
         let decrypted = self
             .kms
             .decrypt_as(ciphertext, context, &self.subject())
@@ -916,6 +952,7 @@ impl AliasKms {
         context: &EncryptionContext,
     ) -> Result<DataKey, KmsError> {
         const OP: &str = "GenerateDataKey";
+        self.here(OP)?;
         let result = self
             .kms
             .client
@@ -945,6 +982,7 @@ impl AliasKms {
         context: &EncryptionContext,
     ) -> Result<Ciphertext, KmsError> {
         const OP: &str = "GenerateDataKeyWithoutPlaintext";
+        self.here(OP)?;
         let result = self
             .kms
             .client
@@ -973,6 +1011,7 @@ impl AliasKms {
         destination_context: &EncryptionContext,
     ) -> Result<ReEncrypted, KmsError> {
         const OP: &str = "ReEncrypt";
+        self.here(OP)?;
         let result = self
             .kms
             .client
@@ -1010,6 +1049,7 @@ impl AliasKms {
         plaintext: &[u8],
     ) -> Result<AsymmetricCiphertext, KmsError> {
         const OP: &str = "Encrypt";
+        self.here(OP)?;
         let (key, algorithm) = self
             .resolve_for(OP, usage::ENCRYPT_DECRYPT, KeyKind::asymmetric_encryption)
             .await?;

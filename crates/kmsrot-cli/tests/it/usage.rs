@@ -185,7 +185,7 @@ async fn messages_and_exit_codes_say_exactly_what_happened() {
     std::fs::write(&big, format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024))).unwrap();
     // (arguments, standard input, exit code, what stderr says, what it must not say)
     type Case<'a> = (&'a [&'a str], Option<&'a [u8]>, i32, &'a str, &'a str);
-    let cases: [Case<'_>; 7] = [
+    let cases: [Case<'_>; 8] = [
         (
             &["guard", "not-a-key", "--change", "disabled"],
             None,
@@ -232,6 +232,20 @@ async fn messages_and_exit_codes_say_exactly_what_happened() {
             2,
             "positive number",
             "\u{0}",
+        ),
+        // An alias ARN of another Region: refused before any call, naming both Regions.
+        (
+            &[
+                "encrypt",
+                "--alias",
+                "arn:aws:kms:eu-west-3:123456789012:alias/app",
+                "--region",
+                "us-east-1",
+            ],
+            Some(b"payload"),
+            2,
+            "is in Region eu-west-3, but kmsrot is using us-east-1: pass --region eu-west-3",
+            "does not exist",
         ),
         (
             &["decrypt", "--base64"],

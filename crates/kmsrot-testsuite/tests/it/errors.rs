@@ -274,3 +274,64 @@ async fn old_ciphertext_whose_key_is_pending_deletion_names_that_key() {
     assert_names(&err, alias.as_str(), env.region());
     assert!(err.to_string().contains("cancel the deletion"), "{err}");
 }
+
+/// An alias ARN or a document's key ARN of another Region is refused before any call, naming
+/// both Regions: KMS keys are Regional, and KMS would only say that the key does not exist.
+#[tokio::test]
+async fn arns_of_another_region_are_refused_before_any_call() {
+    let env = env().await;
+    let faults = kmsrot_testsuite::FaultInjector::default();
+    let kms = kmsrot_core::Kms::from_client(env.faulty_client(&faults));
+    let elsewhere = if env.region() == "eu-west-3" {
+        "eu-west-2"
+    } else {
+        "eu-west-3"
+    };
+    let key: kmsrot_types::KeyArn =
+        format!("arn:aws:kms:{elsewhere}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+            .parse()
+            .unwrap();
+    let alias: kmsrot_types::AliasRef = format!("arn:aws:kms:{elsewhere}:123456789012:alias/app")
+        .parse()
+        .unwrap();
+    let signature = kmsrot_types::Signature {
+        key_arn: key.clone(),
+        signing_algorithm: "ECDSA_SHA_256".into(),
+        signature: vec![1, 2, 3].into(),
+        key_spec: None,
+        public_key: None,
+    };
+    let mac = kmsrot_types::Mac {
+        key_arn: key.clone(),
+        mac_algorithm: "HMAC_SHA_256".into(),
+        mac: vec![1, 2, 3].into(),
+    };
+    let failures = [
+        kms.alias(alias)
+            .encrypt(b"payload", &EncryptionContext::new())
+            .await
+            .map(drop)
+            .unwrap_err(),
+        kms.verify(b"payload", &signature)
+            .await
+            .map(drop)
+            .unwrap_err(),
+        kms.verify_mac(b"payload", &mac)
+            .await
+            .map(drop)
+            .unwrap_err(),
+        kms.public_key(&key).await.map(drop).unwrap_err(),
+    ];
+    for err in failures {
+        assert!(matches!(err, KmsError::OtherRegion { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!(
+                "is in Region {elsewhere}, but kmsrot is using {}",
+                env.region()
+            )) && message.contains(&format!("pass --region {elsewhere}")),
+            "{message}"
+        );
+    }
+    assert_eq!(faults.calls(), Vec::<String>::new(), "no call was made");
+}
