@@ -30,6 +30,7 @@
 pub mod audit;
 pub mod config;
 pub mod engine;
+pub mod envelope;
 mod error;
 #[cfg(feature = "identity")]
 pub mod identity;

@@ -1,0 +1,226 @@
+//! Envelope encryption in the AWS Encryption SDK's message format (issue 17, first part): the
+//! format itself, on aws-lc-rs, given a data key. What wraps and unwraps data keys (KMS through
+//! an alias), streaming, signatures and the CLI build on it.
+//!
+//! - [`encrypt_with`] writes a version 2 message in the committing suite `0x0478`, framed;
+//! - [`decrypt_with`] reads framed and non-framed messages of every unsigned suite, version 1
+//!   and 2, under a [`CommitmentPolicy`] (by default only committing suites) and a limit on
+//!   encrypted data keys. The commit key is checked (in constant time) before the header's tag,
+//!   the header's tag before any frame, and nothing is returned unless every frame opened.
+//!
+//! The specification is `awslabs/aws-encryption-sdk-specification` (`data-format/`,
+//! `framework/algorithm-suites.md`, `framework/transitive-requirements.md`,
+//! `client-apis/encrypt.md` and `decrypt.md`); the sentences quoted in these modules are its.
+
+mod body;
+pub mod header;
+mod keys;
+pub mod suite;
+
+use aws_lc_rs::aead::{Aad, Nonce};
+
+pub use header::{EncryptedDataKey, Header};
+pub use suite::{CommitmentPolicy, Suite};
+
+use crate::SecretBytes;
+
+/// Why a message could not be written or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// The message ends before a field does.
+    #[error("the message is truncated: it ends inside the {what}")]
+    Truncated {
+        /// The field.
+        what: &'static str,
+    },
+    /// A field holds what the format does not allow.
+    #[error("the message is malformed: {0}")]
+    Malformed(String),
+    /// A suite ID the ESDK does not define.
+    #[error("algorithm suite {0:#06x} is not one the AWS Encryption SDK defines")]
+    UnknownSuite(u16),
+    /// A suite the commitment policy refuses.
+    #[error(
+        "the message is in algorithm suite {0:#06x}, which does not commit to its key; the commitment policy (require-encrypt-require-decrypt) refuses it. Read it under require-encrypt-allow-decrypt if you trust its source"
+    )]
+    NotCommitting(u16),
+    /// A signed suite, which this part of kmsrot does not read or write yet.
+    #[error("algorithm suite {0:#06x} is signed; signed messages are not supported yet")]
+    Signed(u16),
+    /// More encrypted data keys than the caller allows.
+    #[error("the message has {count} encrypted data keys, more than the {max} allowed")]
+    TooManyDataKeys {
+        /// In the message.
+        count: usize,
+        /// Allowed.
+        max: usize,
+    },
+    /// The data key does not match the message's commit key.
+    #[error(
+        "the data key does not match the message's key commitment: the message or its data key was tampered with"
+    )]
+    Commitment,
+    /// The header's tag does not match.
+    #[error(
+        "the message header failed its authentication: it was changed, or the encryption context differs"
+    )]
+    HeaderTag,
+    /// A frame's tag does not match.
+    #[error("frame {sequence} failed its authentication: the message was changed")]
+    FrameTag {
+        /// The frame's sequence number.
+        sequence: u32,
+    },
+    /// Bytes after the end of the message.
+    #[error("{0} bytes follow the end of the message")]
+    Trailing(usize),
+    /// No data key could be had for the message.
+    #[error("no data key: {0}")]
+    DataKey(String),
+}
+
+/// A message's data key: its plaintext, and the encrypted copies the header carries.
+#[derive(Debug)]
+pub struct Materials {
+    /// The data key (32 bytes for the committing suites).
+    pub plaintext: SecretBytes,
+    /// Its encrypted copies, one per wrapping key.
+    pub encrypted: Vec<EncryptedDataKey>,
+}
+
+/// The default frame length, as the ESDK's: "This value MUST default to 4096 bytes."
+pub const DEFAULT_FRAME_LENGTH: u32 = 4096;
+
+/// The reserved prefix of encryption context keys: "If the input encryption context contains
+/// any entries with a key beginning with this prefix, the encryption operation MUST fail."
+const RESERVED_PREFIX: &str = "aws-crypto-";
+
+fn header_tag(
+    key: &aws_lc_rs::aead::LessSafeKey,
+    iv: [u8; 12],
+    body: &[u8],
+) -> Result<[u8; 16], EnvelopeError> {
+    let tag = key
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(body), &mut [])
+        .map_err(|_| EnvelopeError::Malformed("AES-GCM refused the header".into()))?;
+    let mut out = [0; 16];
+    out.copy_from_slice(tag.as_ref());
+    Ok(out)
+}
+
+/// Encrypts `plaintext` into a version 2 message (suite `0x0478`, framed in `frame_length`
+/// bytes) under `materials`, with `context` in its header.
+pub fn encrypt_with(
+    materials: &Materials,
+    context: &[(String, String)],
+    frame_length: u32,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, EnvelopeError> {
+    let suite = Suite::COMMITTING;
+    if frame_length == 0 {
+        return Err(EnvelopeError::Malformed("a frame length of 0".into()));
+    }
+    if let Some((key, _)) = context.iter().find(|(k, _)| k.starts_with(RESERVED_PREFIX)) {
+        return Err(EnvelopeError::Malformed(format!(
+            "encryption context key `{key}` uses the prefix `{RESERVED_PREFIX}`, which the AWS Encryption SDK reserves"
+        )));
+    }
+    if materials.encrypted.is_empty() {
+        return Err(EnvelopeError::DataKey(
+            "no encrypted copy of the data key".into(),
+        ));
+    }
+    let mut message_id = vec![0; suite.message_id_len()];
+    aws_lc_rs::rand::fill(&mut message_id)
+        .map_err(|_| EnvelopeError::Malformed("no random message ID".into()))?;
+    let derived = keys::derive(&suite, materials.plaintext.expose(), &message_id)?;
+    let commitment = derived.commitment.unwrap_or_default();
+    let mut out = Header::write_body(
+        suite,
+        &message_id,
+        context,
+        &materials.encrypted,
+        frame_length,
+        &commitment,
+    )?;
+    let key = body::aead_key(derived.content.expose())?;
+    let tag = header_tag(&key, [0; 12], &out)?;
+    out.extend_from_slice(&tag);
+    let frame = frame_length as usize;
+    let mut chunks = plaintext.chunks(frame).peekable();
+    let mut sequence: u32 = 1;
+    // Full frames, then the final frame: the rest, or empty when the plaintext fills the
+    // frames exactly (as the ESDKs write it).
+    while let Some(chunk) = chunks.next() {
+        let last = chunks.peek().is_none() && chunk.len() < frame;
+        body::seal_frame(&key, &message_id, sequence, chunk, last, &mut out)?;
+        if last {
+            return Ok(out);
+        }
+        sequence = sequence
+            .checked_add(1)
+            .filter(|n| *n != u32::MAX)
+            .ok_or_else(|| EnvelopeError::Malformed("more than 2^32 - 1 frames".into()))?;
+    }
+    body::seal_frame(&key, &message_id, sequence, &[], true, &mut out)?;
+    Ok(out)
+}
+
+/// Decrypts a whole message. `unwrap` gives the plaintext data key from the header's encrypted
+/// data keys (and refuses those it does not trust). Returns the header and the plaintext.
+pub fn decrypt_with(
+    message: &[u8],
+    policy: CommitmentPolicy,
+    max_data_keys: Option<usize>,
+    unwrap: impl FnOnce(&Header) -> Result<SecretBytes, EnvelopeError>,
+) -> Result<(Header, Vec<u8>), EnvelopeError> {
+    // The suite is checked before anything else is read.
+    if message.len() >= 3 {
+        let id = u16::from_be_bytes([message[1], message[2]]);
+        let id = if message[0] == 1 && message.len() >= 4 {
+            u16::from_be_bytes([message[2], message[3]])
+        } else {
+            id
+        };
+        if let Some(suite) = Suite::from_id(id)
+            && !policy.allows_decrypt(&suite)
+        {
+            return Err(EnvelopeError::NotCommitting(id));
+        }
+    }
+    let (header, header_len) = Header::read(message, max_data_keys)?;
+    if !policy.allows_decrypt(&header.suite) {
+        return Err(EnvelopeError::NotCommitting(header.suite.id));
+    }
+    if header.suite.signing != suite::Signing::None {
+        return Err(EnvelopeError::Signed(header.suite.id));
+    }
+    let data_key = unwrap(&header)?;
+    let derived = keys::derive(&header.suite, data_key.expose(), &header.message_id)?;
+    if let Some(commitment) = &derived.commitment
+        && aws_lc_rs::constant_time::verify_slices_are_equal(commitment, &header.commitment)
+            .is_err()
+    {
+        return Err(EnvelopeError::Commitment);
+    }
+    let key = body::aead_key(derived.content.expose())?;
+    let nonce = Nonce::assume_unique_for_key(header.iv);
+    key.open_in_place_separate_tag(
+        nonce,
+        Aad::from(header.body.as_slice()),
+        &header.tag,
+        &mut [],
+    )
+    .map_err(|_| EnvelopeError::HeaderTag)?;
+    let mut c = header::Cursor::new(&message[header_len..]);
+    let mut plaintext = Vec::new();
+    body::open_body(&mut c, &header, &key, &mut plaintext)?;
+    let rest = message.len() - header_len - c.position();
+    if rest > 0 {
+        return Err(EnvelopeError::Trailing(rest));
+    }
+    Ok((header, plaintext))
+}
+
+#[cfg(test)]
+mod tests;
