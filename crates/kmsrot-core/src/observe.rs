@@ -212,6 +212,24 @@ pub fn notices_of(outcome: &Outcome) -> Vec<Notice> {
                 }
                 notices
             })
+            // Only what the sweep did to an orphan; what it kept is in the report.
+            .chain(
+                report
+                    .orphans
+                    .iter()
+                    .filter(|orphan| {
+                        matches!(
+                            orphan.cleanup,
+                            Some(
+                                kmsrot_types::OrphanCleanup::Disabled
+                                    | kmsrot_types::OrphanCleanup::DeletionScheduled { .. }
+                            )
+                        )
+                    })
+                    .map(|orphan| Notice::OrphanCleaned {
+                        orphan: orphan.clone(),
+                    }),
+            )
             .collect(),
         Outcome::KeyDeleted(d) if !d.duplicate => vec![Notice::KeyDeleted(d.clone())],
         Outcome::MaterialExpired(e) if !e.duplicate => vec![Notice::MaterialExpired(e.clone())],

@@ -7,36 +7,28 @@ use aws_sdk_s3::Client as S3;
 
 use crate::Artifact;
 
-/// Uploads the zip, unless the bucket already holds it; returns its key.
+/// Uploads the zip and returns its key. Always written, never trusted because an object of
+/// that name exists: whoever may write to the bucket could have put other code there.
 pub(super) async fn upload(config: &SdkConfig, bucket: &str, package: &Artifact) -> Result<String> {
-    let s3 = S3::new(config);
     let key = package.key();
-    let exists = s3.head_object().bucket(bucket).key(&key).send().await;
-    match exists {
-        Ok(_) => println!("kmsrot-deploy: s3://{bucket}/{key} is already uploaded"),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
-            let body = aws_sdk_s3::primitives::ByteStream::from_path(&package.zip)
-                .await
-                .with_context(|| format!("reading {}", package.zip.display()))?;
-            s3.put_object()
-                .bucket(bucket)
-                .key(&key)
-                .body(body)
-                .content_type("application/zip")
-                .send()
-                .await
-                .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
-            println!("kmsrot-deploy: uploaded s3://{bucket}/{key}");
-        }
-        Err(err) => {
-            return Err(anyhow::Error::new(err).context(format!("HeadObject s3://{bucket}/{key}")));
-        }
-    }
+    let body = aws_sdk_s3::primitives::ByteStream::from_path(&package.zip)
+        .await
+        .with_context(|| format!("reading {}", package.zip.display()))?;
+    S3::new(config)
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(body)
+        .content_type("application/zip")
+        .send()
+        .await
+        .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
+    println!("kmsrot-deploy: uploaded s3://{bucket}/{key}");
     Ok(key)
 }
 
-/// Uploads the template next to the Lambda zip, under a name made of its SHA-256 (so an
-/// upload is done once per template), and returns the URL CloudFormation reads it from. The
+/// Uploads the template next to the Lambda zip, under a name made of its SHA-256, and returns
+/// the URL CloudFormation reads it from. The
 /// template is sent by URL, not in the request: CloudFormation takes at most 51,200 bytes in
 /// `TemplateBody`, and 1 MB by `TemplateURL`, which "must start with https://".
 pub(super) async fn upload_template(
@@ -49,38 +41,38 @@ pub(super) async fn upload_template(
     let digest = sha2::Sha256::digest(template.as_bytes());
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let key = format!("kmsrot-templates/kms-rotation-stack-{hex}.yaml");
-    let s3 = S3::new(config);
-    match s3.head_object().bucket(bucket).key(&key).send().await {
-        Ok(_) => {}
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => {
-            s3.put_object()
-                .bucket(bucket)
-                .key(&key)
-                .body(aws_sdk_s3::primitives::ByteStream::from(
-                    template.as_bytes().to_vec(),
-                ))
-                .content_type("application/yaml")
-                .send()
-                .await
-                .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
-            println!("kmsrot-deploy: uploaded s3://{bucket}/{key}");
-        }
-        Err(err) => {
-            return Err(anyhow::Error::new(err).context(format!("HeadObject s3://{bucket}/{key}")));
-        }
-    }
+    // Always written, never trusted because an object of that name exists: whoever may write
+    // to the bucket could have put another template there, which CloudFormation would deploy
+    // with CAPABILITY_IAM.
+    S3::new(config)
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(
+            template.as_bytes().to_vec(),
+        ))
+        .content_type("application/yaml")
+        .send()
+        .await
+        .with_context(|| format!("uploading s3://{bucket}/{key}"))?;
+    println!("kmsrot-deploy: uploaded s3://{bucket}/{key}");
     Ok(template_url(bucket, region, &key))
 }
 
-/// The virtual-hosted-style HTTPS URL of an object in `region` (China's Regions have their
-/// own domain).
+/// The HTTPS URL of an object in `region` (China's Regions have their own domain):
+/// virtual-hosted style, or path style for a bucket whose name has dots (its virtual-hosted
+/// name would not match S3's TLS certificate).
 fn template_url(bucket: &str, region: &str, key: &str) -> String {
     let domain = if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else {
         "amazonaws.com"
     };
-    format!("https://{bucket}.s3.{region}.{domain}/{key}")
+    if bucket.contains('.') {
+        format!("https://s3.{region}.{domain}/{bucket}/{key}")
+    } else {
+        format!("https://{bucket}.s3.{region}.{domain}/{key}")
+    }
 }
 
 pub(super) async fn ensure_bucket(s3: &S3, bucket: &str, region: &str, create: bool) -> Result<()> {
@@ -184,6 +176,10 @@ mod tests {
         assert_eq!(
             template_url("b", "cn-north-1", "k"),
             "https://b.s3.cn-north-1.amazonaws.com.cn/k"
+        );
+        assert_eq!(
+            template_url("my.dotted.bucket", "us-east-1", "k"),
+            "https://s3.us-east-1.amazonaws.com/my.dotted.bucket/k"
         );
     }
 }

@@ -152,9 +152,11 @@ impl AliasName {
         &self.0
     }
 
-    /// Whether this is one of kmsrot's lock aliases ([`LOCK_ALIAS_PREFIX`]).
+    /// Whether this is one of kmsrot's lock aliases ([`LOCK_ALIAS_PREFIX`]), or the marker of
+    /// a lock's take-over (`alias/kmsrot-lock-takeover/…`): every name that starts
+    /// `alias/kmsrot-lock` is kmsrot's.
     pub fn is_lock(&self) -> bool {
-        self.0.starts_with(LOCK_ALIAS_PREFIX)
+        self.0.starts_with(LOCK_ALIAS_PREFIX.trim_end_matches('/'))
     }
 
     /// The part after `alias/`.

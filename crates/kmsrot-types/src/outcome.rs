@@ -270,6 +270,11 @@ pub enum Notice {
     Drift(Drift),
     /// Someone other than the function changed `kmsrot:*` tags of a managed key.
     TagsChanged(TagChange),
+    /// The sweep disabled an orphan key, or scheduled its deletion.
+    OrphanCleaned {
+        /// The orphan, with what was done.
+        orphan: crate::Orphan,
+    },
     /// KMS deleted a key that a managed alias used before.
     KeyDeleted(Deletion),
     /// A managed key's imported material expired.
@@ -312,6 +317,16 @@ impl Notification {
                 _ => format!("kmsrot: guard report in {region}"),
             },
             Notice::Drift(drift) => format!("kmsrot: drift on {} in {region}", drift.alias),
+            Notice::OrphanCleaned { orphan } => match orphan.cleanup {
+                Some(crate::OrphanCleanup::DeletionScheduled { .. }) => format!(
+                    "kmsrot: deletion scheduled for an orphan key of {} ({region})",
+                    orphan.alias
+                ),
+                _ => format!(
+                    "kmsrot: disabled an orphan key of {} ({region})",
+                    orphan.alias
+                ),
+            },
             Notice::TagsChanged(change) => match &change.alias {
                 Some(alias) => {
                     format!("kmsrot: ALERT kmsrot tags of a key of {alias} changed ({region})")

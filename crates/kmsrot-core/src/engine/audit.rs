@@ -21,10 +21,6 @@ impl Rotator {
         let aliases = self.store.aliases(None).await?;
         for (alias, target) in &aliases {
             let Some(target) = target else { continue };
-            // A run's lock (see `lock.rs`) names the key it works on; it is not an application's.
-            if super::lock::is_lock(alias) {
-                continue;
-            }
             let key = match self.key(target).await {
                 Ok(key) => key,
                 Err(KmsError::NotFound { .. }) => continue,

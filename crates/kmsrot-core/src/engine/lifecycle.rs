@@ -247,8 +247,7 @@ impl Rotator {
             .await?
             .into_iter()
             .map(|(name, _)| name)
-            // A lock alias names the key only while a run holds it.
-            .filter(|name| name != alias && !super::lock::is_lock(name))
+            .filter(|name| name != alias)
             .collect())
     }
 
@@ -404,9 +403,12 @@ impl Rotator {
         // Nothing is due most of the time: the lock is taken only when something is, and then
         // the alias is read again under it.
         if !settling(&current) {
-            let assessment = Box::pin(self.assess(alias, &current)).await?;
-            if plan::plan(&assessment.facts, self.now().secs()).is_empty() {
-                return Box::pin(self.advance_planned(alias, current, false, Some(assessment)))
+            // One instant for the check and the outcome: nothing may fall due in between, and
+            // be done without the lock.
+            let engine = self.clone().with_clock(self.now());
+            let assessment = Box::pin(engine.assess(alias, &current)).await?;
+            if plan::plan(&assessment.facts, engine.now().secs()).is_empty() {
+                return Box::pin(engine.advance_planned(alias, current, false, Some(assessment)))
                     .await;
             }
         }

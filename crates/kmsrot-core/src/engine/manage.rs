@@ -68,14 +68,15 @@ impl Rotator {
         Ok(())
     }
 
-    /// Refuses to manage an alias under `alias/kmsrot-lock/`: kmsrot's locks live there.
+    /// Refuses to manage an alias whose name starts with `alias/kmsrot-lock`: kmsrot's locks
+    /// and their take-over markers live there.
     fn refuse_lock_alias(&self, alias: &AliasName) -> Result<(), RotationError> {
         if super::lock::is_lock(alias) {
             return Err(self.unsupported(
                 alias,
                 format!(
-                    "aliases under `{}` are kmsrot's locks (one per managed alias while a run changes it); choose another name",
-                    super::lock::LOCK_PREFIX
+                    "aliases whose names start with `{}` are kmsrot's locks (one per managed alias while a run changes it); choose another name",
+                    super::lock::LOCK_PREFIX.trim_end_matches('/')
                 ),
             ));
         }

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use kmsrot_types::{AliasName, Orphan, OrphanCleanup, tags};
+use kmsrot_types::{AliasName, Orphan, OrphanCleanup, Stage, tags};
 
 use super::keys::KeyView;
 use super::plan::DAY;
@@ -38,8 +38,20 @@ pub(crate) struct Tracker {
     /// Every alias of the region and the key ID it names, when the caller listed them all;
     /// otherwise each alias is read when needed.
     listed: Option<BTreeMap<String, Option<String>>>,
-    /// Per alias: the key ID it names, and the IDs it tracks.
-    tracked: BTreeMap<String, (Option<String>, Vec<String>)>,
+    /// Per alias: the key ID it names, the IDs it tracks, and the rotation under way.
+    tracked: BTreeMap<String, Tracked>,
+}
+
+/// What one alias tracks.
+#[derive(Debug, Default)]
+struct Tracked {
+    /// The key ID the alias names, when it exists.
+    target: Option<String>,
+    /// Its key, its history, and a rotation's recorded new key.
+    ids: Vec<String>,
+    /// The rotation under way (`kmsrot:rotating` on its key): a key pending for it is its new
+    /// key, recorded or not yet.
+    rotating: Option<String>,
 }
 
 impl Tracker {
@@ -83,30 +95,48 @@ impl Rotator {
                     Err(err) => return Err(err.into()),
                 },
             };
-            let mut ids = Vec::new();
-            if let Some(target) = &target
-                && let Ok(current) = self.key(target).await
-            {
-                ids.push(current.id.clone());
-                ids.extend(current.tag(tags::PENDING_KEY).map(str::to_owned));
-                ids.extend(current.tag(tags::ROLLBACK_FROM).map(str::to_owned));
-                if current.serves(&alias) {
-                    ids.extend(
-                        self.behind(&alias, &current)
-                            .await?
-                            .into_iter()
-                            .map(|k| k.id),
-                    );
+            let mut tracked = Tracked {
+                target: target.clone(),
+                ..Tracked::default()
+            };
+            if let Some(target) = &target {
+                // Only a key that is gone tracks nothing; any other failure stops the search
+                // rather than call every key of the alias an orphan.
+                match self.key(target).await {
+                    Ok(current) => {
+                        tracked.ids.push(current.id.clone());
+                        tracked
+                            .ids
+                            .extend(current.tag(tags::PENDING_KEY).map(str::to_owned));
+                        tracked
+                            .ids
+                            .extend(current.tag(tags::ROLLBACK_FROM).map(str::to_owned));
+                        tracked.rotating = current.tag(tags::ROTATING).map(str::to_owned);
+                        if current.serves(&alias) {
+                            tracked.ids.extend(
+                                self.behind(&alias, &current)
+                                    .await?
+                                    .into_iter()
+                                    .map(|k| k.id),
+                            );
+                        }
+                    }
+                    Err(KmsError::NotFound { .. }) => {}
+                    Err(err) => return Err(err.into()),
                 }
             }
-            tracker
-                .tracked
-                .insert(alias.as_str().to_owned(), (target, ids));
+            tracker.tracked.insert(alias.as_str().to_owned(), tracked);
         }
-        let (target, ids) = &tracker.tracked[alias.as_str()];
-        if ids.contains(&key.id) {
+        let tracked = &tracker.tracked[alias.as_str()];
+        if tracked.ids.contains(&key.id)
+            || tracked
+                .rotating
+                .as_deref()
+                .is_some_and(|id| key.is_pending_for(&alias, id))
+        {
             return Ok(None);
         }
+        let target = &tracked.target;
         Ok(Some(Orphan {
             alias,
             key: key.arn.clone(),
@@ -158,8 +188,42 @@ impl Rotator {
 
     /// The sweep's step for one orphan: disable it when KMS shows it unused, or schedule its
     /// deletion when it has stayed disabled and unused for [`ORPHAN_QUIET_DAYS`]; otherwise
-    /// say why it is kept. A dry run says what it would do.
+    /// say why it is kept. A dry run says what it would do. The step runs under the alias's lock
+    /// (when the alias exists), and only when the key is still an orphan once the lock is held:
+    /// a rotation resumed meanwhile may have recorded it as its new key.
     pub(crate) async fn clean_orphan(
+        &self,
+        orphan: &Orphan,
+        dry_run: bool,
+    ) -> Result<OrphanCleanup, RotationError> {
+        if dry_run {
+            return self.clean_orphan_now(orphan, true).await;
+        }
+        let current = match self
+            .store
+            .describe(
+                orphan.alias.as_str(),
+                &super::keys::alias_subject(&orphan.alias),
+            )
+            .await
+        {
+            Ok(current) => Some(current),
+            Err(KmsError::NotFound { .. }) => None,
+            Err(err) => return Err(err.into()),
+        };
+        match current {
+            Some(current) => {
+                Box::pin(self.locked(&orphan.alias, &current, || {
+                    self.clean_orphan_now(orphan, false)
+                }))
+                .await
+            }
+            None => self.clean_orphan_now(orphan, false).await,
+        }
+    }
+
+    /// [`Rotator::clean_orphan`], once the key is read again and found still an orphan.
+    async fn clean_orphan_now(
         &self,
         orphan: &Orphan,
         dry_run: bool,
@@ -170,6 +234,13 @@ impl Rotator {
             Err(KmsError::NotFound { .. }) => return kept("it no longer exists".into()),
             Err(err) => return Err(err.into()),
         };
+        if self
+            .orphan_of(&key, &mut Tracker::default())
+            .await?
+            .is_none()
+        {
+            return kept("its alias tracks it now (a run recorded it)".into());
+        }
         if key.is_pending_deletion() {
             return kept("its deletion is already scheduled".into());
         }
@@ -225,21 +296,33 @@ impl Rotator {
                 at(last.at)
             ));
         }
-        if let Some(since) = usage.tracking_since
-            && since > created
-        {
-            return kept(format!(
-                "KMS has recorded its use only since {}, after it was created",
-                at(since)
-            ));
+        match usage.tracking_since {
+            Some(since) if since > created => {
+                return kept(format!(
+                    "KMS has recorded its use only since {}, after it was created",
+                    at(since)
+                ));
+            }
+            Some(_) => {}
+            None => {
+                return kept("KMS does not say since when it records the key's use".into());
+            }
         }
         match key.state.as_str() {
             "Enabled" => {
                 if !dry_run {
-                    self.store.disable_key(&key.arn).await?;
+                    // Tagged `retired` first: a failed use of it while disabled is then the
+                    // canary's, which enables it again and holds it, as for any old key.
                     self.store
-                        .tag(&key.arn, &[(tags::RETIRED_AT, rfc3339(self.now()))])
+                        .tag(
+                            &key.arn,
+                            &[
+                                (tags::STAGE, Stage::Retired.to_string()),
+                                (tags::RETIRED_AT, rfc3339(self.now())),
+                            ],
+                        )
                         .await?;
+                    self.store.disable_key(&key.arn).await?;
                     tracing::warn!(alias = %orphan.alias, key = %key.arn, "orphan key disabled");
                 }
                 Ok(OrphanCleanup::Disabled)
@@ -248,7 +331,13 @@ impl Rotator {
                 None => {
                     if !dry_run {
                         self.store
-                            .tag(&key.arn, &[(tags::RETIRED_AT, rfc3339(self.now()))])
+                            .tag(
+                                &key.arn,
+                                &[
+                                    (tags::STAGE, Stage::Retired.to_string()),
+                                    (tags::RETIRED_AT, rfc3339(self.now())),
+                                ],
+                            )
                             .await?;
                     }
                     Ok(OrphanCleanup::Disabled)

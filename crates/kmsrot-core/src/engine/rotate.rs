@@ -580,6 +580,20 @@ impl Rotator {
                 ),
             ));
         }
+        // Its state now: a key someone disabled since its self-test would take the alias down.
+        let state = self
+            .store
+            .describe(&new.arn.to_string(), &super::keys::subject_for(&new.id))
+            .await?;
+        if !state.is_enabled() {
+            return Err(self.unsupported(
+                alias,
+                format!(
+                    "its new key {} is {} (changed since its self-test); the alias was not moved. Enable it and run the rotation again, or give it up with `kmsrot rotate {alias} --abort`",
+                    new.arn, state.state
+                ),
+            ));
+        }
         let copied = if options.no_copy_grants {
             Vec::new()
         } else {

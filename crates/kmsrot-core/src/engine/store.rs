@@ -234,7 +234,7 @@ impl Store {
     }
 
     /// Every customer alias in the region with the key ID it names (ListAliases, every page).
-    /// With `key`, only the aliases of that key.
+    /// With `key`, only the aliases of that key. kmsrot's lock aliases are left out.
     pub(crate) async fn aliases(
         &self,
         key: Option<&KeyArn>,
@@ -255,8 +255,13 @@ impl Store {
             |out| more(out.truncated, out.next_marker()),
             |out| {
                 for entry in out.aliases() {
-                    // AWS managed aliases (`alias/aws/…`) do not parse as AliasName.
-                    if let Some(name) = entry.alias_name().and_then(|n| n.parse().ok()) {
+                    // AWS managed aliases (`alias/aws/…`) do not parse as AliasName; kmsrot's
+                    // locks name a key only while a run holds it, and are no application's.
+                    if let Some(name) = entry
+                        .alias_name()
+                        .and_then(|n| n.parse::<AliasName>().ok())
+                        .filter(|n| !n.is_lock())
+                    {
                         found.push((name, entry.target_key_id().map(str::to_owned)));
                     }
                 }

@@ -115,6 +115,45 @@ async fn a_lock_left_behind_is_taken_over_once_it_is_old() {
         "{text}"
     );
     assert_eq!(env.keys_tagged_for(&alias).await.unwrap().len(), 1);
+    // Another run is taking this stale lock over (its marker names the lock's creation time):
+    // this one does not.
+    let created = env
+        .client
+        .list_aliases()
+        .key_id(first.to_string())
+        .send()
+        .await
+        .unwrap()
+        .aliases()
+        .iter()
+        .find(|a| a.alias_name() == Some(lock_of(&alias).as_str()))
+        .and_then(|a| a.creation_date())
+        .unwrap()
+        .secs();
+    let marker: AliasName = format!(
+        "alias/kmsrot-lock-takeover/{created}/{}",
+        alias.as_str().trim_start_matches("alias/")
+    )
+    .parse()
+    .unwrap();
+    env.create_alias(&marker, &first).await.unwrap();
+    let busy = env
+        .rotator()
+        .with_lock_timeout(Duration::ZERO)
+        .rotate(&alias, RotateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        busy.to_string().contains("taking over its stale lock"),
+        "{busy}"
+    );
+    // That run stopped too: its marker is old, and the next run takes over, and cleans up.
+    env.client
+        .delete_alias()
+        .alias_name(marker.as_str())
+        .send()
+        .await
+        .unwrap();
     env.rotator()
         .with_lock_timeout(Duration::ZERO)
         .rotate(&alias, RotateOptions::default())
@@ -122,6 +161,22 @@ async fn a_lock_left_behind_is_taken_over_once_it_is_old() {
         .unwrap();
     assert_ne!(env.alias_target(&alias).await.unwrap().0, first);
     assert_settled(&env, &alias, "after the take-over").await;
+    // No lock or marker is left on either key.
+    for key in env.keys_tagged_for(&alias).await.unwrap() {
+        let names: Vec<String> = env
+            .client
+            .list_aliases()
+            .key_id(key.arn.to_string())
+            .send()
+            .await
+            .unwrap()
+            .aliases()
+            .iter()
+            .filter_map(|a| a.alias_name().map(str::to_owned))
+            .filter(|n| n.starts_with("alias/kmsrot-lock"))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+    }
 }
 
 /// The randomized race: rotate, sweep, rollback and the guard against each other, each started

@@ -346,6 +346,23 @@ async fn the_sweep_disables_then_deletes_unused_orphans_and_keeps_the_rest() {
 
     let report = sweep(1, false).await;
     assert_eq!(cleanup(&report, unused), OrphanCleanup::Disabled);
+    // Told: one notice, for the key it disabled (not for those it kept).
+    let notices = kmsrot_core::observe::notices_of(&kmsrot_types::Outcome::Swept {
+        report: report.clone(),
+    });
+    let cleaned: Vec<&KeyArn> = notices
+        .iter()
+        .filter_map(|n| match n {
+            kmsrot_types::Notice::OrphanCleaned { orphan } => Some(&orphan.key),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cleaned, [unused]);
+    // Tagged `retired`, so that a failed use of it is the canary's.
+    assert_eq!(
+        env.tags(&unused.to_string()).await.unwrap()[tags::STAGE],
+        "retired"
+    );
     kept(cleanup(&report, used), "KMS recorded a use of it (Encrypt");
     kept(cleanup(&report, granted), "1 grant(s)");
     kept(cleanup(&report, held), "break-glass");
