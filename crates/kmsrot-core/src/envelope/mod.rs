@@ -14,12 +14,14 @@
 
 mod body;
 pub mod header;
+mod keyring;
 mod keys;
 pub mod suite;
 
 use aws_lc_rs::aead::{Aad, Nonce};
 
 pub use header::{EncryptedDataKey, Header};
+pub use keyring::{EnvelopeFailure, PROVIDER_ID, Trust};
 pub use suite::{CommitmentPolicy, Suite};
 
 use crate::SecretBytes;
@@ -174,13 +176,24 @@ pub fn decrypt_with(
     max_data_keys: Option<usize>,
     unwrap: impl FnOnce(&Header) -> Result<SecretBytes, EnvelopeError>,
 ) -> Result<(Header, Vec<u8>), EnvelopeError> {
-    // The suite is checked before anything else is read.
-    if message.len() >= 3 {
-        let id = u16::from_be_bytes([message[1], message[2]]);
-        let id = if message[0] == 1 && message.len() >= 4 {
+    let (header, header_len) = read_header(message, policy, max_data_keys)?;
+    let data_key = unwrap(&header)?;
+    let plaintext = open_with(message, &header, header_len, &data_key)?;
+    Ok((header, plaintext))
+}
+
+/// Reads a message's header under the commitment policy (the suite is checked first, before
+/// anything else is read) and the limit on encrypted data keys. Returns it with its length.
+pub fn read_header(
+    message: &[u8],
+    policy: CommitmentPolicy,
+    max_data_keys: Option<usize>,
+) -> Result<(Header, usize), EnvelopeError> {
+    if message.len() >= 4 {
+        let id = if message[0] == 1 {
             u16::from_be_bytes([message[2], message[3]])
         } else {
-            id
+            u16::from_be_bytes([message[1], message[2]])
         };
         if let Some(suite) = Suite::from_id(id)
             && !policy.allows_decrypt(&suite)
@@ -195,7 +208,17 @@ pub fn decrypt_with(
     if header.suite.signing != suite::Signing::None {
         return Err(EnvelopeError::Signed(header.suite.id));
     }
-    let data_key = unwrap(&header)?;
+    Ok((header, header_len))
+}
+
+/// Opens the message whose header [`read_header`] read, with its data key: the commit key
+/// first, then the header's tag, then every frame. Returns the plaintext.
+pub fn open_with(
+    message: &[u8],
+    header: &Header,
+    header_len: usize,
+    data_key: &SecretBytes,
+) -> Result<Vec<u8>, EnvelopeError> {
     let derived = keys::derive(&header.suite, data_key.expose(), &header.message_id)?;
     if let Some(commitment) = &derived.commitment
         && aws_lc_rs::constant_time::verify_slices_are_equal(commitment, &header.commitment)
@@ -214,12 +237,12 @@ pub fn decrypt_with(
     .map_err(|_| EnvelopeError::HeaderTag)?;
     let mut c = header::Cursor::new(&message[header_len..]);
     let mut plaintext = Vec::new();
-    body::open_body(&mut c, &header, &key, &mut plaintext)?;
+    body::open_body(&mut c, header, &key, &mut plaintext)?;
     let rest = message.len() - header_len - c.position();
     if rest > 0 {
         return Err(EnvelopeError::Trailing(rest));
     }
-    Ok((header, plaintext))
+    Ok(plaintext)
 }
 
 #[cfg(test)]

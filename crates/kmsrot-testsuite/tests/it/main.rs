@@ -3,6 +3,7 @@
 
 mod aliases;
 mod emulator;
+mod envelope;
 mod errors;
 mod multi_region;
 mod policies;
