@@ -14,8 +14,8 @@ use aws_sdk_kms::types::DataKeySpec;
 use kmsrot_types::{EncryptionContext, KeyArn, Partition};
 
 use super::{
-    CommitmentPolicy, EncryptedDataKey, EnvelopeError, Header, Materials, encrypt_with, open_with,
-    read_header,
+    CommitmentPolicy, EncryptedDataKey, EnvelopeError, Header, Materials, Signer, encrypt_with,
+    open_with, read_header,
 };
 use crate::{AliasKms, Kms, KmsError, SecretBytes, Subject};
 
@@ -80,16 +80,29 @@ fn context_pairs(context: &EncryptionContext) -> Vec<(String, String)> {
 }
 
 impl AliasKms {
-    /// Envelope-encrypts `plaintext` into an AWS Encryption SDK message (suite `0x0478`, framed
-    /// in `frame_length` bytes): a 32-byte data key from GenerateDataKey through the alias, with
-    /// `context` both in the message's header and as the KMS encryption context.
+    /// Envelope-encrypts `plaintext` into an AWS Encryption SDK message, framed in
+    /// `frame_length` bytes: a 32-byte data key from GenerateDataKey through the alias, with
+    /// `context` both in the message's header and as the KMS encryption context. `signed`
+    /// chooses suite `0x0578` (ECDSA P-384, the ESDK's default; its public key joins the
+    /// context) over `0x0478`.
     pub async fn envelope_encrypt(
         &self,
         context: &EncryptionContext,
         frame_length: u32,
         plaintext: &[u8],
+        signed: bool,
     ) -> Result<Vec<u8>, EnvelopeFailure> {
-        let data_key = self.generate_data_key(DataKeySpec::Aes256, context).await?;
+        let signer = if signed { Some(Signer::new()?) } else { None };
+        let mut pairs = context_pairs(context);
+        let mut kms_context = context.clone();
+        if let Some(signer) = &signer {
+            let (key, value) = signer.context_pair();
+            kms_context.insert(key.clone(), value.clone());
+            pairs.push((key, value));
+        }
+        let data_key = self
+            .generate_data_key(DataKeySpec::Aes256, &kms_context)
+            .await?;
         let materials = Materials {
             plaintext: data_key.plaintext,
             encrypted: vec![EncryptedDataKey {
@@ -100,9 +113,10 @@ impl AliasKms {
         };
         Ok(encrypt_with(
             &materials,
-            &context_pairs(context),
+            &pairs,
             frame_length,
             plaintext,
+            signer.as_ref(),
         )?)
     }
 }

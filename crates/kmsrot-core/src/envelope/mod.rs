@@ -1,12 +1,14 @@
 //! Envelope encryption in the AWS Encryption SDK's message format (issue 17, first part): the
-//! format itself, on aws-lc-rs, given a data key. What wraps and unwraps data keys (KMS through
-//! an alias), streaming, signatures and the CLI build on it.
+//! format itself, on aws-lc-rs, and data keys through KMS ([`keyring`]). Streaming, the
+//! data-key cache, rewrap and the CLI build on it.
 //!
-//! - [`encrypt_with`] writes a version 2 message in the committing suite `0x0478`, framed;
-//! - [`decrypt_with`] reads framed and non-framed messages of every unsigned suite, version 1
-//!   and 2, under a [`CommitmentPolicy`] (by default only committing suites) and a limit on
-//!   encrypted data keys. The commit key is checked (in constant time) before the header's tag,
-//!   the header's tag before any frame, and nothing is returned unless every frame opened.
+//! - [`encrypt_with`] writes a version 2 message, framed, in a committing suite: `0x0478`, or
+//!   `0x0578` with a [`Signer`] (ECDSA P-384, its public key in the context, a footer);
+//! - [`decrypt_with`] (or [`read_header`], then [`open_with`]) reads framed and non-framed
+//!   messages of every suite, version 1 and 2, under a [`CommitmentPolicy`] (by default only
+//!   committing suites) and a limit on encrypted data keys. The commit key is checked (in
+//!   constant time) before the header's tag, the header's tag before any frame, the signature
+//!   after the last frame, and nothing is returned unless all of them held.
 //!
 //! The specification is `awslabs/aws-encryption-sdk-specification` (`data-format/`,
 //! `framework/algorithm-suites.md`, `framework/transitive-requirements.md`,
@@ -14,7 +16,7 @@
 
 mod body;
 pub mod header;
-mod keyring;
+pub mod keyring;
 mod keys;
 pub mod suite;
 
@@ -46,9 +48,9 @@ pub enum EnvelopeError {
         "the message is in algorithm suite {0:#06x}, which does not commit to its key; the commitment policy (require-encrypt-require-decrypt) refuses it. Read it under require-encrypt-allow-decrypt if you trust its source"
     )]
     NotCommitting(u16),
-    /// A signed suite, which this part of kmsrot does not read or write yet.
-    #[error("algorithm suite {0:#06x} is signed; signed messages are not supported yet")]
-    Signed(u16),
+    /// The message's signature does not verify.
+    #[error("the message's signature does not verify: it was changed after it was signed")]
+    Signature,
     /// More encrypted data keys than the caller allows.
     #[error("the message has {count} encrypted data keys, more than the {max} allowed")]
     TooManyDataKeys {
@@ -110,19 +112,84 @@ fn header_tag(
     Ok(out)
 }
 
-/// Encrypts `plaintext` into a version 2 message (suite `0x0478`, framed in `frame_length`
-/// bytes) under `materials`, with `context` in its header.
+/// A message's signing key (suite `0x0578`): made for one message, its public key stored in
+/// the encryption context under `aws-crypto-public-key` ("base64-encoded public verification
+/// key", the point compressed as SEC 1 §2.3.3 says), which the data key's KMS call sees too.
+pub struct Signer {
+    key: aws_lc_rs::signature::EcdsaKeyPair,
+    public_key: String,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("public_key", &self.public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The encryption context key of a signed message's public key.
+pub const PUBLIC_KEY_CONTEXT: &str = "aws-crypto-public-key";
+
+impl Signer {
+    /// A fresh ECDSA P-384 key.
+    pub fn new() -> Result<Self, EnvelopeError> {
+        use aws_lc_rs::encoding::{AsBigEndian, EcPublicKeyCompressedBin};
+        use aws_lc_rs::signature::{ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+        use base64::Engine;
+        let key = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_ASN1_SIGNING)
+            .map_err(|_| EnvelopeError::Malformed("no signing key could be made".into()))?;
+        let point: EcPublicKeyCompressedBin<'_> = key
+            .public_key()
+            .as_be_bytes()
+            .map_err(|_| EnvelopeError::Malformed("no public key".into()))?;
+        let public_key = base64::engine::general_purpose::STANDARD.encode(point.as_ref());
+        Ok(Self { key, public_key })
+    }
+
+    /// The context pair that carries its public key.
+    pub fn context_pair(&self) -> (String, String) {
+        (PUBLIC_KEY_CONTEXT.to_owned(), self.public_key.clone())
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        self.key
+            .sign(&rng, message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| EnvelopeError::Malformed("the message could not be signed".into()))
+    }
+}
+
+/// Encrypts `plaintext` into a version 2 message, framed in `frame_length` bytes, under
+/// `materials`, with `context` in its header: suite `0x0478` without `signer`, `0x0578` (the
+/// ESDK's default) with it, whose public key must then be in `context` already (it is part of
+/// what the data key's KMS call was given).
 pub fn encrypt_with(
     materials: &Materials,
     context: &[(String, String)],
     frame_length: u32,
     plaintext: &[u8],
+    signer: Option<&Signer>,
 ) -> Result<Vec<u8>, EnvelopeError> {
-    let suite = Suite::COMMITTING;
+    let suite = match signer {
+        Some(_) => Suite::COMMITTING_SIGNED,
+        None => Suite::COMMITTING,
+    };
     if frame_length == 0 {
         return Err(EnvelopeError::Malformed("a frame length of 0".into()));
     }
-    if let Some((key, _)) = context.iter().find(|(k, _)| k.starts_with(RESERVED_PREFIX)) {
+    let own = signer.map(Signer::context_pair);
+    if own.as_ref().is_some_and(|pair| !context.contains(pair)) {
+        return Err(EnvelopeError::Malformed(
+            "the signer's public key is not in the encryption context".into(),
+        ));
+    }
+    if let Some((key, _)) = context
+        .iter()
+        .filter(|pair| Some(*pair) != own.as_ref())
+        .find(|(k, _)| k.starts_with(RESERVED_PREFIX))
+    {
         return Err(EnvelopeError::Malformed(format!(
             "encryption context key `{key}` uses the prefix `{RESERVED_PREFIX}`, which the AWS Encryption SDK reserves"
         )));
@@ -157,7 +224,7 @@ pub fn encrypt_with(
         let last = chunks.peek().is_none() && chunk.len() < frame;
         body::seal_frame(&key, &message_id, sequence, chunk, last, &mut out)?;
         if last {
-            return Ok(out);
+            return footer(out, signer);
         }
         sequence = sequence
             .checked_add(1)
@@ -165,7 +232,20 @@ pub fn encrypt_with(
             .ok_or_else(|| EnvelopeError::Malformed("more than 2^32 - 1 frames".into()))?;
     }
     body::seal_frame(&key, &message_id, sequence, &[], true, &mut out)?;
-    Ok(out)
+    footer(out, signer)
+}
+
+/// Appends the footer of a signed message: the signature's length and the signature, "over
+/// both the message header and the message body, in the order of serialization".
+fn footer(mut message: Vec<u8>, signer: Option<&Signer>) -> Result<Vec<u8>, EnvelopeError> {
+    if let Some(signer) = signer {
+        let signature = signer.sign(&message)?;
+        let len = u16::try_from(signature.len())
+            .map_err(|_| EnvelopeError::Malformed("a signature over 65535 bytes".into()))?;
+        message.extend_from_slice(&len.to_be_bytes());
+        message.extend_from_slice(&signature);
+    }
+    Ok(message)
 }
 
 /// Decrypts a whole message. `unwrap` gives the plaintext data key from the header's encrypted
@@ -205,8 +285,20 @@ pub fn read_header(
     if !policy.allows_decrypt(&header.suite) {
         return Err(EnvelopeError::NotCommitting(header.suite.id));
     }
-    if header.suite.signing != suite::Signing::None {
-        return Err(EnvelopeError::Signed(header.suite.id));
+    let public_key = header.context.iter().any(|(k, _)| k == PUBLIC_KEY_CONTEXT);
+    match header.suite.signing {
+        suite::Signing::None if public_key => {
+            return Err(EnvelopeError::Malformed(format!(
+                "an unsigned message carries `{PUBLIC_KEY_CONTEXT}` in its encryption context"
+            )));
+        }
+        suite::Signing::None => {}
+        _ if !public_key => {
+            return Err(EnvelopeError::Malformed(format!(
+                "a signed message has no `{PUBLIC_KEY_CONTEXT}` in its encryption context"
+            )));
+        }
+        _ => {}
     }
     Ok((header, header_len))
 }
@@ -238,11 +330,40 @@ pub fn open_with(
     let mut c = header::Cursor::new(&message[header_len..]);
     let mut plaintext = Vec::new();
     body::open_body(&mut c, header, &key, &mut plaintext)?;
+    let signed_len = header_len + c.position();
+    if header.suite.signing != suite::Signing::None {
+        // No plaintext leaves before the signature is verified.
+        let len = usize::from(c.u16("signature length")?);
+        let signature = c.take(len, "signature")?;
+        verify_signature(header, &message[..signed_len], signature)?;
+    }
     let rest = message.len() - header_len - c.position();
     if rest > 0 {
         return Err(EnvelopeError::Trailing(rest));
     }
     Ok(plaintext)
+}
+
+fn verify_signature(header: &Header, signed: &[u8], signature: &[u8]) -> Result<(), EnvelopeError> {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA384_ASN1, UnparsedPublicKey};
+    use base64::Engine;
+    let algorithm = match header.suite.signing {
+        suite::Signing::EcdsaP256 => &ECDSA_P256_SHA256_ASN1,
+        suite::Signing::EcdsaP384 => &ECDSA_P384_SHA384_ASN1,
+        suite::Signing::None => return Ok(()),
+    };
+    let encoded = header
+        .context
+        .iter()
+        .find(|(k, _)| k == PUBLIC_KEY_CONTEXT)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let point = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| EnvelopeError::Malformed(format!("`{PUBLIC_KEY_CONTEXT}` is not base64")))?;
+    UnparsedPublicKey::new(algorithm, point)
+        .verify(signed, signature)
+        .map_err(|_| EnvelopeError::Signature)
 }
 
 #[cfg(test)]

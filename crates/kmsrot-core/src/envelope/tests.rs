@@ -42,7 +42,8 @@ fn round_trips_at_frame_boundaries() {
         let f = frame as usize;
         for len in [0, 1, f.saturating_sub(1), f, f + 1, 3 * f, 3 * f + 5] {
             let plaintext: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-            let message = encrypt_with(&materials(KEY), &context(), frame, &plaintext).unwrap();
+            let message =
+                encrypt_with(&materials(KEY), &context(), frame, &plaintext, None).unwrap();
             let (header, opened) = decrypt(&message, KEY).unwrap();
             assert_eq!(opened, plaintext, "frame {frame}, {len} bytes");
             assert_eq!(header.suite, Suite::COMMITTING);
@@ -59,7 +60,7 @@ fn round_trips_at_frame_boundaries() {
 
 #[test]
 fn the_header_is_version_2_with_a_sorted_context_and_the_commit_key() {
-    let message = encrypt_with(&materials(KEY), &context(), 4096, b"x").unwrap();
+    let message = encrypt_with(&materials(KEY), &context(), 4096, b"x", None).unwrap();
     assert_eq!(&message[..3], [0x02, 0x04, 0x78]);
     let (header, len) = Header::read(&message, None).unwrap();
     // Stored sorted by key: `purpose` before `tenant`.
@@ -71,7 +72,7 @@ fn the_header_is_version_2_with_a_sorted_context_and_the_commit_key() {
     assert_eq!(header.data_keys, materials(KEY).encrypted);
     assert_eq!(len, header.body.len() + 16);
     // Two messages never share a message ID.
-    let again = encrypt_with(&materials(KEY), &context(), 4096, b"x").unwrap();
+    let again = encrypt_with(&materials(KEY), &context(), 4096, b"x", None).unwrap();
     assert_ne!(
         Header::read(&again, None).unwrap().0.message_id,
         header.message_id
@@ -84,7 +85,7 @@ fn the_header_is_version_2_with_a_sorted_context_and_the_commit_key() {
 #[test]
 fn tampering_is_refused_with_its_own_error() {
     let plaintext = vec![5u8; 10_000];
-    let message = encrypt_with(&materials(KEY), &context(), 4096, &plaintext).unwrap();
+    let message = encrypt_with(&materials(KEY), &context(), 4096, &plaintext, None).unwrap();
     let (header, len) = Header::read(&message, None).unwrap();
     let flip = |at: usize| {
         let mut m = message.clone();
@@ -146,7 +147,7 @@ fn tampering_is_refused_with_its_own_error() {
 fn limits_and_reserved_names_are_enforced() {
     let mut many = materials(KEY);
     many.encrypted = vec![many.encrypted[0].clone(); 9];
-    let message = encrypt_with(&many, &[], 4096, b"x").unwrap();
+    let message = encrypt_with(&many, &[], 4096, b"x", None).unwrap();
     assert_eq!(
         decrypt(&message, KEY).unwrap_err(),
         EnvelopeError::TooManyDataKeys { count: 9, max: 8 }
@@ -159,10 +160,10 @@ fn limits_and_reserved_names_are_enforced() {
     );
     let reserved = vec![("aws-crypto-public-key".to_owned(), "x".to_owned())];
     assert!(matches!(
-        encrypt_with(&materials(KEY), &reserved, 4096, b"x").unwrap_err(),
+        encrypt_with(&materials(KEY), &reserved, 4096, b"x", None).unwrap_err(),
         EnvelopeError::Malformed(m) if m.contains("aws-crypto-")
     ));
-    assert!(encrypt_with(&materials(KEY), &[], 0, b"x").is_err());
+    assert!(encrypt_with(&materials(KEY), &[], 0, b"x", None).is_err());
 }
 
 /// A version 1 message (suite `0x0178`, HKDF-SHA256), built here from the format's parts: read
@@ -208,4 +209,41 @@ fn version_1_messages_are_read_only_when_the_policy_allows() {
     .unwrap();
     assert_eq!(plaintext, b"sixteen bytes!!!end");
     assert_eq!(header.message_id, message_id);
+}
+
+/// Suite `0x0578`: the public key travels in the context, the footer signs the header and the
+/// body, and a message whose bytes changed after signing (even where no tag covers them, as
+/// the signature itself) is refused; no plaintext leaves before the signature verified.
+#[test]
+fn signed_messages_carry_their_public_key_and_verify_before_release() {
+    let signer = Signer::new().unwrap();
+    let mut ctx = context();
+    ctx.push(signer.context_pair());
+    let plaintext = vec![9u8; 9000];
+    let message = encrypt_with(&materials(KEY), &ctx, 4096, &plaintext, Some(&signer)).unwrap();
+    assert_eq!(&message[..3], [0x02, 0x05, 0x78]);
+    let (header, opened) = decrypt(&message, KEY).unwrap();
+    assert_eq!(opened, plaintext);
+    let (_, encoded) = header
+        .context
+        .iter()
+        .find(|(k, _)| k == PUBLIC_KEY_CONTEXT)
+        .unwrap();
+    // A compressed P-384 point: 49 bytes, 68 base64 characters.
+    assert_eq!(encoded.len(), 68);
+    // The signature's last byte, and a body byte whose frame still opens under another
+    // signature: each refused.
+    let mut last = message.clone();
+    *last.last_mut().unwrap() ^= 1;
+    assert_eq!(decrypt(&last, KEY).unwrap_err(), EnvelopeError::Signature);
+    let mut cut = message.clone();
+    cut.truncate(message.len() - 10);
+    assert!(matches!(
+        decrypt(&cut, KEY).unwrap_err(),
+        EnvelopeError::Truncated { .. }
+    ));
+    // The public key must be in the context, and only a signed message may carry one.
+    assert!(encrypt_with(&materials(KEY), &context(), 4096, b"x", Some(&signer)).is_err());
+    let unsigned_with_key = encrypt_with(&materials(KEY), &ctx, 4096, b"x", None);
+    assert!(unsigned_with_key.is_err(), "{unsigned_with_key:?}");
 }

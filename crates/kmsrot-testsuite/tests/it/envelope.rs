@@ -18,7 +18,7 @@ async fn envelopes_made_through_an_alias_open_through_its_history() {
     let message = env
         .kms
         .alias(alias.clone().into())
-        .envelope_encrypt(&context, 1024, &data)
+        .envelope_encrypt(&context, 1024, &data, false)
         .await
         .unwrap();
     // The ESDK's KMS keyring: provider `aws-kms`, and the key ARN as provider info.
@@ -99,4 +99,36 @@ async fn envelopes_made_through_an_alias_open_through_its_history() {
         open(Trust::Keys(history), wrong).await.unwrap_err(),
         EnvelopeFailure::Context { .. }
     ));
+}
+
+/// The ESDK's default suite, `0x0578`: the public key joins the context KMS sees, and the
+/// message opens through the alias's key.
+#[tokio::test]
+async fn signed_envelopes_open_through_kms() {
+    let env = env().await;
+    let (alias, first) = env
+        .managed_alias("signed-envelope", Mode::Manual)
+        .await
+        .unwrap();
+    let message = env
+        .kms
+        .alias(alias.clone().into())
+        .envelope_encrypt(&EncryptionContext::new(), 4096, b"signed payload", true)
+        .await
+        .unwrap();
+    let (header, _) = Header::read(&message, None).unwrap();
+    assert_eq!(header.suite.id, 0x0578);
+    assert_eq!(header.context[0].0, "aws-crypto-public-key");
+    let (_, plaintext) = env
+        .kms
+        .envelope_decrypt(
+            &message,
+            &Trust::Keys(vec![first]),
+            &EncryptionContext::new(),
+            CommitmentPolicy::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(plaintext, b"signed payload");
 }
