@@ -24,6 +24,17 @@ pub enum Subject {
     Region,
 }
 
+impl Subject {
+    /// The Region an ARN subject names (an alias ARN or a key ARN); none for the others.
+    pub(crate) fn arn_region(&self) -> Option<&str> {
+        match self {
+            Self::Alias(AliasRef::Arn(arn)) => Some(arn.region()),
+            Self::Key(arn) => Some(arn.region()),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -297,10 +308,8 @@ pub enum KmsError {
 /// When an ARN names another Region than the one in use, says which is which: KMS looks for
 /// it in the Region in use only.
 fn other_region(subject: &Subject, region: &str) -> String {
-    let named = match subject {
-        Subject::Alias(AliasRef::Arn(arn)) => arn.region(),
-        Subject::Key(arn) => arn.region(),
-        _ => return String::new(),
+    let Some(named) = subject.arn_region() else {
+        return String::new();
     };
     if named == region {
         String::new()

@@ -163,10 +163,8 @@ impl Kms {
         operation: &'static str,
         subject: &Subject,
     ) -> Result<(), KmsError> {
-        let named = match subject {
-            Subject::Alias(AliasRef::Arn(arn)) => arn.region(),
-            Subject::Key(arn) => arn.region(),
-            _ => return Ok(()),
+        let Some(named) = subject.arn_region() else {
+            return Ok(());
         };
         if named == self.region {
             return Ok(());

@@ -282,23 +282,10 @@ impl Rotator {
         alias: &AliasName,
         rotation_id: &str,
     ) -> Result<Option<KeyView>, KmsError> {
-        let found = self
-            .scan(&alias_subject(alias), |tags| {
-                tags.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
-                    && tags.get(tags::ROTATION_ID).map(String::as_str) == Some(rotation_id)
-            })
-            .await?;
-        for (arn, tags) in found {
-            let mut view = self
-                .store
-                .describe(&arn.to_string(), &Subject::Key(arn.clone()))
-                .await?;
-            view.tags = tags;
-            if view.is_pending_for(alias, rotation_id) {
-                return Ok(Some(view));
-            }
-        }
-        Ok(None)
+        self.find_made(alias, rotation_id, |view| {
+            view.is_pending_for(alias, rotation_id)
+        })
+        .await
     }
 
     /// The key an `init` made under `rotation_id` whose CreateKey answer was lost: tagged for
@@ -308,11 +295,24 @@ impl Rotator {
         alias: &AliasName,
         rotation_id: &str,
     ) -> Result<Option<KeyView>, KmsError> {
+        self.find_made(alias, rotation_id, |view| {
+            view.stage() == Some(Stage::Current) && !view.is_pending_deletion()
+        })
+        .await
+    }
+
+    /// The first key of the region tagged for `alias` with `rotation_id` that `keep` accepts,
+    /// read in full (a scan: no alias or record leads to it).
+    async fn find_made(
+        &self,
+        alias: &AliasName,
+        rotation_id: &str,
+        keep: impl Fn(&KeyView) -> bool,
+    ) -> Result<Option<KeyView>, KmsError> {
         let found = self
             .scan(&alias_subject(alias), |tags| {
                 tags.get(tags::ALIAS).map(String::as_str) == Some(alias.as_str())
                     && tags.get(tags::ROTATION_ID).map(String::as_str) == Some(rotation_id)
-                    && tags.get(tags::STAGE).map(String::as_str) == Some("current")
             })
             .await?;
         for (arn, tags) in found {
@@ -321,7 +321,7 @@ impl Rotator {
                 .describe(&arn.to_string(), &Subject::Key(arn.clone()))
                 .await?;
             view.tags = tags;
-            if !view.is_pending_deletion() {
+            if keep(&view) {
                 return Ok(Some(view));
             }
         }

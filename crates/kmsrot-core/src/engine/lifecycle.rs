@@ -103,13 +103,10 @@ fn left_alone(alias: &AliasName, current: &KeyView) -> Option<AliasOutcome> {
             error: None,
         });
     }
-    if let Some(record) = current.tag(tags::BREAK_GLASS) {
+    if let Some(action) = break_glass(current) {
         return Some(AliasOutcome {
             alias: alias.clone(),
-            actions: vec![Action::BreakGlass {
-                key: current.arn.clone(),
-                record: record.to_owned(),
-            }],
+            actions: vec![action],
             reason: Some(format!(
                 "{} carries kmsrot:break-glass: the alias is left alone",
                 current.arn

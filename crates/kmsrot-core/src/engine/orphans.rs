@@ -151,6 +151,15 @@ impl Rotator {
     /// the Resource Groups Tagging API when the engine has it, otherwise by reading the tags of
     /// every key in the region.
     pub async fn orphans(&self, only: Option<&AliasName>) -> Result<Vec<Orphan>, RotationError> {
+        self.orphans_listed(only, None).await
+    }
+
+    /// [`Rotator::orphans`], with the region's aliases when the caller listed them already.
+    pub(crate) async fn orphans_listed(
+        &self,
+        only: Option<&AliasName>,
+        listed: Option<&[(AliasName, Option<String>)]>,
+    ) -> Result<Vec<Orphan>, RotationError> {
         let subject = only.map_or(Subject::Region, super::keys::alias_subject);
         let value = only.map_or("", AliasName::as_str);
         let found = self
@@ -159,9 +168,10 @@ impl Rotator {
                     .is_some_and(|a| only.is_none_or(|o| a == o.as_str()))
             })
             .await?;
-        let mut tracker = match only {
-            Some(_) => Tracker::default(),
-            None => Tracker::listed(&self.store.aliases(None).await?),
+        let mut tracker = match (only, listed) {
+            (Some(_), _) => Tracker::default(),
+            (None, Some(listed)) => Tracker::listed(listed),
+            (None, None) => Tracker::listed(&self.store.aliases(None).await?),
         };
         let mut orphans = Vec::new();
         for (arn, key_tags) in found {
@@ -308,20 +318,20 @@ impl Rotator {
                 return kept("KMS does not say since when it records the key's use".into());
             }
         }
+        let retire = |key: &KeyView| {
+            let pairs = [
+                (tags::STAGE, Stage::Retired.to_string()),
+                (tags::RETIRED_AT, rfc3339(self.now())),
+            ];
+            let arn = key.arn.clone();
+            async move { self.store.tag(&arn, &pairs).await }
+        };
         match key.state.as_str() {
             "Enabled" => {
                 if !dry_run {
                     // Tagged `retired` first: a failed use of it while disabled is then the
                     // canary's, which enables it again and holds it, as for any old key.
-                    self.store
-                        .tag(
-                            &key.arn,
-                            &[
-                                (tags::STAGE, Stage::Retired.to_string()),
-                                (tags::RETIRED_AT, rfc3339(self.now())),
-                            ],
-                        )
-                        .await?;
+                    retire(&key).await?;
                     self.store.disable_key(&key.arn).await?;
                     tracing::warn!(alias = %orphan.alias, key = %key.arn, "orphan key disabled");
                 }
@@ -330,15 +340,7 @@ impl Rotator {
             "Disabled" => match key.time(tags::RETIRED_AT).map(|t| t.secs()) {
                 None => {
                     if !dry_run {
-                        self.store
-                            .tag(
-                                &key.arn,
-                                &[
-                                    (tags::STAGE, Stage::Retired.to_string()),
-                                    (tags::RETIRED_AT, rfc3339(self.now())),
-                                ],
-                            )
-                            .await?;
+                        retire(&key).await?;
                     }
                     Ok(OrphanCleanup::Disabled)
                 }
@@ -362,8 +364,9 @@ impl Rotator {
         }
     }
 
-    /// Every orphan of the region (or of one alias) with the sweep's clean-up of each. A
-    /// failure to look for them is logged, and the sweep goes on without them.
+    /// Every orphan of the region (or of one alias) with the sweep's clean-up of each. The
+    /// aliases are listed again for it: rotations during the sweep moved some. A failure to
+    /// look for them is logged, and the sweep goes on without them.
     pub(crate) async fn sweep_orphans(
         &self,
         only: Option<&AliasName>,

@@ -132,8 +132,9 @@ impl Rotator {
     /// orphan keys.
     pub async fn status_all(&self) -> Result<Vec<AliasStatus>, RotationError> {
         let mut statuses = Vec::new();
-        let mut orphans = Box::pin(self.orphans(None)).await?;
-        for (alias, target) in self.store.aliases(None).await? {
+        let aliases = self.store.aliases(None).await?;
+        let mut orphans = Box::pin(self.orphans_listed(None, Some(&aliases))).await?;
+        for (alias, target) in aliases {
             let Some(target) = target else { continue };
             let Some(tags) = self.manages(&alias, &target).await? else {
                 continue;
