@@ -121,6 +121,13 @@ impl Partition {
         }
     }
 
+    /// The partition a Region belongs to (`None` for the isolated partitions).
+    pub fn of_region(region: &str) -> Option<Self> {
+        [Self::Aws, Self::AwsCn, Self::AwsUsGov]
+            .into_iter()
+            .find(|p| p.holds(region))
+    }
+
     /// Whether `region` belongs to this partition.
     fn holds(self, region: &str) -> bool {
         let china = region.starts_with("cn-");

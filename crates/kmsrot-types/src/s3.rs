@@ -339,3 +339,49 @@ mod tests {
         );
     }
 }
+
+/// What an envelope rewrap run did (or, in a dry run, would do), over files or an S3 prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewrapReport {
+    /// The files, or `s3://BUCKET/PREFIX`.
+    pub location: String,
+    /// The alias whose current key the messages move to.
+    pub alias: String,
+    /// The key the alias named when the run started.
+    pub target_key_arn: KeyArn,
+    /// Nothing was changed.
+    pub dry_run: bool,
+    /// The run was stopped (Ctrl-C) before every message was handled; resume it.
+    pub interrupted: bool,
+    /// Files or objects to handle.
+    pub listed: u64,
+    /// Messages moved to the target key (in a dry run: that would move).
+    pub moved: u64,
+    /// Moved messages by the key they were under before.
+    pub moved_from: BTreeMap<String, u64>,
+    /// Files or objects left as they were, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Objects finished by an earlier run, from the checkpoint file.
+    pub resumed: u64,
+    /// Files or objects that could not be rewrapped, with reasons.
+    pub failed: Vec<ObjectFailure>,
+}
+
+impl RewrapReport {
+    /// An empty report.
+    pub fn new(location: String, alias: String, target_key_arn: KeyArn, dry_run: bool) -> Self {
+        Self {
+            location,
+            alias,
+            target_key_arn,
+            dry_run,
+            interrupted: false,
+            listed: 0,
+            moved: 0,
+            moved_from: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+            resumed: 0,
+            failed: Vec::new(),
+        }
+    }
+}

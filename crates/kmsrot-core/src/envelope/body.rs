@@ -12,12 +12,11 @@
 use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use super::EnvelopeError;
-use super::header::{Cursor, FRAMED, Header};
 
 const FRAME: &[u8] = b"AWSKMSEncryptionClient Frame";
 const FINAL_FRAME: &[u8] = b"AWSKMSEncryptionClient Final Frame";
 const SINGLE_BLOCK: &[u8] = b"AWSKMSEncryptionClient Single Block";
-const FINAL_MARK: u32 = 0xFFFF_FFFF;
+pub(crate) const FINAL_MARK: u32 = 0xFFFF_FFFF;
 /// AES-GCM's tag.
 pub(crate) const TAG_LEN: usize = 16;
 
@@ -85,84 +84,43 @@ pub(crate) fn seal_frame(
     Ok(())
 }
 
-fn open(
+/// Opens frame `sequence` in place.
+pub(crate) fn open_frame(
     key: &LessSafeKey,
-    iv: &[u8],
-    aad: &[u8],
-    sealed: &[u8],
-    tag: &[u8],
+    message_id: &[u8],
     sequence: u32,
-) -> Result<Vec<u8>, EnvelopeError> {
-    let nonce = Nonce::try_assume_unique_for_key(iv)
-        .map_err(|_| EnvelopeError::Malformed("a frame IV is not 12 bytes".into()))?;
-    let mut plaintext = sealed.to_vec();
-    key.open_in_place_separate_tag(nonce, Aad::from(aad), tag, &mut plaintext)
-        .map_err(|_| EnvelopeError::FrameTag { sequence })?;
-    Ok(plaintext)
+    last: bool,
+    iv: &[u8; 12],
+    content: &mut [u8],
+    tag: &[u8],
+) -> Result<(), EnvelopeError> {
+    let kind = if last { FINAL_FRAME } else { FRAME };
+    let aad = aad(message_id, kind, sequence, content.len() as u64);
+    key.open_in_place_separate_tag(
+        Nonce::assume_unique_for_key(*iv),
+        Aad::from(aad.as_slice()),
+        tag,
+        content,
+    )
+    .map(|_| ())
+    .map_err(|_| EnvelopeError::FrameTag { sequence })
 }
 
-/// Opens the body that follows `header` in `c`, into `out`. Nothing is kept from a frame
-/// that fails its tag.
-pub(crate) fn open_body(
-    c: &mut Cursor<'_>,
-    header: &Header,
+/// Opens a non-framed body in place.
+pub(crate) fn open_single(
     key: &LessSafeKey,
-    out: &mut Vec<u8>,
+    message_id: &[u8],
+    iv: &[u8; 12],
+    content: &mut [u8],
+    tag: &[u8],
 ) -> Result<(), EnvelopeError> {
-    let message_id = &header.message_id;
-    if header.content_type != FRAMED {
-        let iv = c.take(12, "body IV")?;
-        let length = c.u64("body length")?;
-        let length = usize::try_from(length)
-            .ok()
-            .filter(|n| *n as u64 <= (1u64 << 36) - 32)
-            .ok_or_else(|| {
-                EnvelopeError::Malformed("the body is longer than 2^36 - 32 bytes".into())
-            })?;
-        let sealed = c.take(length, "body")?;
-        let tag = c.take(TAG_LEN, "body tag")?;
-        let aad = aad(message_id, SINGLE_BLOCK, 1, length as u64);
-        out.extend_from_slice(&open(key, iv, &aad, sealed, tag, 1)?);
-        return Ok(());
-    }
-    let frame_length = header.frame_length as usize;
-    let mut expected: u32 = 1;
-    loop {
-        let first = c.u32("frame sequence number")?;
-        let last = first == FINAL_MARK;
-        let sequence = if last {
-            c.u32("final frame sequence number")?
-        } else {
-            first
-        };
-        if sequence != expected {
-            return Err(EnvelopeError::Malformed(format!(
-                "frame {sequence} where frame {expected} was due"
-            )));
-        }
-        let iv = c.take(12, "frame IV")?;
-        let length = if last {
-            let length = c.u32("final frame length")? as usize;
-            if length > frame_length {
-                return Err(EnvelopeError::Malformed(format!(
-                    "the final frame holds {length} bytes, more than the frame length {frame_length}"
-                )));
-            }
-            length
-        } else {
-            frame_length
-        };
-        let sealed = c.take(length, "frame content")?;
-        let tag = c.take(TAG_LEN, "frame tag")?;
-        let kind = if last { FINAL_FRAME } else { FRAME };
-        let aad = aad(message_id, kind, sequence, length as u64);
-        out.extend_from_slice(&open(key, iv, &aad, sealed, tag, sequence)?);
-        if last {
-            return Ok(());
-        }
-        expected = expected
-            .checked_add(1)
-            .filter(|n| *n != FINAL_MARK)
-            .ok_or_else(|| EnvelopeError::Malformed("more than 2^32 - 1 frames".into()))?;
-    }
+    let aad = aad(message_id, SINGLE_BLOCK, 1, content.len() as u64);
+    key.open_in_place_separate_tag(
+        Nonce::assume_unique_for_key(*iv),
+        Aad::from(aad.as_slice()),
+        tag,
+        content,
+    )
+    .map(|_| ())
+    .map_err(|_| EnvelopeError::FrameTag { sequence: 1 })
 }

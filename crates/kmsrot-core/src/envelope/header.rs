@@ -95,13 +95,6 @@ impl<'a> Cursor<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    pub(crate) fn u64(&mut self, what: &'static str) -> Result<u64, EnvelopeError> {
-        let b = self.take(8, what)?;
-        let mut out = [0; 8];
-        out.copy_from_slice(b);
-        Ok(u64::from_be_bytes(out))
-    }
-
     fn text(&mut self, what: &'static str) -> Result<String, EnvelopeError> {
         let len = usize::from(self.u16(what)?);
         String::from_utf8(self.take(len, what)?.to_vec())

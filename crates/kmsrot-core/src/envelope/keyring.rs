@@ -13,9 +13,13 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use kmsrot_types::{EncryptionContext, KeyArn, Partition};
 
+use std::io::{Read, Seek, Write};
+
+use super::cache::DataKeyCache;
+use super::stream::{self, Encryptor, read_header_from};
 use super::{
-    CommitmentPolicy, EncryptedDataKey, EnvelopeError, Header, Materials, Signer, encrypt_with,
-    open_with, read_header,
+    CommitmentPolicy, DEFAULT_FRAME_LENGTH, EncryptedDataKey, EnvelopeError, Header, Materials,
+    Signer, open_with, read_header,
 };
 use crate::{AliasKms, Kms, KmsError, SecretBytes, Subject};
 
@@ -37,7 +41,8 @@ pub enum Trust {
 }
 
 impl Trust {
-    fn admits(&self, key: &KeyArn) -> bool {
+    /// Whether a data key wrapped by `key` may be read.
+    pub fn admits(&self, key: &KeyArn) -> bool {
         match self {
             Self::Keys(keys) => keys.contains(key),
             Self::Discovery { account, partition } => {
@@ -62,6 +67,9 @@ pub enum EnvelopeFailure {
         /// The keys the message's data keys name.
         named: String,
     },
+    /// The message cannot be rewrapped, and why.
+    #[error("the message cannot be rewrapped: {0}")]
+    NotRewrappable(String),
     /// The message's encryption context lacks a pair the caller requires.
     #[error("the message's encryption context does not hold {key}={value}")]
     Context {
@@ -72,26 +80,115 @@ pub enum EnvelopeFailure {
     },
 }
 
-fn context_pairs(context: &EncryptionContext) -> Vec<(String, String)> {
+/// The KMS key an encrypted data key names, when KMS wrapped it.
+pub(crate) fn kms_key(edk: &EncryptedDataKey) -> Option<KeyArn> {
+    (edk.provider_id == PROVIDER_ID)
+        .then(|| std::str::from_utf8(&edk.provider_info).ok())
+        .flatten()
+        .and_then(|info| info.parse::<KeyArn>().ok())
+}
+
+pub(crate) fn context_pairs(context: &EncryptionContext) -> Vec<(String, String)> {
     context
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
 
+/// How [`AliasKms::envelope_encrypt`] writes a message.
+#[derive(Debug, Clone)]
+pub struct EncryptOptions {
+    /// The frame length ([`DEFAULT_FRAME_LENGTH`] by default).
+    pub frame_length: u32,
+    /// Suite `0x0578` (ECDSA P-384, the ESDK's default, and kmsrot's) over `0x0478`.
+    pub signed: bool,
+    /// A data-key cache; without one, each message has its own data key.
+    pub cache: Option<std::sync::Arc<DataKeyCache>>,
+}
+
+impl Default for EncryptOptions {
+    fn default() -> Self {
+        Self {
+            frame_length: DEFAULT_FRAME_LENGTH,
+            signed: true,
+            cache: None,
+        }
+    }
+}
+
+/// When a signed message's plaintext may leave [`Kms::envelope_decrypt_stream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Release {
+    /// Only after the signature is verified: the plaintext of a signed message is staged in an
+    /// unnamed temporary file (deleted when closed), then copied out. Unsigned messages, whose
+    /// frames are each authenticated, stream directly.
+    #[default]
+    Verified,
+    /// As each frame's tag holds, before a signed message's signature is checked (the ESDK's
+    /// streaming mode): the caller must discard what it received if the call fails.
+    Unverified,
+}
+
+/// How [`Kms::envelope_decrypt_stream`] reads a message.
+#[derive(Debug, Clone)]
+pub struct DecryptOptions {
+    /// The keys a data key may be read from.
+    pub trust: Trust,
+    /// Pairs the message's encryption context must hold.
+    pub required: EncryptionContext,
+    /// The commitment policy.
+    pub policy: CommitmentPolicy,
+    /// The most encrypted data keys a message may carry (`None`: no limit, the ESDK's default).
+    pub max_data_keys: Option<usize>,
+    /// When a signed message's plaintext is released.
+    pub release: Release,
+}
+
+impl DecryptOptions {
+    /// Trusting `trust`, with the defaults: no required pairs, the default commitment
+    /// policy, no limit on data keys, plaintext released once verified.
+    pub fn new(trust: Trust) -> Self {
+        Self {
+            trust,
+            required: EncryptionContext::default(),
+            policy: CommitmentPolicy::default(),
+            max_data_keys: None,
+            release: Release::Verified,
+        }
+    }
+}
+
+/// A message [`Kms::envelope_decrypt_stream`] opened.
+#[derive(Debug)]
+pub struct Opened {
+    /// Its header.
+    pub header: Header,
+    /// The key whose data key was read.
+    pub key: KeyArn,
+    /// The plaintext's length.
+    pub plaintext_len: u64,
+}
+
+/// A message's data key and what its header carries, ready for an [`Encryptor`].
+#[derive(Debug)]
+pub struct EncryptionMaterials {
+    /// The data key and its encrypted copy.
+    pub materials: Materials,
+    /// The header's encryption context (with the public key of a signed message).
+    pub context: Vec<(String, String)>,
+    /// The signing key of a signed message.
+    pub signer: Option<Signer>,
+}
+
 impl AliasKms {
-    /// Envelope-encrypts `plaintext` into an AWS Encryption SDK message, framed in
-    /// `frame_length` bytes: a 32-byte data key from GenerateDataKey through the alias, with
-    /// `context` both in the message's header and as the KMS encryption context. `signed`
-    /// chooses suite `0x0578` (ECDSA P-384, the ESDK's default; its public key joins the
-    /// context) over `0x0478`.
-    pub async fn envelope_encrypt(
+    /// A data key for one message: GenerateDataKey through the alias with `context` (and, for
+    /// a signed message, the public key of a fresh signing key) as the KMS encryption context.
+    /// The encrypted copy's provider is `aws-kms`, its provider info the key ARN.
+    pub async fn envelope_materials(
         &self,
         context: &EncryptionContext,
-        frame_length: u32,
-        plaintext: &[u8],
         signed: bool,
-    ) -> Result<Vec<u8>, EnvelopeFailure> {
+    ) -> Result<EncryptionMaterials, EnvelopeFailure> {
         let signer = if signed { Some(Signer::new()?) } else { None };
         let mut pairs = context_pairs(context);
         let mut kms_context = context.clone();
@@ -103,21 +200,91 @@ impl AliasKms {
         let data_key = self
             .generate_data_key(DataKeySpec::Aes256, &kms_context)
             .await?;
-        let materials = Materials {
-            plaintext: data_key.plaintext,
-            encrypted: vec![EncryptedDataKey {
-                provider_id: PROVIDER_ID.into(),
-                provider_info: data_key.encrypted.key_arn.to_string().into_bytes(),
-                ciphertext: data_key.encrypted.ciphertext.0,
-            }],
-        };
-        Ok(encrypt_with(
-            &materials,
-            &pairs,
-            frame_length,
-            plaintext,
-            signer.as_ref(),
-        )?)
+        Ok(EncryptionMaterials {
+            materials: Materials {
+                plaintext: data_key.plaintext,
+                encrypted: vec![EncryptedDataKey {
+                    provider_id: PROVIDER_ID.into(),
+                    provider_info: data_key.encrypted.key_arn.to_string().into_bytes(),
+                    ciphertext: data_key.encrypted.ciphertext.0,
+                }],
+            },
+            context: pairs,
+            signer,
+        })
+    }
+
+    /// Materials from the options' cache when it has some for this alias and context and
+    /// `length` (`None`: unknown, which the cache does not serve, as the ESDK's) fits its
+    /// limits; from KMS otherwise.
+    async fn materials_for(
+        &self,
+        context: &EncryptionContext,
+        length: Option<u64>,
+        options: &EncryptOptions,
+    ) -> Result<std::sync::Arc<EncryptionMaterials>, EnvelopeFailure> {
+        match (&options.cache, length) {
+            (Some(cache), Some(length)) => {
+                cache.materials(self, context, options.signed, length).await
+            }
+            _ => Ok(std::sync::Arc::new(
+                self.envelope_materials(context, options.signed).await?,
+            )),
+        }
+    }
+
+    /// Envelope-encrypts `plaintext` into an AWS Encryption SDK message (version 2, framed),
+    /// `context` in its header and given to KMS.
+    pub async fn envelope_encrypt(
+        &self,
+        context: &EncryptionContext,
+        plaintext: &[u8],
+        options: &EncryptOptions,
+    ) -> Result<Vec<u8>, EnvelopeFailure> {
+        let made = self
+            .materials_for(context, Some(plaintext.len() as u64), options)
+            .await?;
+        let mut encryptor = Encryptor::new(
+            Vec::with_capacity(plaintext.len() + 1024),
+            &made.materials,
+            &made.context,
+            options.frame_length,
+            made.signer.as_ref(),
+        )?;
+        encryptor.update(plaintext)?;
+        Ok(encryptor.finish()?)
+    }
+
+    /// Envelope-encrypts a stream in constant memory: the data key first (one KMS call, or the
+    /// cache when `length` is known), then `input` frame by frame into `output`. Blocking I/O:
+    /// call it where blocking is allowed. Returns the plaintext's length.
+    pub async fn envelope_encrypt_stream(
+        &self,
+        context: &EncryptionContext,
+        input: &mut impl Read,
+        output: impl Write,
+        length: Option<u64>,
+        options: &EncryptOptions,
+    ) -> Result<u64, EnvelopeFailure> {
+        let made = self.materials_for(context, length, options).await?;
+        let mut encryptor = Encryptor::new(
+            output,
+            &made.materials,
+            &made.context,
+            options.frame_length,
+            made.signer.as_ref(),
+        )?;
+        let copied = std::io::copy(input, &mut encryptor).map_err(|e| {
+            match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<EnvelopeError>())
+            {
+                Some(inner) => inner.clone(),
+                None => EnvelopeError::Io(format!("reading the plaintext: {e}")),
+            }
+        })?;
+        encryptor.finish()?;
+        Ok(copied)
     }
 }
 
@@ -134,6 +301,66 @@ impl Kms {
         max_data_keys: Option<usize>,
     ) -> Result<(Header, Vec<u8>), EnvelopeFailure> {
         let (header, header_len) = read_header(message, policy, max_data_keys)?;
+        let (_, data_key) = self.envelope_data_key(&header, trust, required).await?;
+        let plaintext = open_with(message, &header, header_len, &data_key)?;
+        Ok((header, plaintext))
+    }
+
+    /// Decrypts a message from `input` into `output` in constant memory. A signed message's
+    /// plaintext is released as [`DecryptOptions::release`] says. Blocking I/O: call it where
+    /// blocking is allowed.
+    pub async fn envelope_decrypt_stream(
+        &self,
+        input: &mut impl Read,
+        output: &mut impl Write,
+        options: &DecryptOptions,
+    ) -> Result<Opened, EnvelopeFailure> {
+        let (header, header_bytes, rest) =
+            read_header_from(input, options.policy, options.max_data_keys)?;
+        let (key, data_key) = self
+            .envelope_data_key(&header, &options.trust, &options.required)
+            .await?;
+        let body = std::io::Cursor::new(rest).chain(input);
+        let staged = header.suite.signing != super::suite::Signing::None
+            && options.release == Release::Verified;
+        if !staged {
+            let plaintext_len = stream::open(&header, &header_bytes, &data_key, body, output)?;
+            return Ok(Opened {
+                header,
+                key,
+                plaintext_len,
+            });
+        }
+        let mut stage = tempfile::tempfile()
+            .map_err(|e| EnvelopeError::io("making a temporary file for the plaintext", &e))?;
+        let written = {
+            let mut staging = std::io::BufWriter::new(&mut stage);
+            stream::open(&header, &header_bytes, &data_key, body, &mut staging)?
+        };
+        stage
+            .seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| EnvelopeError::io("reading the staged plaintext", &e))?;
+        std::io::copy(&mut stage, output)
+            .map_err(|e| EnvelopeError::io("writing the plaintext", &e))?;
+        output
+            .flush()
+            .map_err(|e| EnvelopeError::io("writing the plaintext", &e))?;
+        Ok(Opened {
+            header,
+            key,
+            plaintext_len: written,
+        })
+    }
+
+    /// The data key of a message: the first encrypted data key wrapped by a trusted key that
+    /// KMS decrypts (asked with that key), once every pair of `required` is in the message's
+    /// context. Returns the key that wrapped it, and the data key.
+    pub async fn envelope_data_key(
+        &self,
+        header: &Header,
+        trust: &Trust,
+        required: &EncryptionContext,
+    ) -> Result<(KeyArn, SecretBytes), EnvelopeFailure> {
         for (key, value) in required.iter() {
             if !header.context.iter().any(|(k, v)| k == key && v == value) {
                 return Err(EnvelopeFailure::Context {
@@ -147,11 +374,7 @@ impl Kms {
         let mut named = Vec::new();
         let mut last_error = None;
         for edk in &header.data_keys {
-            let Some(arn) = (edk.provider_id == PROVIDER_ID)
-                .then(|| std::str::from_utf8(&edk.provider_info).ok())
-                .flatten()
-                .and_then(|info| info.parse::<KeyArn>().ok())
-            else {
+            let Some(arn) = kms_key(edk) else {
                 continue;
             };
             named.push(arn.to_string());
@@ -159,10 +382,7 @@ impl Kms {
                 continue;
             }
             match self.unwrap_data_key(&arn, &edk.ciphertext, &context).await {
-                Ok(data_key) => {
-                    let plaintext = open_with(message, &header, header_len, &data_key)?;
-                    return Ok((header, plaintext));
-                }
+                Ok(data_key) => return Ok((arn, data_key)),
                 Err(err) => last_error = Some(err),
             }
         }

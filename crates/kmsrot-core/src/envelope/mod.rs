@@ -1,29 +1,88 @@
-//! Envelope encryption in the AWS Encryption SDK's message format (issue 17, first part): the
-//! format itself, on aws-lc-rs, and data keys through KMS ([`keyring`]). Streaming, the
-//! data-key cache, rewrap and the CLI build on it.
+//! Envelope encryption in the AWS Encryption SDK's message format, on aws-lc-rs: data of any
+//! size, its data key made through an alias; read back only from keys the caller trusts; moved
+//! to the alias's current key after a rotation without touching the data (rewrap).
 //!
-//! - [`encrypt_with`] writes a version 2 message, framed, in a committing suite: `0x0478`, or
-//!   `0x0578` with a [`Signer`] (ECDSA P-384, its public key in the context, a footer);
-//! - [`decrypt_with`] (or [`read_header`], then [`open_with`]) reads framed and non-framed
-//!   messages of every suite, version 1 and 2, under a [`CommitmentPolicy`] (by default only
-//!   committing suites) and a limit on encrypted data keys. The commit key is checked (in
-//!   constant time) before the header's tag, the header's tag before any frame, the signature
-//!   after the last frame, and nothing is returned unless all of them held.
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use kmsrot_core::Kms;
+//! use kmsrot_core::envelope::{
+//!     CacheLimits, DataKeyCache, DecryptOptions, EncryptOptions, RewrapOutcome, Trust,
+//! };
+//! use kmsrot_types::EncryptionContext;
+//!
+//! # async fn example(config: &aws_config::SdkConfig) -> Result<(), Box<dyn std::error::Error>> {
+//! let kms = Kms::new(config);
+//! let alias = kms.alias_from_str("alias/backups")?;
+//! let mut context = EncryptionContext::new();
+//! context.insert("tenant", "acme");
+//!
+//! // Small messages in memory, sharing data keys for up to five minutes.
+//! let cache = Arc::new(DataKeyCache::new(CacheLimits::new(Duration::from_secs(300)), 64));
+//! let options = EncryptOptions { cache: Some(cache), ..EncryptOptions::default() };
+//! let message = alias.envelope_encrypt(&context, b"a record", &options).await?;
+//!
+//! // A file of any size, in constant memory.
+//! let mut input = std::fs::File::open("dump.sql")?;
+//! let output = std::fs::File::create("dump.sql.esdk")?;
+//! alias
+//!     .envelope_encrypt_stream(&context, &mut input, output, None, &EncryptOptions::default())
+//!     .await?;
+//!
+//! // Read back only from the keys of the alias's history, whichever made it.
+//! let history = kms.history(alias.alias().name()).await?;
+//! let options = DecryptOptions { required: context, ..DecryptOptions::new(Trust::Keys(history.clone())) };
+//! let mut plaintext = Vec::new();
+//! kms.envelope_decrypt_stream(&mut message.as_slice(), &mut plaintext, &options).await?;
+//!
+//! // After a rotation: move the file to the alias's new key, in place.
+//! let outcome = alias
+//!     .envelope_rewrap_file(std::path::Path::new("dump.sql.esdk"), &history, None)
+//!     .await?;
+//! if let RewrapOutcome::Moved { from, to } = outcome {
+//!     println!("moved from {from} to {to}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The parts:
+//!
+//! - [`Encryptor`] ([`stream`]) writes a version 2 message, framed, in a committing suite:
+//!   `0x0478`, or `0x0578` with a [`Signer`] (ECDSA P-384, its public key in the context, a
+//!   footer); [`encrypt_with`] is its whole-message form;
+//! - [`stream::open`] (after [`stream::read_header_from`]) and [`decrypt_with`] (or
+//!   [`read_header`], then [`open_with`]) read framed and non-framed messages of every suite,
+//!   version 1 and 2, under a [`CommitmentPolicy`] (by default only committing suites) and a
+//!   limit on encrypted data keys. The commit key is checked (in constant time) before the
+//!   header's tag, the header's tag before any frame, the signature after the last frame;
+//! - [`keyring`] makes and reads data keys through KMS, [`cache`] shares them between
+//!   messages, and [`rewrap`] moves messages to a new key.
 //!
 //! The specification is `awslabs/aws-encryption-sdk-specification` (`data-format/`,
 //! `framework/algorithm-suites.md`, `framework/transitive-requirements.md`,
 //! `client-apis/encrypt.md` and `decrypt.md`); the sentences quoted in these modules are its.
 
 mod body;
+pub mod cache;
 pub mod header;
 pub mod keyring;
 mod keys;
+pub mod rewrap;
+pub mod stream;
 pub mod suite;
 
 use aws_lc_rs::aead::{Aad, Nonce};
 
+pub use cache::{CacheLimits, CacheStats, DataKeyCache};
 pub use header::{EncryptedDataKey, Header};
-pub use keyring::{EnvelopeFailure, PROVIDER_ID, Trust};
+pub use keyring::{
+    DecryptOptions, EncryptOptions, EncryptionMaterials, EnvelopeFailure, Opened, PROVIDER_ID,
+    Release, Trust,
+};
+pub use rewrap::{Rewrap, RewrapOutcome, RewrapPlan};
+pub use stream::Encryptor;
 pub use suite::{CommitmentPolicy, Suite};
 
 use crate::SecretBytes;
@@ -81,6 +140,15 @@ pub enum EnvelopeError {
     /// No data key could be had for the message.
     #[error("no data key: {0}")]
     DataKey(String),
+    /// Reading the message or writing its output failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl EnvelopeError {
+    pub(crate) fn io(what: &str, err: &std::io::Error) -> Self {
+        Self::Io(format!("{what}: {err}"))
+    }
 }
 
 /// A message's data key: its plaintext, and the encrypted copies the header carries.
@@ -152,14 +220,27 @@ impl Signer {
         (PUBLIC_KEY_CONTEXT.to_owned(), self.public_key.clone())
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        self.key
-            .sign(&rng, message)
-            .map(|s| s.as_ref().to_vec())
-            .map_err(|_| EnvelopeError::Malformed("the message could not be signed".into()))
+    /// Signs the SHA-384 digest of the header and body. The signature is DER, made again until
+    /// it is 103 bytes long, the length the ESDKs give every P-384 signature, so that a
+    /// message's length is known before it is signed.
+    fn sign_digest(&self, digest: &aws_lc_rs::digest::Digest) -> Result<Vec<u8>, EnvelopeError> {
+        for _ in 0..64 {
+            let signature = self
+                .key
+                .sign_digest(digest)
+                .map_err(|_| EnvelopeError::Malformed("the message could not be signed".into()))?;
+            if signature.as_ref().len() == SIGNATURE_LEN {
+                return Ok(signature.as_ref().to_vec());
+            }
+        }
+        Err(EnvelopeError::Malformed(
+            "no signature of the fixed length could be made".into(),
+        ))
     }
 }
+
+/// The length of a P-384 signature as the ESDKs write it (DER, padded by trying again).
+pub const SIGNATURE_LEN: usize = 103;
 
 /// Encrypts `plaintext` into a version 2 message, framed in `frame_length` bytes, under
 /// `materials`, with `context` in its header: suite `0x0478` without `signer`, `0x0578` (the
@@ -172,80 +253,9 @@ pub fn encrypt_with(
     plaintext: &[u8],
     signer: Option<&Signer>,
 ) -> Result<Vec<u8>, EnvelopeError> {
-    let suite = match signer {
-        Some(_) => Suite::COMMITTING_SIGNED,
-        None => Suite::COMMITTING,
-    };
-    if frame_length == 0 {
-        return Err(EnvelopeError::Malformed("a frame length of 0".into()));
-    }
-    let own = signer.map(Signer::context_pair);
-    if own.as_ref().is_some_and(|pair| !context.contains(pair)) {
-        return Err(EnvelopeError::Malformed(
-            "the signer's public key is not in the encryption context".into(),
-        ));
-    }
-    if let Some((key, _)) = context
-        .iter()
-        .filter(|pair| Some(*pair) != own.as_ref())
-        .find(|(k, _)| k.starts_with(RESERVED_PREFIX))
-    {
-        return Err(EnvelopeError::Malformed(format!(
-            "encryption context key `{key}` uses the prefix `{RESERVED_PREFIX}`, which the AWS Encryption SDK reserves"
-        )));
-    }
-    if materials.encrypted.is_empty() {
-        return Err(EnvelopeError::DataKey(
-            "no encrypted copy of the data key".into(),
-        ));
-    }
-    let mut message_id = vec![0; suite.message_id_len()];
-    aws_lc_rs::rand::fill(&mut message_id)
-        .map_err(|_| EnvelopeError::Malformed("no random message ID".into()))?;
-    let derived = keys::derive(&suite, materials.plaintext.expose(), &message_id)?;
-    let commitment = derived.commitment.unwrap_or_default();
-    let mut out = Header::write_body(
-        suite,
-        &message_id,
-        context,
-        &materials.encrypted,
-        frame_length,
-        &commitment,
-    )?;
-    let key = body::aead_key(derived.content.expose())?;
-    let tag = header_tag(&key, [0; 12], &out)?;
-    out.extend_from_slice(&tag);
-    let frame = frame_length as usize;
-    let mut chunks = plaintext.chunks(frame).peekable();
-    let mut sequence: u32 = 1;
-    // Full frames, then the final frame: the rest, or empty when the plaintext fills the
-    // frames exactly (as the ESDKs write it).
-    while let Some(chunk) = chunks.next() {
-        let last = chunks.peek().is_none() && chunk.len() < frame;
-        body::seal_frame(&key, &message_id, sequence, chunk, last, &mut out)?;
-        if last {
-            return footer(out, signer);
-        }
-        sequence = sequence
-            .checked_add(1)
-            .filter(|n| *n != u32::MAX)
-            .ok_or_else(|| EnvelopeError::Malformed("more than 2^32 - 1 frames".into()))?;
-    }
-    body::seal_frame(&key, &message_id, sequence, &[], true, &mut out)?;
-    footer(out, signer)
-}
-
-/// Appends the footer of a signed message: the signature's length and the signature, "over
-/// both the message header and the message body, in the order of serialization".
-fn footer(mut message: Vec<u8>, signer: Option<&Signer>) -> Result<Vec<u8>, EnvelopeError> {
-    if let Some(signer) = signer {
-        let signature = signer.sign(&message)?;
-        let len = u16::try_from(signature.len())
-            .map_err(|_| EnvelopeError::Malformed("a signature over 65535 bytes".into()))?;
-        message.extend_from_slice(&len.to_be_bytes());
-        message.extend_from_slice(&signature);
-    }
-    Ok(message)
+    let mut encryptor = Encryptor::new(Vec::new(), materials, context, frame_length, signer)?;
+    encryptor.update(plaintext)?;
+    encryptor.finish()
 }
 
 /// Decrypts a whole message. `unwrap` gives the plaintext data key from the header's encrypted
@@ -311,40 +321,23 @@ pub fn open_with(
     header_len: usize,
     data_key: &SecretBytes,
 ) -> Result<Vec<u8>, EnvelopeError> {
-    let derived = keys::derive(&header.suite, data_key.expose(), &header.message_id)?;
-    if let Some(commitment) = &derived.commitment
-        && aws_lc_rs::constant_time::verify_slices_are_equal(commitment, &header.commitment)
-            .is_err()
-    {
-        return Err(EnvelopeError::Commitment);
-    }
-    let key = body::aead_key(derived.content.expose())?;
-    let nonce = Nonce::assume_unique_for_key(header.iv);
-    key.open_in_place_separate_tag(
-        nonce,
-        Aad::from(header.body.as_slice()),
-        &header.tag,
-        &mut [],
-    )
-    .map_err(|_| EnvelopeError::HeaderTag)?;
-    let mut c = header::Cursor::new(&message[header_len..]);
     let mut plaintext = Vec::new();
-    body::open_body(&mut c, header, &key, &mut plaintext)?;
-    let signed_len = header_len + c.position();
-    if header.suite.signing != suite::Signing::None {
-        // No plaintext leaves before the signature is verified.
-        let len = usize::from(c.u16("signature length")?);
-        let signature = c.take(len, "signature")?;
-        verify_signature(header, &message[..signed_len], signature)?;
-    }
-    let rest = message.len() - header_len - c.position();
-    if rest > 0 {
-        return Err(EnvelopeError::Trailing(rest));
-    }
+    stream::open(
+        header,
+        &message[..header_len],
+        data_key,
+        &message[header_len..],
+        &mut plaintext,
+    )?;
     Ok(plaintext)
 }
 
-fn verify_signature(header: &Header, signed: &[u8], signature: &[u8]) -> Result<(), EnvelopeError> {
+/// Verifies a message's signature over the digest of its header and body.
+fn verify_signature(
+    header: &Header,
+    digest: &aws_lc_rs::digest::Digest,
+    signature: &[u8],
+) -> Result<(), EnvelopeError> {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA384_ASN1, UnparsedPublicKey};
     use base64::Engine;
     let algorithm = match header.suite.signing {
@@ -362,7 +355,7 @@ fn verify_signature(header: &Header, signed: &[u8], signature: &[u8]) -> Result<
         .decode(encoded)
         .map_err(|_| EnvelopeError::Malformed(format!("`{PUBLIC_KEY_CONTEXT}` is not base64")))?;
     UnparsedPublicKey::new(algorithm, point)
-        .verify(signed, signature)
+        .verify_digest(digest, signature)
         .map_err(|_| EnvelopeError::Signature)
 }
 

@@ -247,3 +247,144 @@ fn signed_messages_carry_their_public_key_and_verify_before_release() {
     let unsigned_with_key = encrypt_with(&materials(KEY), &ctx, 4096, b"x", None);
     assert!(unsigned_with_key.is_err(), "{unsigned_with_key:?}");
 }
+
+/// A reader that gives at most a few bytes per call, as a pipe may.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.step = self.step % 7 + 1;
+        let n = self.step.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// The stream API gives the same message however the plaintext is cut, and reads it back from
+/// a reader that trickles, frame by frame; the signed suite's signature is the ESDKs' fixed
+/// 103 bytes.
+#[test]
+fn streams_write_and_read_frame_by_frame_whatever_the_cuts() {
+    let plaintext: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+    let signer = Signer::new().unwrap();
+    let mut signed_ctx = context();
+    signed_ctx.push(signer.context_pair());
+    for (ctx, signer) in [(context(), None), (signed_ctx, Some(&signer))] {
+        for cuts in [
+            vec![10_000],
+            vec![1, 4095, 4096, 1, 1807],
+            vec![0, 8192, 1808],
+        ] {
+            let mut encryptor =
+                Encryptor::new(Vec::new(), &materials(KEY), &ctx, 4096, signer).unwrap();
+            let mut at = 0;
+            for cut in cuts {
+                std::io::Write::write_all(&mut encryptor, &plaintext[at..at + cut]).unwrap();
+                at += cut;
+            }
+            let message = encryptor.finish().unwrap();
+            let (header, header_bytes, rest) = stream::read_header_from(
+                &mut Trickle {
+                    bytes: &message,
+                    step: 0,
+                },
+                CommitmentPolicy::default(),
+                None,
+            )
+            .unwrap();
+            assert_eq!(header_bytes.len(), header_len(&message));
+            // What the header's reads took past it is the body's start.
+            let consumed = header_bytes.len() + rest.len();
+            let body = std::io::Read::chain(
+                std::io::Cursor::new(rest),
+                Trickle {
+                    bytes: &message[consumed..],
+                    step: 3,
+                },
+            );
+            let mut out = Vec::new();
+            let written = stream::open(
+                &header,
+                &header_bytes,
+                &SecretBytes::new(KEY.to_vec()),
+                body,
+                &mut out,
+            )
+            .unwrap();
+            assert_eq!(written, 10_000);
+            assert_eq!(out, plaintext);
+            if signer.is_some() {
+                let sig_len = u16::from_be_bytes([
+                    message[message.len() - SIGNATURE_LEN - 2],
+                    message[message.len() - SIGNATURE_LEN - 1],
+                ]);
+                assert_eq!(usize::from(sig_len), SIGNATURE_LEN);
+            }
+        }
+    }
+}
+
+/// A non-framed body (version 1, suite 0x0014, which uses the data key as it is): read, and
+/// refused once changed.
+#[test]
+fn non_framed_messages_are_read() {
+    let suite = Suite::from_id(0x0014).unwrap();
+    let data_key = [0x24u8; 16];
+    let message_id = [0x22u8; 16];
+    let mut m = vec![0x01, 0x80];
+    m.extend_from_slice(&suite.id.to_be_bytes());
+    m.extend_from_slice(&message_id);
+    m.extend_from_slice(&0u16.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    for field in [&b"raw"[..], b"info", b"wrapped"] {
+        m.extend_from_slice(&(field.len() as u16).to_be_bytes());
+        m.extend_from_slice(field);
+    }
+    m.push(header::NON_FRAMED);
+    m.extend_from_slice(&[0, 0, 0, 0, 12]);
+    m.extend_from_slice(&0u32.to_be_bytes());
+    let key = body::aead_key(&data_key).unwrap();
+    let iv = [7u8; 12];
+    let tag = header_tag(&key, iv, &m).unwrap();
+    m.extend_from_slice(&iv);
+    m.extend_from_slice(&tag);
+    // Body: IV, length, ciphertext, tag; the AAD names the single block.
+    let plaintext = b"a non-framed body";
+    let body_iv = [9u8; 12];
+    let mut aad = message_id.to_vec();
+    aad.extend_from_slice(b"AWSKMSEncryptionClient Single Block");
+    aad.extend_from_slice(&1u32.to_be_bytes());
+    aad.extend_from_slice(&(plaintext.len() as u64).to_be_bytes());
+    let mut sealed = plaintext.to_vec();
+    let body_tag = key
+        .seal_in_place_separate_tag(
+            aws_lc_rs::aead::Nonce::assume_unique_for_key(body_iv),
+            aws_lc_rs::aead::Aad::from(aad.as_slice()),
+            &mut sealed,
+        )
+        .unwrap();
+    m.extend_from_slice(&body_iv);
+    m.extend_from_slice(&(plaintext.len() as u64).to_be_bytes());
+    m.extend_from_slice(&sealed);
+    m.extend_from_slice(body_tag.as_ref());
+    let open = |m: &[u8]| {
+        decrypt_with(
+            m,
+            CommitmentPolicy::RequireEncryptAllowDecrypt,
+            None,
+            |_| Ok(SecretBytes::new(data_key.to_vec())),
+        )
+    };
+    assert_eq!(open(&m).unwrap().1, plaintext);
+    let mut changed = m.clone();
+    let at = changed.len() - 20;
+    changed[at] ^= 1;
+    assert_eq!(
+        open(&changed).unwrap_err(),
+        EnvelopeError::FrameTag { sequence: 1 }
+    );
+}

@@ -57,10 +57,16 @@ pub enum CheckpointError {
     },
 }
 
+/// The kind of a rewrap run's checkpoint.
+pub(crate) const REWRAP: &str = "envelope-rewrap";
+
 /// The first line: which run this is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Header {
     pub(crate) kmsrot_reencrypt_checkpoint: u32,
+    /// [`REWRAP`] for an envelope rewrap; absent for a re-encryption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kind: Option<String>,
     pub(crate) bucket: String,
     pub(crate) prefix: String,
     pub(crate) target_key_arn: KeyArn,
@@ -68,8 +74,12 @@ pub(crate) struct Header {
 
 impl Header {
     fn describe(&self) -> String {
+        let what = match self.kind.as_deref() {
+            Some(REWRAP) => "rewrap of ",
+            _ => "",
+        };
         format!(
-            "s3://{}/{} to {}",
+            "{what}s3://{}/{} to {}",
             self.bucket, self.prefix, self.target_key_arn
         )
     }
@@ -183,6 +193,7 @@ mod tests {
     fn header(prefix: &str) -> Header {
         Header {
             kmsrot_reencrypt_checkpoint: 1,
+            kind: None,
             bucket: "b".into(),
             prefix: prefix.into(),
             target_key_arn:

@@ -21,6 +21,7 @@ mod batch;
 mod checkpoint;
 mod error;
 mod reencrypt;
+mod rewrap;
 
 use std::collections::HashMap;
 
@@ -45,6 +46,7 @@ pub(crate) use error::{Failure, SSE_C_HEAD};
 pub use reencrypt::{
     MAX_SINGLE_COPY, MethodChoice, ObjectOutcome, Progress, ReencryptOptions, skip,
 };
+pub use rewrap::{RewrapOptions, skip as rewrap_skip};
 
 /// What S3 said an object is encrypted with.
 pub(crate) fn encryption_of(
@@ -248,6 +250,42 @@ impl S3 {
             encryption,
             content_type,
         })
+    }
+
+    /// An object's tags as the `x-amz-tagging` header carries them (URL query form), read
+    /// from the version `head` describes; `None` when it has none.
+    pub(crate) async fn tagging_query(
+        &self,
+        bucket: &str,
+        key: &str,
+        head: &Head,
+    ) -> Result<Option<String>, Failure> {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        if head.tag_count == 0 {
+            return Ok(None);
+        }
+        let tags = self
+            .client
+            .get_object_tagging()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(head.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| Failure::of(&e))?;
+        let query = tags
+            .tag_set()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(t.key(), NON_ALPHANUMERIC),
+                    utf8_percent_encode(t.value(), NON_ALPHANUMERIC)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        Ok(Some(query))
     }
 
     /// Every object under a prefix: key, size and ETag, in key order.

@@ -210,6 +210,7 @@ impl S3 {
                 path,
                 &Header {
                     kmsrot_reencrypt_checkpoint: 1,
+                    kind: None,
                     bucket: at.bucket.clone(),
                     prefix: at.key.clone(),
                     target_key_arn: target.clone(),
@@ -555,31 +556,7 @@ impl Run<'_> {
     /// aborted.
     async fn copy_in_parts(&self, key: &str, head: &Head) -> Result<Option<String>, Failure> {
         let client = &self.s3.client;
-        let tagging = if head.tag_count > 0 {
-            let tags = client
-                .get_object_tagging()
-                .bucket(self.bucket)
-                .key(key)
-                .set_version_id(head.version_id.clone())
-                .send()
-                .await
-                .map_err(|e| Failure::of(&e))?;
-            let query = tags
-                .tag_set()
-                .iter()
-                .map(|t| {
-                    format!(
-                        "{}={}",
-                        utf8_percent_encode(t.key(), NON_ALPHANUMERIC),
-                        utf8_percent_encode(t.value(), NON_ALPHANUMERIC)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("&");
-            Some(query)
-        } else {
-            None
-        };
+        let tagging = self.s3.tagging_query(self.bucket, key, head).await?;
         let upload = client
             .create_multipart_upload()
             .bucket(self.bucket)

@@ -2,7 +2,7 @@
 //! alias, read back only from a key the caller trusts, after the alias rotated too.
 
 use kmsrot_core::RotateOptions;
-use kmsrot_core::envelope::{CommitmentPolicy, EnvelopeFailure, Header, Trust};
+use kmsrot_core::envelope::{CommitmentPolicy, EncryptOptions, EnvelopeFailure, Header, Trust};
 use kmsrot_types::{EncryptionContext, KeyArn, Mode};
 
 use crate::env;
@@ -18,7 +18,15 @@ async fn envelopes_made_through_an_alias_open_through_its_history() {
     let message = env
         .kms
         .alias(alias.clone().into())
-        .envelope_encrypt(&context, 1024, &data, false)
+        .envelope_encrypt(
+            &context,
+            &data,
+            &EncryptOptions {
+                frame_length: 1024,
+                signed: false,
+                cache: None,
+            },
+        )
         .await
         .unwrap();
     // The ESDK's KMS keyring: provider `aws-kms`, and the key ARN as provider info.
@@ -113,7 +121,11 @@ async fn signed_envelopes_open_through_kms() {
     let message = env
         .kms
         .alias(alias.clone().into())
-        .envelope_encrypt(&EncryptionContext::new(), 4096, b"signed payload", true)
+        .envelope_encrypt(
+            &EncryptionContext::new(),
+            b"signed payload",
+            &EncryptOptions::default(),
+        )
         .await
         .unwrap();
     let (header, _) = Header::read(&message, None).unwrap();
@@ -131,4 +143,163 @@ async fn signed_envelopes_open_through_kms() {
         .await
         .unwrap();
     assert_eq!(plaintext, b"signed payload");
+}
+
+/// The data-key cache: a data key serves messages up to its limits, only under its own alias,
+/// suite and context; messages longer than the byte limit bypass it; every message still opens
+/// and has its own message ID.
+#[tokio::test]
+async fn the_data_key_cache_serves_within_its_limits_and_partitions() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use kmsrot_core::envelope::{CacheLimits, CacheStats, DataKeyCache};
+
+    let env = env().await;
+    let (alias, key) = env.managed_alias("cache", Mode::Manual).await.unwrap();
+    let (other, _) = env
+        .managed_alias("cache-other", Mode::Manual)
+        .await
+        .unwrap();
+    let cache = Arc::new(DataKeyCache::new(
+        CacheLimits {
+            max_age: Duration::from_secs(3600),
+            max_messages: 3,
+            max_bytes: 100,
+        },
+        16,
+    ));
+    let options = EncryptOptions {
+        signed: false,
+        cache: Some(cache.clone()),
+        ..EncryptOptions::default()
+    };
+    let mut a = EncryptionContext::new();
+    a.insert("tenant", "a");
+    let mut b = EncryptionContext::new();
+    b.insert("tenant", "b");
+    let kms = env.kms.alias(alias.clone().into());
+    let mut messages = Vec::new();
+    for _ in 0..5 {
+        messages.push(kms.envelope_encrypt(&a, &[7; 10], &options).await.unwrap());
+    }
+    // Three messages per data key: two data keys for five messages.
+    assert_eq!(
+        cache.stats(),
+        CacheStats {
+            hits: 3,
+            misses: 2,
+            bypassed: 0
+        }
+    );
+    let headers: Vec<Header> = messages
+        .iter()
+        .map(|m| Header::read(m, None).unwrap().0)
+        .collect();
+    assert_eq!(headers[0].data_keys, headers[2].data_keys);
+    assert_ne!(headers[0].data_keys, headers[3].data_keys);
+    assert_ne!(headers[0].message_id, headers[1].message_id);
+    // Another context, another alias, the signed suite: each its own data key.
+    kms.envelope_encrypt(&b, b"x", &options).await.unwrap();
+    env.kms
+        .alias(other.clone().into())
+        .envelope_encrypt(&a, b"x", &options)
+        .await
+        .unwrap();
+    let signed = EncryptOptions {
+        signed: true,
+        ..options.clone()
+    };
+    let s1 = kms.envelope_encrypt(&a, b"x", &signed).await.unwrap();
+    let s2 = kms.envelope_encrypt(&a, b"y", &signed).await.unwrap();
+    assert_eq!(cache.stats().misses, 5);
+    // Longer than the byte limit: never cached.
+    kms.envelope_encrypt(&a, &[0; 101], &options).await.unwrap();
+    assert_eq!(cache.stats().bypassed, 1);
+    for message in messages.iter().chain([&s1, &s2]) {
+        env.kms
+            .envelope_decrypt(
+                message,
+                &Trust::Keys(vec![key.clone()]),
+                &EncryptionContext::new(),
+                CommitmentPolicy::default(),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    // A maximum age of zero: every message asks KMS.
+    let cold = Arc::new(DataKeyCache::new(CacheLimits::new(Duration::ZERO), 16));
+    let options = EncryptOptions {
+        cache: Some(cold.clone()),
+        ..options
+    };
+    for _ in 0..3 {
+        kms.envelope_encrypt(&a, b"x", &options).await.unwrap();
+    }
+    assert_eq!(cold.stats().misses, 3);
+}
+
+/// The stream API through KMS: a signed message's plaintext reaches the output only once its
+/// signature verified (staged meanwhile), and a changed one leaves the output empty.
+#[tokio::test]
+async fn signed_streams_release_plaintext_only_once_verified() {
+    use kmsrot_core::envelope::{DecryptOptions, Release};
+
+    let env = env().await;
+    let (alias, key) = env.managed_alias("stream", Mode::Manual).await.unwrap();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 249) as u8).collect();
+    let mut message = Vec::new();
+    let written = env
+        .kms
+        .alias(alias.clone().into())
+        .envelope_encrypt_stream(
+            &EncryptionContext::new(),
+            &mut data.as_slice(),
+            &mut message,
+            None,
+            &EncryptOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(written, data.len() as u64);
+    let options = DecryptOptions::new(Trust::Keys(vec![key.clone()]));
+    let mut out = Vec::new();
+    let opened = env
+        .kms
+        .envelope_decrypt_stream(&mut message.as_slice(), &mut out, &options)
+        .await
+        .unwrap();
+    assert_eq!((opened.key, opened.plaintext_len), (key, data.len() as u64));
+    assert_eq!(out, data);
+    let mut changed = message.clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 1;
+    let mut out = Vec::new();
+    let err = env
+        .kms
+        .envelope_decrypt_stream(&mut changed.as_slice(), &mut out, &options)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("signature does not verify"),
+        "{err}"
+    );
+    assert!(
+        out.is_empty(),
+        "plaintext left before the signature verified"
+    );
+    // Opted in: frames leave as they open, and the caller must drop them on failure.
+    let unverified = DecryptOptions {
+        release: Release::Unverified,
+        ..options
+    };
+    let mut out = Vec::new();
+    assert!(
+        env.kms
+            .envelope_decrypt_stream(&mut changed.as_slice(), &mut out, &unverified)
+            .await
+            .is_err()
+    );
+    assert_eq!(out, data);
 }
