@@ -3,7 +3,8 @@
 //! requirements file, so every clone shares one install and a changed pin installs afresh.
 //!
 //! This is xtask's one door for tools that come from PyPI: the emulator (moto), cfn-lint,
-//! cargo-zigbuild with its zig, and the AWS CLI (for the benchmark).
+//! cargo-zigbuild with its zig, the AWS CLI (for the benchmark), and aws-encryption-cli (for the
+//! envelope interoperability tests and the benchmark).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,8 @@ pub(crate) const CFN_LINT: Tool = Tool("cfn-lint");
 pub(crate) const LAMBDA_BUILD: Tool = Tool("lambda-build");
 /// The AWS CLI, for the re-encryption benchmark beside `aws s3 cp`.
 pub(crate) const AWSCLI: Tool = Tool("awscli");
+/// aws-encryption-cli, for the envelope interoperability tests and benchmark.
+pub(crate) const ESDK_CLI: Tool = Tool("esdk-cli");
 
 /// An installed tool's virtualenv.
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
 //! `cargo xtask test`: cfn-lint over the template, then the whole workspace's tests against a
-//! fresh local emulator, then the end-to-end deploy, validate and destroy (`e2e.rs`) against
+//! fresh local emulator (with the pinned aws-encryption-cli for the envelope tests), then the end-to-end deploy, validate and destroy (`e2e.rs`) against
 //! the same emulator.
 
 use anyhow::{Context, Result, bail};
@@ -19,6 +19,10 @@ pub(crate) struct TestArgs {
 
 pub(crate) fn run(args: &TestArgs) -> Result<()> {
     crate::template::lint()?;
+    // The envelope tests run aws-encryption-cli against the same emulator.
+    let esdk_cli = crate::pytools::install(crate::pytools::ESDK_CLI)?
+        .bin()
+        .join("aws-encryption-cli");
     let emulator = Emulator::start(None, Some(TEST_SEED_ALIAS))?;
     println!("xtask: emulator ready at {}", emulator.endpoint());
     let mut command = crate::cargo();
@@ -31,6 +35,7 @@ pub(crate) fn run(args: &TestArgs) -> Result<()> {
         .args(&args.cargo_args)
         .envs(emulator.client_env())
         .env("KMSROT_TEST_SEED_ALIAS", TEST_SEED_ALIAS)
+        .env("KMSROT_TEST_ESDK_CLI", &esdk_cli)
         .status()
         .context("running cargo test")?;
     let e2e = if status.success() && !args.no_e2e {

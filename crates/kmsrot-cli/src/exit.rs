@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use kmsrot_core::config::ConfigError;
+use kmsrot_core::envelope::{EnvelopeError, EnvelopeFailure};
 use kmsrot_core::s3::{CheckpointError, S3Error};
 use kmsrot_core::{KmsError, RotationError};
 use kmsrot_types::{ContextError, ParseError};
@@ -17,7 +18,8 @@ pub(crate) const NOT_FOUND: u8 = 3;
 /// key type for the operation.
 pub(crate) const KEY_UNUSABLE: u8 = 4;
 /// A cryptographic check failed: corrupted ciphertext, wrong encryption context, wrong key,
-/// signature or MAC that does not verify.
+/// signature or MAC that does not verify; an envelope message changed, truncated or malformed,
+/// failing its key commitment, or with no data key wrapped by a trusted key.
 pub(crate) const CRYPTO: u8 = 5;
 /// Access denied, or no usable credentials or region.
 pub(crate) const ACCESS: u8 = 6;
@@ -26,8 +28,9 @@ pub(crate) const THROTTLED: u8 = 7;
 /// kmsrot refused an unsafe or unsupported change: unmanaged alias, alias exists, unsupported
 /// key, spec or usage mismatch, nothing to roll back, a rotation still unfinished, on-demand
 /// rotations used up, an invalid policy in a key's tags, a failed self-test of a new key, a
-/// sweep in which some alias failed, a re-encryption in which some object failed, an S3
-/// endpoint without UpdateObjectEncryption under `--method update`, or (`kmsrot event`) an
+/// sweep in which some alias failed, a re-encryption or rewrap in which some object failed, an
+/// S3 endpoint without UpdateObjectEncryption under `--method update`, an envelope message
+/// without key commitment, with too many data keys, or not rewrappable, or (`kmsrot event`) an
 /// event refused as malformed, forged or foreign, or whose outcome reports a failure.
 pub(crate) const REFUSED: u8 = 8;
 /// `verify` or `verify-mac` without `--alias` or `--key`: the signature or MAC is valid, but
@@ -110,6 +113,31 @@ fn s3_code(err: &S3Error) -> u8 {
     }
 }
 
+fn envelope_format_code(err: &EnvelopeError) -> u8 {
+    match err {
+        EnvelopeError::Truncated { .. }
+        | EnvelopeError::Malformed(_)
+        | EnvelopeError::Signature
+        | EnvelopeError::Commitment
+        | EnvelopeError::HeaderTag
+        | EnvelopeError::FrameTag { .. }
+        | EnvelopeError::Trailing(_) => CRYPTO,
+        EnvelopeError::UnknownSuite(_)
+        | EnvelopeError::NotCommitting(_)
+        | EnvelopeError::TooManyDataKeys { .. } => REFUSED,
+        EnvelopeError::DataKey(_) | EnvelopeError::Io(_) => FAILURE,
+    }
+}
+
+fn envelope_code(err: &EnvelopeFailure) -> u8 {
+    match err {
+        EnvelopeFailure::Format(format) => envelope_format_code(format),
+        EnvelopeFailure::Kms(kms) => kms_code(kms),
+        EnvelopeFailure::Untrusted { .. } | EnvelopeFailure::Context { .. } => CRYPTO,
+        EnvelopeFailure::NotRewrappable(_) => REFUSED,
+    }
+}
+
 /// Whether the first error in the chain that kmsrot-core knows may succeed when run again,
 /// as kmsrot-core decides it (its `retry` module).
 fn retryable(err: &anyhow::Error) -> bool {
@@ -138,6 +166,12 @@ pub(crate) fn code(err: &anyhow::Error) -> u8 {
         }
         if let Some(err) = cause.downcast_ref::<S3Error>() {
             return s3_code(err);
+        }
+        if let Some(err) = cause.downcast_ref::<EnvelopeFailure>() {
+            return envelope_code(err);
+        }
+        if let Some(err) = cause.downcast_ref::<EnvelopeError>() {
+            return envelope_format_code(err);
         }
         if cause.is::<Interrupted>() {
             return INTERRUPTED;

@@ -48,6 +48,9 @@ enum Command {
     Encrypt(cmd::encrypt::Args),
     /// Decrypt a symmetric ciphertext, whichever key of the alias's history made it.
     Decrypt(cmd::decrypt::Args),
+    /// Envelope encryption in the AWS Encryption SDK's format: data of any size, and rewrap
+    /// after a rotation.
+    Envelope(cmd::envelope::Args),
     /// Show the key behind an alias (or a key ID or ARN): spec, usage, state, rotation.
     Describe(cmd::describe::Args),
     /// Sign a message through an alias; the signature records the key ARN.
@@ -122,6 +125,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Encrypt(args) => cmd::encrypt::run(&global, args).await,
             Command::Decrypt(args) => cmd::decrypt::run(&global, args).await,
+            Command::Envelope(args) => cmd::envelope::run(&global, args).await,
             Command::Describe(args) => cmd::describe::run(&global, args).await,
             Command::Sign(args) => cmd::sign::sign(&global, args).await,
             Command::Verify(args) => cmd::sign::verify(&global, args).await,

@@ -5,6 +5,7 @@ pub(crate) mod completions;
 pub(crate) mod decrypt;
 pub(crate) mod describe;
 pub(crate) mod encrypt;
+pub(crate) mod envelope;
 pub(crate) mod event;
 pub(crate) mod fleet;
 pub(crate) mod guard;

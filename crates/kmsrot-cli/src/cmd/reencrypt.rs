@@ -62,7 +62,7 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         match (&args.resume, args.dry_run || args.emit_batch_job.is_some()) {
             (Some(path), _) => (Some(path.clone()), false),
             (None, true) => (None, false),
-            (None, false) => (Some(default_checkpoint(&args.at)), true),
+            (None, false) => (Some(default_checkpoint("reencrypt", &args.at)), true),
         };
     if let Some(path) = &checkpoint {
         eprintln!(
@@ -165,21 +165,21 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     Ok(())
 }
 
-/// A checkpoint file name for a run, in the current directory.
-fn default_checkpoint(at: &S3Location) -> PathBuf {
+/// A checkpoint file name for a run of `command`, in the current directory.
+pub(crate) fn default_checkpoint(command: &str, at: &S3Location) -> PathBuf {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
     PathBuf::from(format!(
-        "kmsrot-reencrypt-{}-{seconds}-{}.checkpoint",
+        "kmsrot-{command}-{}-{seconds}-{}.checkpoint",
         at.bucket,
         std::process::id()
     ))
 }
 
 /// The first Ctrl-C lets objects in flight finish; a second one stops at once.
-fn watch_ctrl_c(stop: Arc<AtomicBool>) {
+pub(crate) fn watch_ctrl_c(stop: Arc<AtomicBool>) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             stop.store(true, Ordering::SeqCst);

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 pub(crate) use audit::{account_text, audit_text};
 pub(crate) use key::{Checked, key_fields, print_verified};
-pub(crate) use reencrypt::{batch_job_text, reencrypt_text};
+pub(crate) use reencrypt::{batch_job_text, reencrypt_text, rewrap_text};
 pub(crate) use rotation::{action_text, outcome_lines, outcome_text, verdict_text};
 pub(crate) use s3::{bucket_encryption_text, object_keys_text};
 pub(crate) use status::{STATUS_HEADERS, status_row};

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use kmsrot_types::s3::ReencryptReport;
+use kmsrot_types::s3::{ReencryptReport, RewrapReport};
 
 use super::bytes_text;
 
@@ -102,6 +102,50 @@ pub(crate) fn batch_job_text(
             r.target_key_arn.region(),
             job.display(),
         )
+}
+
+/// The final report of `kmsrot envelope rewrap`.
+pub(crate) fn rewrap_text(r: &RewrapReport) -> String {
+    let verb = if r.dry_run {
+        "would rewrap"
+    } else {
+        "rewrapped"
+    };
+    let mut text = format!(
+        "{verb} {} to {} ({})\n",
+        r.location, r.alias, r.target_key_arn
+    );
+    let skipped: u64 = r.skipped.values().sum();
+    text.push_str(&format!("  listed   {:>7}\n", r.listed));
+    text.push_str(&format!(
+        "  {}  {:>7}\n",
+        if r.dry_run { "to move" } else { "moved  " },
+        r.moved
+    ));
+    for (from, n) in &r.moved_from {
+        text.push_str(&format!("    {n:>7}  from {from}\n"));
+    }
+    text.push_str(&format!("  skipped  {skipped:>7}\n"));
+    for (why, n) in &r.skipped {
+        text.push_str(&format!("    {n:>7}  {why}\n"));
+    }
+    if r.resumed > 0 {
+        text.push_str(&format!(
+            "  resumed  {:>7}  finished by an earlier run\n",
+            r.resumed
+        ));
+    }
+    text.push_str(&format!("  failed   {:>7}\n", r.failed.len()));
+    for f in &r.failed {
+        text.push_str(&format!("    {}: {}\n", f.key, f.reason));
+    }
+    if r.dry_run {
+        text.push_str("DRY RUN: nothing was changed\n");
+    }
+    if r.interrupted {
+        text.push_str("INTERRUPTED: run again with --resume to finish\n");
+    }
+    text
 }
 
 #[cfg(test)]

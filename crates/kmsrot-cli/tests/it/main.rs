@@ -3,6 +3,7 @@
 
 mod audit;
 mod data;
+mod envelope;
 mod guard;
 mod rotation;
 mod s3;
