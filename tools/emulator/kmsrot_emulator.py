@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from urllib.parse import parse_qs, unquote, urlparse
 from typing import Any, Callable
 
 from moto.cloudformation import models as cfn_models
@@ -2116,6 +2117,55 @@ def _list_aliases_dated(self: Any) -> str:
 kms_models.KmsBackend.create_alias = _create_alias_stamped
 kms_models.KmsBackend.update_alias = _update_alias_stamped
 KmsResponse.list_aliases = _list_aliases_dated
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 28: CopyObject honours x-amz-copy-source-if-match on its source and If-Match on its
+# destination.
+#
+# AWS, CopyObject (aws-sdk-s3 1.137): CopySourceIfMatch: "Copies the object if its entity tag
+# (ETag) matches the specified tag."; IfMatch: "Copies the object if the entity tag (ETag) of
+# the destination object matches the specified tag. If the ETag values do not match, the
+# operation returns a 412 Precondition Failed error." (for the source, AWS answers the same
+# 412 PreconditionFailed).
+#
+# moto 5.2.5 checks only x-amz-copy-source-if-none-match and copies whatever the source and
+# destination hold now. With this patch both conditions are checked before the copy, and a
+# mismatch is 412 PreconditionFailed; a destination If-Match on a missing object is 404
+# NoSuchKey, as for PutObject.
+# ---------------------------------------------------------------------------------------------
+
+_copy_object_unconditional = S3Response.copy_object
+
+
+def _etag_matches(key: Any, wanted: str) -> bool:
+    return key.etag.strip('"') == wanted.strip().strip('"')
+
+
+@functools.wraps(_copy_object_unconditional)
+def _copy_object_conditional(self: Any) -> Any:
+    source_match = self.headers.get("x-amz-copy-source-if-match")
+    dest_match = self.headers.get("If-Match")
+    if source_match is not None:
+        copy_source = self.headers.get("x-amz-copy-source")
+        if isinstance(copy_source, bytes):
+            copy_source = copy_source.decode("utf-8")
+        parsed = urlparse(copy_source)
+        src_bucket, src_key = unquote(parsed.path).lstrip("/").split("/", 1)
+        src_version = parse_qs(parsed.query).get("versionId", [None])[0]
+        source = self.backend.get_object(src_bucket, src_key, version_id=src_version)
+        if source is not None and not _etag_matches(source, source_match):
+            raise s3_exceptions.PreconditionFailed("x-amz-copy-source-If-Match")
+    if dest_match is not None:
+        current = self.backend.get_object(self.bucket_name, self.parse_key_name())
+        if current is None:
+            raise s3_exceptions.MissingKey(key=self.parse_key_name())
+        if not _etag_matches(current, dest_match):
+            raise s3_exceptions.PreconditionFailed("If-Match")
+    return _copy_object_unconditional(self)
+
+
+S3Response.copy_object = _copy_object_conditional
 
 
 def _exit_with_parent() -> None:

@@ -5,6 +5,8 @@
 //!   zipped and not, and the time from process start
 //!   to its first poll of the Lambda Runtime API (`GET …/runtime/invocation/next`), served by
 //!   a listener on 127.0.0.1. Start-up needs no AWS call, so no emulator is involved.
+//! - envelope encryption, decryption and rewrap beside aws-encryption-cli and `openssl speed`,
+//!   peak memory of a stream, and KMS requests with the data-key cache (`bench_envelope.rs`);
 //! - re-encryption of S3 objects, objects per second, beside the AWS CLI and the emulator's
 //!   HEAD ceiling (`bench_s3.rs`).
 
@@ -22,10 +24,13 @@ const RUNS: usize = 15;
 /// Arguments of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// Measure only the release Lambda (size and start-up), not S3 re-encryption, which needs
-    /// the emulator and the AWS CLI and takes minutes.
-    #[arg(long)]
+    /// Measure only the release Lambda (size and start-up), not envelope encryption or S3
+    /// re-encryption, which need the emulator and take minutes.
+    #[arg(long, conflicts_with = "skip_s3")]
     lambda_only: bool,
+    /// Leave out S3 re-encryption.
+    #[arg(long)]
+    skip_s3: bool,
 }
 
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
@@ -56,10 +61,18 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         ms(startups[RUNS / 2]),
         ms(startups[RUNS - 1]),
     );
-    let table = if args.lambda_only {
-        table
+    let release = if args.lambda_only {
+        None
     } else {
-        format!("{table}\n{}", crate::bench_s3::run()?)
+        Some(crate::bench_s3::build_release()?)
+    };
+    let table = match &release {
+        Some(release) => format!("{table}\n{}", crate::bench_envelope::run(release)?),
+        None => table,
+    };
+    let table = match &release {
+        Some(release) if !args.skip_s3 => format!("{table}\n{}", crate::bench_s3::run(release)?),
+        _ => table,
     };
     println!("\n{table}");
     let dist = crate::target_dir().join("dist");

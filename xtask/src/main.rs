@@ -9,7 +9,9 @@
 )]
 
 mod bench;
+mod bench_envelope;
 mod bench_s3;
+mod delay_proxy;
 mod demo;
 mod deploy;
 mod e2e;

@@ -228,7 +228,9 @@ async fn encrypt(global: &Global, args: EncryptArgs) -> Result<()> {
             options.frame_length,
             made.signer.as_ref(),
         )?;
-        let n = std::io::copy(&mut input, &mut encryptor).context("encrypting the input")?;
+        let n = encryptor
+            .read_from(&mut input)
+            .context("encrypting the input")?;
         encryptor.finish()?;
         n
     };

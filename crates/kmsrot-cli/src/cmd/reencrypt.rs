@@ -46,6 +46,13 @@ pub(crate) struct Args {
     /// in place on other endpoints.
     #[arg(long, value_enum, default_value_t = MethodChoice::Auto)]
     method: MethodChoice,
+    /// Move every listed object with one request, without reading it first: an
+    /// UpdateObjectEncryption, or a copy conditional on the ETag the listing gave, S3 copying
+    /// metadata and tags. Objects already on the target key move again; the bucket default's
+    /// algorithm and Bucket Key setting apply; a website redirect is not kept. Archived or
+    /// changed objects, and those UpdateObjectEncryption refuses, are read first as usual.
+    #[arg(long, conflicts_with = "only_from")]
+    no_head: bool,
     /// Change nothing: write DIR/manifest.csv and DIR/job.json for S3 Batch Operations, for
     /// buckets too large for one machine.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["dry_run", "resume"])]
@@ -78,6 +85,7 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         method: args.method,
         checkpoint: checkpoint.clone(),
         stop: stop.clone(),
+        no_head: args.no_head,
         ..ReencryptOptions::default()
     };
     let progress = Bar::new();

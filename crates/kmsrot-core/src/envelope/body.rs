@@ -33,13 +33,57 @@ pub(crate) fn aead_key(key: &[u8]) -> Result<LessSafeKey, EnvelopeError> {
         .map_err(|_| EnvelopeError::Malformed("the content key was refused".into()))
 }
 
-fn aad(message_id: &[u8], kind: &[u8], sequence: u32, length: u64) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(message_id.len() + kind.len() + 12);
-    aad.extend_from_slice(message_id);
-    aad.extend_from_slice(kind);
-    aad.extend_from_slice(&sequence.to_be_bytes());
-    aad.extend_from_slice(&length.to_be_bytes());
-    aad
+/// A frame's AAD, on the stack: the message ID (at most 32 bytes), the kind (at most 35), the
+/// sequence number and the length.
+struct FrameAad {
+    bytes: [u8; 96],
+    len: usize,
+}
+
+impl FrameAad {
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+fn aad(message_id: &[u8], kind: &[u8], sequence: u32, length: u64) -> FrameAad {
+    let mut bytes = [0; 96];
+    let mut len = 0;
+    for part in [
+        message_id,
+        kind,
+        &sequence.to_be_bytes()[..],
+        &length.to_be_bytes()[..],
+    ] {
+        bytes[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    FrameAad { bytes, len }
+}
+
+/// Seals a regular frame in place: `slot` is the frame as it is written (sequence number, IV,
+/// content, tag), its content already filled with plaintext.
+pub(crate) fn seal_regular_in_place(
+    key: &LessSafeKey,
+    message_id: &[u8],
+    sequence: u32,
+    slot: &mut [u8],
+) -> Result<(), EnvelopeError> {
+    let content_len = slot.len() - 16 - TAG_LEN;
+    let iv = frame_iv(sequence);
+    slot[..4].copy_from_slice(&sequence.to_be_bytes());
+    slot[4..16].copy_from_slice(&iv);
+    let aad = aad(message_id, FRAME, sequence, content_len as u64);
+    let (content, tag) = slot[16..].split_at_mut(content_len);
+    let sealed = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(iv),
+            Aad::from(aad.as_slice()),
+            content,
+        )
+        .map_err(|_| EnvelopeError::Malformed("AES-GCM refused to seal a frame".into()))?;
+    tag.copy_from_slice(sealed.as_ref());
+    Ok(())
 }
 
 /// The IV of frame `sequence`: its number, right-aligned in 12 bytes.

@@ -388,3 +388,37 @@ fn non_framed_messages_are_read() {
         EnvelopeError::FrameTag { sequence: 1 }
     );
 }
+
+/// `Encryptor::read_from` (frames read straight into their batch) writes the same framing as
+/// the other paths, whatever the reader gives at a time.
+#[test]
+fn reading_into_batches_frames_as_the_other_paths_do() {
+    for frame in [1u32, 7, 4096] {
+        let f = frame as usize;
+        for len in [0, 1, f.saturating_sub(1), f, f + 1, 3 * f + 5, 300 * f + 3] {
+            let plaintext: Vec<u8> = (0..len).map(|i| (i * 13 % 251) as u8).collect();
+            let mut encryptor =
+                Encryptor::new(Vec::new(), &materials(KEY), &context(), frame, None).unwrap();
+            let read = encryptor
+                .read_from(&mut Trickle {
+                    bytes: &plaintext,
+                    step: 0,
+                })
+                .unwrap();
+            assert_eq!(read, len as u64);
+            let message = encryptor.finish().unwrap();
+            let full = len / f;
+            let last = len - full * f;
+            assert_eq!(
+                message.len(),
+                header_len(&message) + full * (4 + 12 + f + 16) + (4 + 4 + 12 + 4 + last + 16),
+                "frame {frame}, {len} bytes"
+            );
+            assert_eq!(
+                decrypt(&message, KEY).unwrap().1,
+                plaintext,
+                "frame {frame}, {len} bytes"
+            );
+        }
+    }
+}

@@ -306,6 +306,8 @@ impl S3 {
                 Some(Listed {
                     key: o.key()?.to_owned(),
                     size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                    etag: o.e_tag().map(str::to_owned),
+                    storage_class: o.storage_class().map(|c| c.as_str().to_owned()),
                 })
             }));
         }
@@ -575,6 +577,10 @@ pub fn bucket_key_warnings(key: &str, account: Option<&str>) -> Vec<String> {
 pub(crate) struct Listed {
     pub(crate) key: String,
     pub(crate) size: u64,
+    /// The ETag the listing gave.
+    pub(crate) etag: Option<String>,
+    /// The storage class the listing gave.
+    pub(crate) storage_class: Option<String>,
 }
 
 /// An object's current version as HEAD reports it: what a copy in place must keep.

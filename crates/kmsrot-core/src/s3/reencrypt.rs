@@ -82,6 +82,11 @@ pub struct ReencryptOptions {
     pub multipart_threshold: u64,
     /// The smallest part of a multipart copy (grown to fit S3's 10,000 parts).
     pub part_size: u64,
+    /// Move every listed object with one request, without reading it first (no HEAD): a copy
+    /// conditional on the ETag the listing gave, S3 copying metadata and tags, or an
+    /// `UpdateObjectEncryption`. Objects already on the target key move again, and `only_from`
+    /// cannot be used; see [`S3::reencrypt`] for what else it gives up.
+    pub no_head: bool,
 }
 
 impl Default for ReencryptOptions {
@@ -95,6 +100,7 @@ impl Default for ReencryptOptions {
             stop: Arc::default(),
             multipart_threshold: MAX_SINGLE_COPY,
             part_size: 512 * 1024 * 1024,
+            no_head: false,
         }
     }
 }
@@ -184,7 +190,16 @@ struct Run<'a> {
     copy_instead: AtomicBool,
     /// Set when S3 still throttled an object after every retry.
     throttled: AtomicBool,
+    /// The bucket default's algorithm is DSSE-KMS (`--no-head` copies as DSSE-KMS then).
+    default_dsse: bool,
 }
+
+/// Archive storage classes: an object there is copied only once restored, which only a HEAD
+/// tells.
+const ARCHIVES: [&str; 2] = ["GLACIER", "DEEP_ARCHIVE"];
+
+/// How a one-request move reports where an object came from: it was not read.
+const NOT_READ: &str = "not read (--no-head)";
 
 impl S3 {
     /// Moves every object under `at` to the key `alias` names now, as `options` say, and
@@ -220,12 +235,22 @@ impl S3 {
         };
         // What S3 gives a new SSE-KMS object in this bucket; UpdateObjectEncryption, told
         // nothing, would turn S3 Bucket Keys off.
-        let default_bucket_key = match self.bucket_encryption(&at.bucket, None).await {
-            Ok(default) => default.bucket_key,
-            // An S3-compatible endpoint without default encryption has no setting to follow.
-            Err(S3Error::Service { code, .. }) if code == "NotImplemented" => false,
-            Err(other) => return Err(other),
-        };
+        if options.no_head && !options.only_from.is_empty() {
+            return Err(S3Error::Refused(
+                "--only-from needs each object's key, which only a HEAD tells: leave out --no-head"
+                    .into(),
+            ));
+        }
+        let (default_bucket_key, default_dsse) =
+            match self.bucket_encryption(&at.bucket, None).await {
+                Ok(default) => (
+                    default.bucket_key,
+                    default.algorithm.as_deref() == Some("aws:kms:dsse"),
+                ),
+                // An S3-compatible endpoint without default encryption has no setting to follow.
+                Err(S3Error::Service { code, .. }) if code == "NotImplemented" => (false, false),
+                Err(other) => return Err(other),
+            };
         let listed = self.list(at).await?;
         let mut report = ReencryptReport {
             bucket: at.bucket.clone(),
@@ -264,6 +289,7 @@ impl S3 {
             default_bucket_key,
             copy_instead: AtomicBool::new(method == ReencryptMethod::Copy),
             throttled: AtomicBool::new(false),
+            default_dsse,
         };
         // Set when `--method update` meets an endpoint without it: start nothing more.
         let halt = AtomicBool::new(false);
@@ -335,6 +361,11 @@ impl Run<'_> {
     /// Handles one object: what happened, the version read, and whether
     /// `UpdateObjectEncryption` turned out unsupported with `--method update`.
     async fn one(&self, object: Listed) -> (Listed, ObjectOutcome, Option<String>, Option<String>) {
+        if self.options.no_head
+            && let Some(outcome) = self.one_request(&object).await
+        {
+            return (object, outcome, None, None);
+        }
         let head = match self.s3.head(self.bucket, &object.key).await {
             Ok(head) => head,
             Err(S3Error::NoSuchKey { .. }) => {
@@ -442,6 +473,74 @@ impl Run<'_> {
             }
             Ok(_) => (moved, None),
             Err(f) => (self.failed(&f), None),
+        }
+    }
+
+    /// Moves an object with one request, from what the listing told: an
+    /// `UpdateObjectEncryption`, or a copy conditional on the listed ETag with S3 copying
+    /// metadata and tags, under the bucket default's algorithm and Bucket Key setting.
+    /// `None` when the object needs the HEAD path after all: archived, changed since it was
+    /// listed, or refused by `UpdateObjectEncryption` (unencrypted or DSSE-KMS).
+    async fn one_request(&self, object: &Listed) -> Option<ObjectOutcome> {
+        if object
+            .storage_class
+            .as_deref()
+            .is_some_and(|c| ARCHIVES.contains(&c))
+            || object.size > self.options.multipart_threshold
+        {
+            return None;
+        }
+        let moved = ObjectOutcome::Moved {
+            from: NOT_READ.into(),
+        };
+        if self.options.dry_run {
+            return Some(moved);
+        }
+        // What the listing tells, standing in for a HEAD; S3 copies metadata and tags itself.
+        let head = Head {
+            encryption: if self.default_dsse {
+                ObjectEncryption::DsseKms {
+                    key: String::new(),
+                    key_arn: None,
+                }
+            } else {
+                ObjectEncryption::SseS3
+            },
+            size: object.size,
+            etag: object.etag.clone(),
+            version_id: None,
+            storage_class: object.storage_class.clone(),
+            archived: false,
+            content_type: None,
+            cache_control: None,
+            content_disposition: None,
+            content_encoding: None,
+            content_language: None,
+            expires: None,
+            website_redirect_location: None,
+            metadata: Default::default(),
+            tag_count: 0,
+        };
+        if !self.copy_instead.load(Ordering::SeqCst) && !self.default_dsse {
+            return match self.update(&object.key, &head).await {
+                Ok(()) => Some(moved),
+                Err(f) if f.is_throttling() => Some(self.failed(&f)),
+                // Unsupported, or not for this object: the HEAD path decides.
+                Err(_) => None,
+            };
+        }
+        match self.copy(&object.key, &head).await {
+            Ok(Some(reported)) if reported.parse::<KeyArn>().ok().as_ref() != Some(self.target) => {
+                Some(ObjectOutcome::Failed(format!(
+                    "S3 reports key {reported} for the copy, not the target key {}",
+                    self.target
+                )))
+            }
+            Ok(_) => Some(moved),
+            Err(f) if f.is_throttling() => Some(self.failed(&f)),
+            // Changed since the listing (412), or refused (an SSE-C source): the HEAD path
+            // reads it and decides.
+            Err(_) => None,
         }
     }
 

@@ -2520,3 +2520,54 @@ async fn patch_list_aliases_dates_each_alias() {
         "{moved:?}"
     );
 }
+
+/// Patch 28: CopyObject copies only if the source's ETag matches `x-amz-copy-source-if-match`
+/// and the destination's matches `If-Match`; otherwise 412 PreconditionFailed.
+#[tokio::test]
+async fn patch_copy_object_honours_its_etag_conditions() {
+    let env = env().await;
+    let s3 = env.s3_client();
+    let bucket = env.bucket("copy-conditions", false).await.unwrap();
+    let put = |key: &'static str, body: &'static [u8]| {
+        let s3 = s3.clone();
+        let bucket = bucket.clone();
+        async move {
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.to_vec().into())
+                .send()
+                .await
+                .unwrap()
+                .e_tag()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let first = put("object", b"first").await;
+    let second = put("object", b"second").await;
+    assert_ne!(first, second);
+    let copy = |source_etag: &str, dest_etag: &str| {
+        s3.copy_object()
+            .bucket(&bucket)
+            .key("object")
+            .copy_source(format!("{bucket}/object"))
+            .copy_source_if_match(source_etag)
+            .if_match(dest_etag)
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .send()
+    };
+    let stale_source = copy(&first, &second).await.unwrap_err();
+    assert_eq!(
+        stale_source.raw_response().map(|r| r.status().as_u16()),
+        Some(412)
+    );
+    let stale_destination = copy(&second, &first).await.unwrap_err();
+    assert_eq!(
+        stale_destination
+            .raw_response()
+            .map(|r| r.status().as_u16()),
+        Some(412)
+    );
+    copy(&second, &second).await.unwrap();
+}

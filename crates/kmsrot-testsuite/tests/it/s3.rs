@@ -700,3 +700,126 @@ async fn an_object_moved_from_sse_s3_takes_the_bucket_defaults_bucket_key_settin
         }
     }
 }
+
+/// `no_head`: one request per object (a copy conditional on the listed ETag, S3 copying
+/// metadata and tags), counted by an interceptor on the client; objects already on the target
+/// move again; an object written after the listing is read first, never overwritten with older
+/// data; `only_from` is refused.
+#[tokio::test]
+async fn a_pass_without_head_moves_each_object_with_one_request() {
+    use kmsrot_testsuite::FaultInjector;
+
+    let env = env().await;
+    let (spec, usage) = symmetric();
+    let old = env.create_key(spec, usage).await.unwrap();
+    let (name, target) = env.plain_alias("s3-no-head").await.unwrap();
+    let bucket = env.bucket("no-head", true).await.unwrap();
+    let small = b"{\"a\":1}".to_vec();
+    let keys = [
+        "one.json",
+        "two.json",
+        "three.json",
+        "sse-s3.json",
+        "on-target.json",
+    ];
+    for key in keys {
+        let sse: Sse = match key {
+            "sse-s3.json" => Some(("AES256", None)),
+            "on-target.json" => Some(("aws:kms", Some(&target))),
+            _ => Some(("aws:kms", Some(&old))),
+        };
+        put_rich(&env, &bucket, key, small.clone(), sse).await;
+    }
+    let requests = FaultInjector::default();
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&env.config)
+            .interceptor(requests.clone())
+            .build(),
+    );
+    let s3 = kmsrot_core::s3::S3::from_client(client, env.region(), false);
+    let alias = alias(&env, &name);
+    let options = ReencryptOptions {
+        method: MethodChoice::Copy,
+        no_head: true,
+        ..ReencryptOptions::default()
+    };
+    let refused = s3
+        .reencrypt(
+            &at(&bucket, ""),
+            &alias,
+            &ReencryptOptions {
+                only_from: vec![old.clone()],
+                ..options.clone()
+            },
+            &(),
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("--only-from"), "{refused}");
+    requests.reset();
+    let report = s3
+        .reencrypt(&at(&bucket, ""), &alias, &options, &())
+        .await
+        .unwrap();
+    assert_eq!(report.moved, 5, "{report:?}");
+    assert_eq!(report.moved_from["not read (--no-head)"], 5);
+    let calls = requests.calls();
+    let copies = calls.iter().filter(|c| *c == "CopyObject").count();
+    assert_eq!(copies, 5, "{calls:?}");
+    assert!(!calls.iter().any(|c| c == "HeadObject"), "{calls:?}");
+    // Beside the copies: the bucket default and one listing page.
+    assert_eq!(calls.len(), 5 + 2, "{calls:?}");
+    for key in keys {
+        assert_kept(&env, &bucket, key, &target, &small).await;
+    }
+
+    // An object written after the listing: the listed ETag no longer matches, so the copy is
+    // refused, and the object is read and moved as it is now.
+    struct Overwrite {
+        env: TestEnv,
+        bucket: String,
+        old: KeyArn,
+        newer: Vec<u8>,
+    }
+    impl kmsrot_core::s3::Progress for Overwrite {
+        fn listed(&self, _objects: u64, _bytes: u64) {
+            let (env, bucket, old, newer) = (
+                self.env.clone(),
+                self.bucket.clone(),
+                self.old.clone(),
+                self.newer.clone(),
+            );
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(put_rich(
+                        &env,
+                        &bucket,
+                        "one.json",
+                        newer,
+                        Some(("aws:kms", Some(&old))),
+                    ));
+            })
+            .join()
+            .unwrap();
+        }
+    }
+    let newer = b"{\"a\":2}".to_vec();
+    let overwrite = Overwrite {
+        env: env.clone(),
+        bucket: bucket.clone(),
+        old: old.clone(),
+        newer: newer.clone(),
+    };
+    requests.reset();
+    let report = s3
+        .reencrypt(&at(&bucket, "one"), &alias, &options, &overwrite)
+        .await
+        .unwrap();
+    assert_eq!(report.moved, 1, "{report:?}");
+    assert_eq!(report.moved_from[&old.to_string()], 1, "{report:?}");
+    assert!(requests.calls().iter().any(|c| c == "HeadObject"));
+    assert_kept(&env, &bucket, "one.json", &target, &newer).await;
+}
