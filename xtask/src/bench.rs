@@ -31,6 +31,10 @@ pub(crate) struct BenchArgs {
     /// Leave out S3 re-encryption.
     #[arg(long)]
     skip_s3: bool,
+    /// Where to rewrap the 1 GiB message [default: beside the other files, in /dev/shm]. On a
+    /// file system that shares extents (XFS, Btrfs), rewrap writes only the header's block.
+    #[arg(long, value_name = "DIR")]
+    rewrap_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
@@ -67,7 +71,10 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         Some(crate::bench_s3::build_release()?)
     };
     let table = match &release {
-        Some(release) => format!("{table}\n{}", crate::bench_envelope::run(release)?),
+        Some(release) => format!(
+            "{table}\n{}",
+            crate::bench_envelope::run(release, args.rewrap_dir.as_deref())?
+        ),
         None => table,
     };
     let table = match &release {

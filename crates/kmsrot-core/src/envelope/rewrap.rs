@@ -17,7 +17,12 @@
 //! keyrings authenticate the context), so such a message is refused.
 //!
 //! A file is rewrapped into a temporary file beside it, synced and renamed over it: readers
-//! see the old message or the new one, never a mix, and a failure leaves the old one.
+//! see the old message or the new one, never a mix, and a failure leaves the old one. When the
+//! new header is as long as the old one (the usual case: one key ARN and one wrapped data key
+//! for another, of the same lengths), the temporary file is a copy of the whole file made by
+//! the kernel (`copy_file_range`), with the header (and a signed message's footer) written
+//! over it: on a file system that shares extents (XFS, Btrfs) nothing else is written, and the
+//! rewrap costs the header's block, not the file's length.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -104,6 +109,46 @@ impl Rewrap {
         out.flush()
             .map_err(|e| EnvelopeError::io("writing the message", &e))?;
         Ok(self.new_header.len() as u64 + copied + 2 + signature.len() as u64)
+    }
+}
+
+impl Rewrap {
+    /// Rewraps a file's copy in place: `clone` holds the old message byte for byte, and the new
+    /// header is the old one's length. The header is written over (and, for a signed message,
+    /// the footer, once the old signature verified over `source`'s body): the body is never
+    /// written, so where the clone shares the original's extents, the work is the header's.
+    #[cfg(unix)]
+    fn patch(self, source: &mut File, clone: &File) -> Result<(), EnvelopeError> {
+        use std::os::unix::fs::FileExt;
+        let io = |what: &str, e: std::io::Error| EnvelopeError::io(what, &e);
+        clone
+            .write_all_at(&self.new_header, 0)
+            .map_err(|e| io("writing the new header", e))?;
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
+        source
+            .seek(SeekFrom::Start(self.old_bytes.len() as u64))
+            .map_err(|e| io("reading the message", e))?;
+        let mut old = digest::Context::new(&digest::SHA384);
+        old.update(&self.old_bytes);
+        let mut new = digest::Context::new(&digest::SHA384);
+        new.update(&self.new_header);
+        let (copied, signature) = copy_body(
+            &self.old,
+            &mut *source,
+            &mut std::io::sink(),
+            &mut [&mut old, &mut new],
+        )?;
+        verify_signature(&self.old, &old.finish(), &signature.unwrap_or_default())?;
+        let signature = signer.sign_digest(&new.finish())?;
+        let body_end = self.new_header.len() as u64 + copied;
+        let mut footer = (signature.len() as u16).to_be_bytes().to_vec();
+        footer.extend_from_slice(&signature);
+        clone
+            .set_len(body_end)
+            .and_then(|()| clone.write_all_at(&footer, body_end))
+            .map_err(|e| io("writing the new footer", e))
     }
 }
 
@@ -254,10 +299,22 @@ impl AliasKms {
         temp.as_file()
             .set_permissions(before.permissions())
             .map_err(|e| io("copying the permissions of", e))?;
-        file.seek(SeekFrom::Start(header_bytes.len() as u64))
-            .map_err(|e| io("reading", e))?;
-        // File to file: the unsigned body is copied by the kernel (copy_file_range).
-        rewrap.write(&mut file, temp.as_file_mut())?;
+        let same_length = rewrap.header().len() == header_bytes.len();
+        if cfg!(unix) && same_length {
+            // The whole file, from offset 0, file to file: copy_file_range, which shares the
+            // extents on a file system that can (XFS, Btrfs), so only the header's block (and
+            // a signed message's last one) is written anew.
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| io("reading", e))?;
+            std::io::copy(&mut file, temp.as_file_mut()).map_err(|e| io("copying", e))?;
+            #[cfg(unix)]
+            rewrap.patch(&mut file, temp.as_file())?;
+        } else {
+            file.seek(SeekFrom::Start(header_bytes.len() as u64))
+                .map_err(|e| io("reading", e))?;
+            // File to file: the unsigned body is copied by the kernel (copy_file_range).
+            rewrap.write(&mut file, temp.as_file_mut())?;
+        }
         temp.as_file().sync_all().map_err(|e| io("syncing", e))?;
         let after = std::fs::metadata(path).map_err(|e| io("reading", e))?;
         if after.len() != before.len() || after.modified().ok() != before.modified().ok() {
