@@ -832,6 +832,13 @@ impl AliasKms {
         }
     }
 
+    /// The alias's [history](Kms::history), current key first; an alias ARN of another Region
+    /// is refused before any call.
+    pub async fn history(&self) -> Result<Vec<KeyArn>, KmsError> {
+        self.here("DescribeKey")?;
+        self.kms.history(self.alias.name()).await
+    }
+
     /// The key the alias names now: metadata, and rotation status for symmetric keys.
     pub async fn describe(&self) -> Result<KeyInfo, KmsError> {
         self.here("DescribeKey")?;

@@ -214,35 +214,22 @@ async fn encrypt(global: &Global, args: EncryptArgs) -> Result<()> {
         signed: !args.unsigned,
         cache: None,
     };
-    let made = alias
-        .envelope_materials(&context, options.signed)
-        .await
-        .with_context(|| format!("making a data key through {}", args.alias))?;
-    let key_arn = String::from_utf8_lossy(&made.materials.encrypted[0].provider_info).into_owned();
-    let plaintext_bytes = {
+    let encrypted = {
         let writer = output.writer();
-        let mut encryptor = kmsrot_core::envelope::Encryptor::new(
-            writer,
-            &made.materials,
-            &made.context,
-            options.frame_length,
-            made.signer.as_ref(),
-        )?;
-        let n = encryptor
-            .read_from(&mut input)
-            .context("encrypting the input")?;
-        encryptor.finish()?;
-        n
+        alias
+            .envelope_encrypt_stream(&context, &mut input, writer, None, &options)
+            .await
+            .with_context(|| format!("encrypting the input through {}", args.alias))?
     };
     output.finish()?;
-    tracing::info!(alias = %args.alias, key_arn = %key_arn, "envelope encrypted");
+    tracing::info!(alias = %args.alias, key_arn = %encrypted.key, "envelope encrypted");
     if global.output == Format::Json {
         output::print_json(&EncryptReport {
             alias: &args.alias,
-            key_arn,
-            suite: format!("{:#06x}", if options.signed { 0x0578 } else { 0x0478 }),
+            key_arn: encrypted.key.to_string(),
+            suite: format!("{:#06x}", encrypted.suite.id),
             frame_length: options.frame_length,
-            plaintext_bytes,
+            plaintext_bytes: encrypted.plaintext_len,
         })?;
     }
     Ok(())
@@ -265,7 +252,8 @@ async fn decrypt(global: &Global, args: DecryptArgs) -> Result<()> {
     let kms = super::kms(global).await?;
     let trust = match (&args.alias, &args.discovery_account) {
         (Some(alias), _) => Trust::Keys(
-            kms.history(alias.name())
+            kms.alias(alias.clone())
+                .history()
                 .await
                 .with_context(|| format!("reading the history of {alias}"))?,
         ),
@@ -357,8 +345,8 @@ async fn rewrap(global: &Global, args: RewrapArgs) -> Result<()> {
             .map_err(|e| UsageError(format!("{e}")))?;
         return rewrap_s3(global, &config, &alias, at, &args).await;
     }
-    let history = kms
-        .history(args.alias.name())
+    let history = alias
+        .history()
         .await
         .with_context(|| format!("reading the history of {}", args.alias))?;
     let target = history
@@ -418,31 +406,7 @@ fn would_rewrap_file(
         CommitmentPolicy::default(),
         max_data_keys,
     )?;
-    let ours: Vec<KeyArn> = header
-        .data_keys
-        .iter()
-        .filter_map(|edk| {
-            (edk.provider_id == kmsrot_core::envelope::PROVIDER_ID)
-                .then(|| {
-                    String::from_utf8_lossy(&edk.provider_info)
-                        .parse::<KeyArn>()
-                        .ok()
-                })
-                .flatten()
-        })
-        .filter(|k| history.contains(k))
-        .collect();
-    let current = &history[0];
-    match ours.iter().find(|k| *k != current) {
-        Some(from) => Ok(RewrapOutcome::Moved {
-            from: from.clone(),
-            to: current.clone(),
-        }),
-        None if ours.is_empty() => {
-            bail!("no data key of the message is wrapped by a key of the alias's history")
-        }
-        None => Ok(RewrapOutcome::Current(current.clone())),
-    }
+    Ok(kmsrot_core::envelope::rewrap::preview(&header, history)?)
 }
 
 async fn rewrap_s3(

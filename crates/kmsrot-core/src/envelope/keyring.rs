@@ -158,6 +158,17 @@ impl DecryptOptions {
     }
 }
 
+/// A message [`AliasKms::envelope_encrypt_stream`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encrypted {
+    /// The key that wrapped its data key.
+    pub key: KeyArn,
+    /// Its suite.
+    pub suite: super::Suite,
+    /// The plaintext's length.
+    pub plaintext_len: u64,
+}
+
 /// A message [`Kms::envelope_decrypt_stream`] opened.
 #[derive(Debug)]
 pub struct Opened {
@@ -256,8 +267,8 @@ impl AliasKms {
     }
 
     /// Envelope-encrypts a stream in constant memory: the data key first (one KMS call, or the
-    /// cache when `length` is known), then `input` frame by frame into `output`. Blocking I/O:
-    /// call it where blocking is allowed. Returns the plaintext's length.
+    /// cache when `length` is known), then `input` frame by frame into `output`
+    /// ([`Encryptor::read_from`]). Blocking I/O: call it where blocking is allowed.
     pub async fn envelope_encrypt_stream(
         &self,
         context: &EncryptionContext,
@@ -265,7 +276,7 @@ impl AliasKms {
         output: impl Write,
         length: Option<u64>,
         options: &EncryptOptions,
-    ) -> Result<u64, EnvelopeFailure> {
+    ) -> Result<Encrypted, EnvelopeFailure> {
         let made = self.materials_for(context, length, options).await?;
         let mut encryptor = Encryptor::new(
             output,
@@ -274,17 +285,22 @@ impl AliasKms {
             options.frame_length,
             made.signer.as_ref(),
         )?;
-        let copied = std::io::copy(input, &mut encryptor).map_err(|e| {
-            match e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<EnvelopeError>())
-            {
-                Some(inner) => inner.clone(),
-                None => EnvelopeError::Io(format!("reading the plaintext: {e}")),
-            }
-        })?;
+        let plaintext_len = encryptor.read_from(input)?;
         encryptor.finish()?;
-        Ok(copied)
+        Ok(Encrypted {
+            key: made
+                .materials
+                .encrypted
+                .first()
+                .and_then(kms_key)
+                .ok_or_else(|| EnvelopeError::DataKey("no KMS-wrapped data key".into()))?,
+            suite: if made.signer.is_some() {
+                super::Suite::COMMITTING_SIGNED
+            } else {
+                super::Suite::COMMITTING
+            },
+            plaintext_len,
+        })
     }
 }
 

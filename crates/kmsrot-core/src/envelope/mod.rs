@@ -78,8 +78,8 @@ use aws_lc_rs::aead::{Aad, Nonce};
 pub use cache::{CacheLimits, CacheStats, DataKeyCache};
 pub use header::{EncryptedDataKey, Header};
 pub use keyring::{
-    DecryptOptions, EncryptOptions, EncryptionMaterials, EnvelopeFailure, Opened, PROVIDER_ID,
-    Release, Trust,
+    DecryptOptions, EncryptOptions, Encrypted, EncryptionMaterials, EnvelopeFailure, Opened,
+    PROVIDER_ID, Release, Trust,
 };
 pub use rewrap::{Rewrap, RewrapOutcome, RewrapPlan};
 pub use stream::Encryptor;

@@ -76,7 +76,69 @@ pub enum RewrapPlan {
     Move(Box<Rewrap>),
 }
 
+/// What a rewrap of this message would do, from its header alone (no KMS call): refused for a
+/// suite or layout kmsrot does not rewrap; `Current` when the only data keys of the alias's
+/// `history` (current key first) are the current key's; `Moved` from the first other history
+/// key otherwise. A message no history key wrapped is [`EnvelopeFailure::Untrusted`].
+pub fn preview(header: &Header, history: &[KeyArn]) -> Result<RewrapOutcome, EnvelopeFailure> {
+    let suite = header.suite;
+    if suite != Suite::COMMITTING && suite != Suite::COMMITTING_SIGNED {
+        return Err(EnvelopeFailure::NotRewrappable(format!(
+            "it is in algorithm suite {:#06x}; kmsrot rewraps the committing suites 0x0478 and 0x0578, so decrypt it and encrypt it again",
+            suite.id
+        )));
+    }
+    if header.content_type != super::header::FRAMED {
+        return Err(EnvelopeFailure::NotRewrappable(
+            "it is not framed; kmsrot rewraps framed messages".into(),
+        ));
+    }
+    let current = history
+        .first()
+        .ok_or_else(|| EnvelopeFailure::NotRewrappable("the alias has no history".into()))?;
+    let named: Vec<KeyArn> = header.data_keys.iter().filter_map(kms_key).collect();
+    let ours: Vec<&KeyArn> = named.iter().filter(|k| history.contains(k)).collect();
+    match ours.iter().find(|k| **k != current) {
+        Some(from) => Ok(RewrapOutcome::Moved {
+            from: (*from).clone(),
+            to: current.clone(),
+        }),
+        None if ours.is_empty() => Err(EnvelopeFailure::Untrusted {
+            named: if named.is_empty() {
+                "no KMS key".into()
+            } else {
+                named
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        }),
+        None => Ok(RewrapOutcome::Current(current.clone())),
+    }
+}
+
 impl Rewrap {
+    /// Reads the old body from `body` (hashing it under the old and the new header), verifies
+    /// the old signature, and returns the body's length and the new footer, signed by `signer`.
+    fn resign(
+        &self,
+        signer: &Signer,
+        body: impl Read,
+        out: &mut impl Write,
+    ) -> Result<(u64, Vec<u8>), EnvelopeError> {
+        let mut old = digest::Context::new(&digest::SHA384);
+        old.update(&self.old_bytes);
+        let mut new = digest::Context::new(&digest::SHA384);
+        new.update(&self.new_header);
+        let (copied, signature) = copy_body(&self.old, body, out, &mut [&mut old, &mut new])?;
+        verify_signature(&self.old, &old.finish(), &signature.unwrap_or_default())?;
+        let signature = signer.sign_digest(&new.finish())?;
+        let mut footer = (signature.len() as u16).to_be_bytes().to_vec();
+        footer.extend_from_slice(&signature);
+        Ok((copied, footer))
+    }
+
     /// The new header's bytes.
     pub fn header(&self) -> &[u8] {
         &self.new_header
@@ -96,19 +158,11 @@ impl Rewrap {
                 .map_err(|e| EnvelopeError::io("copying the message body", &e))?;
             return Ok(self.new_header.len() as u64 + copied);
         };
-        let mut old = digest::Context::new(&digest::SHA384);
-        old.update(&self.old_bytes);
-        let mut new = digest::Context::new(&digest::SHA384);
-        new.update(&self.new_header);
-        let (copied, signature) = copy_body(&self.old, body, out, &mut [&mut old, &mut new])?;
-        let signature = signature.unwrap_or_default();
-        verify_signature(&self.old, &old.finish(), &signature)?;
-        let signature = signer.sign_digest(&new.finish())?;
-        put(out, &(signature.len() as u16).to_be_bytes())?;
-        put(out, &signature)?;
+        let (copied, footer) = self.resign(signer, body, out)?;
+        put(out, &footer)?;
         out.flush()
             .map_err(|e| EnvelopeError::io("writing the message", &e))?;
-        Ok(self.new_header.len() as u64 + copied + 2 + signature.len() as u64)
+        Ok(self.new_header.len() as u64 + copied + footer.len() as u64)
     }
 }
 
@@ -130,21 +184,8 @@ impl Rewrap {
         source
             .seek(SeekFrom::Start(self.old_bytes.len() as u64))
             .map_err(|e| io("reading the message", e))?;
-        let mut old = digest::Context::new(&digest::SHA384);
-        old.update(&self.old_bytes);
-        let mut new = digest::Context::new(&digest::SHA384);
-        new.update(&self.new_header);
-        let (copied, signature) = copy_body(
-            &self.old,
-            &mut *source,
-            &mut std::io::sink(),
-            &mut [&mut old, &mut new],
-        )?;
-        verify_signature(&self.old, &old.finish(), &signature.unwrap_or_default())?;
-        let signature = signer.sign_digest(&new.finish())?;
+        let (copied, footer) = self.resign(signer, &mut *source, &mut std::io::sink())?;
         let body_end = self.new_header.len() as u64 + copied;
-        let mut footer = (signature.len() as u16).to_be_bytes().to_vec();
-        footer.extend_from_slice(&signature);
         clone
             .set_len(body_end)
             .and_then(|()| clone.write_all_at(&footer, body_end))
@@ -163,29 +204,8 @@ impl AliasKms {
         header_bytes: &[u8],
         history: &[KeyArn],
     ) -> Result<RewrapPlan, EnvelopeFailure> {
-        let suite = header.suite;
-        if suite != Suite::COMMITTING && suite != Suite::COMMITTING_SIGNED {
-            return Err(EnvelopeFailure::NotRewrappable(format!(
-                "it is in algorithm suite {:#06x}; kmsrot rewraps the committing suites 0x0478 and 0x0578, so decrypt it and encrypt it again",
-                suite.id
-            )));
-        }
-        if header.content_type != super::header::FRAMED {
-            return Err(EnvelopeFailure::NotRewrappable(
-                "it is not framed; kmsrot rewraps framed messages".into(),
-            ));
-        }
-        let current = history
-            .first()
-            .ok_or_else(|| EnvelopeFailure::NotRewrappable("the alias has no history".into()))?;
-        let ours: Vec<KeyArn> = header
-            .data_keys
-            .iter()
-            .filter_map(kms_key)
-            .filter(|k| history.contains(k))
-            .collect();
-        if !ours.is_empty() && ours.iter().all(|k| k == current) {
-            return Ok(RewrapPlan::Current(current.clone()));
+        if let RewrapOutcome::Current(key) = preview(header, history)? {
+            return Ok(RewrapPlan::Current(key));
         }
         let trust = Trust::Keys(history.to_vec());
         let (from, data_key) = self
@@ -199,7 +219,7 @@ impl AliasKms {
             .filter(|edk| !kms_key(edk).is_some_and(|k| history.contains(&k)))
             .cloned()
             .collect();
-        let signer = match suite.signing {
+        let signer = match header.suite.signing {
             Signing::None => None,
             _ => Some(Signer::new()?),
         };
@@ -223,7 +243,7 @@ impl AliasKms {
         }];
         data_keys.extend(others);
         let (_, new_header) = stream::seal_header(
-            suite,
+            header.suite,
             &header.message_id,
             &context,
             &data_keys,

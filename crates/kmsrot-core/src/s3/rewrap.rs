@@ -28,9 +28,10 @@ use super::checkpoint::{Checkpoint, Header as CheckpointHeader};
 use super::reencrypt::{ObjectOutcome, Progress};
 use super::{Failure, Head, Listed, S3, S3Error};
 use crate::AliasKms;
-use crate::envelope::keyring::kms_key;
 use crate::envelope::stream::read_header_from;
-use crate::envelope::{CommitmentPolicy, EnvelopeError, EnvelopeFailure, RewrapPlan};
+use crate::envelope::{
+    CommitmentPolicy, EnvelopeError, EnvelopeFailure, RewrapOutcome, RewrapPlan,
+};
 
 /// The options of a rewrap run over S3.
 #[derive(Debug, Clone)]
@@ -91,7 +92,7 @@ impl S3 {
         options: &RewrapOptions,
         progress: &dyn Progress,
     ) -> Result<RewrapReport, S3Error> {
-        let history = alias.kms().history(alias.alias().name()).await?;
+        let history = alias.history().await?;
         let target = Self::target_key(alias).await?.key_arn;
         let checkpoint = match &options.checkpoint {
             Some(path) => Some(Checkpoint::open(
@@ -335,20 +336,12 @@ impl Run<'_> {
 
     /// What a dry run reports, from the header alone.
     fn would(&self, header: &crate::envelope::Header) -> ObjectOutcome {
-        let ours: Vec<KeyArn> = header
-            .data_keys
-            .iter()
-            .filter_map(kms_key)
-            .filter(|k| self.history.contains(k))
-            .collect();
-        match ours.iter().find(|k| Some(*k) != self.history.first()) {
-            Some(from) => ObjectOutcome::Moved {
+        match crate::envelope::rewrap::preview(header, self.history) {
+            Ok(RewrapOutcome::Moved { from, .. }) => ObjectOutcome::Moved {
                 from: from.to_string(),
             },
-            None if ours.is_empty() => ObjectOutcome::Failed(
-                "no data key of the message is wrapped by a key of the alias's history".into(),
-            ),
-            None => ObjectOutcome::Skipped(skip::CURRENT),
+            Ok(RewrapOutcome::Current(_)) => ObjectOutcome::Skipped(skip::CURRENT),
+            Err(err) => ObjectOutcome::Failed(err.to_string()),
         }
     }
 }

@@ -262,7 +262,7 @@ async fn signed_streams_release_plaintext_only_once_verified() {
         )
         .await
         .unwrap();
-    assert_eq!(written, data.len() as u64);
+    assert_eq!(written.plaintext_len, data.len() as u64);
     let options = DecryptOptions::new(Trust::Keys(vec![key.clone()]));
     let mut out = Vec::new();
     let opened = env
