@@ -12,7 +12,9 @@ use anyhow::{Context, Result, bail};
 use kmsrot_core::envelope::{
     CommitmentPolicy, DecryptOptions, EncryptOptions, Release, RewrapOutcome, Trust,
 };
-use kmsrot_core::s3::{ObjectOutcome, Progress, RewrapOptions, S3};
+use kmsrot_core::s3::{
+    ObjectOutcome, ObjectReader, ObjectUpload, ObjectWriter, Progress, RewrapOptions, S3, Uploaded,
+};
 use kmsrot_types::s3::{ObjectFailure, RewrapReport, S3Location};
 use kmsrot_types::{AliasRef, KeyArn, Partition};
 use serde::Serialize;
@@ -51,11 +53,12 @@ pub(crate) struct EncryptArgs {
     /// Encryption context pair, stored in the message and given to KMS; repeat for more.
     #[arg(short = 'c', long = "context", value_name = "KEY=VALUE")]
     context: Vec<String>,
-    /// Read the plaintext from FILE [default: stdin].
-    #[arg(short = 'i', long = "in", value_name = "FILE")]
+    /// Read the plaintext from FILE, or from the object s3://BUCKET/KEY [default: stdin].
+    #[arg(short = 'i', long = "in", value_name = "FILE|S3_URL")]
     input: Option<PathBuf>,
-    /// Write the message to FILE [default: stdout].
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    /// Write the message to FILE, or to the object s3://BUCKET/KEY [default: stdout]. Either
+    /// appears only once the whole message is written.
+    #[arg(short = 'o', long = "out", value_name = "FILE|S3_URL")]
     out: Option<PathBuf>,
     /// Bytes of plaintext per frame.
     #[arg(long, value_name = "BYTES", default_value_t = kmsrot_core::envelope::DEFAULT_FRAME_LENGTH,
@@ -82,12 +85,13 @@ pub(crate) struct DecryptArgs {
     /// Encryption context pair the message must hold; repeat for more.
     #[arg(short = 'c', long = "context", value_name = "KEY=VALUE")]
     context: Vec<String>,
-    /// Read the message from FILE [default: stdin].
-    #[arg(short = 'i', long = "in", value_name = "FILE")]
+    /// Read the message from FILE, or from the object s3://BUCKET/KEY [default: stdin].
+    #[arg(short = 'i', long = "in", value_name = "FILE|S3_URL")]
     input: Option<PathBuf>,
-    /// Write the plaintext to FILE [default: stdout]. It appears only once the whole message
+    /// Write the plaintext to FILE, or to the object s3://BUCKET/KEY (encrypted at rest as the
+    /// bucket's default says) [default: stdout]. Either appears only once the whole message
     /// verified.
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    #[arg(short = 'o', long = "out", value_name = "FILE|S3_URL")]
     out: Option<PathBuf>,
     /// Also read messages in suites without key commitment (the commitment policy
     /// require-encrypt-allow-decrypt), for data written by ESDKs before version 2.
@@ -131,26 +135,88 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     }
 }
 
-fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>> {
-    Ok(match path.filter(|p| *p != Path::new("-")) {
-        Some(path) => Box::new(BufReader::with_capacity(
-            1 << 20,
-            File::open(path).with_context(|| format!("reading {}", path.display()))?,
-        )),
-        None => Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
-    })
+/// The object an `-i`/`-o` argument names, when it is an `s3://` URL.
+fn s3_location(path: &Path) -> Result<Option<S3Location>> {
+    match path.to_str() {
+        Some(url) if url.starts_with("s3://") => {
+            Ok(Some(url.parse().map_err(|e| UsageError(format!("{e}")))?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A stream's source, and its length when known: a file, an S3 object, or stdin.
+async fn open_input(
+    path: Option<&Path>,
+    config: &kmsrot_core::config::SdkConfig,
+) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
+    let Some(path) = path.filter(|p| *p != Path::new("-")) else {
+        return Ok((
+            Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
+            None,
+        ));
+    };
+    if let Some(at) = s3_location(path)? {
+        let reader: ObjectReader = S3::new(config)
+            .object_reader(&at)
+            .await
+            .with_context(|| format!("reading {at}"))?;
+        let length = reader.len();
+        return Ok((Box::new(BufReader::with_capacity(1 << 20, reader)), length));
+    }
+    let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let length = file.metadata().ok().map(|m| m.len());
+    Ok((Box::new(BufReader::with_capacity(1 << 20, file)), length))
 }
 
 /// Where a command's stream goes: a temporary file beside the named one (readable by its
-/// owner only), renamed over it once the command succeeded; or stdout.
+/// owner only), renamed over it once the command succeeded; an S3 multipart upload, completed
+/// then; or stdout.
 enum Output {
     File(PathBuf, tempfile::NamedTempFile),
+    S3(ObjectUpload),
     Stdout,
 }
 
+/// The writing end of an [`Output`], which the stream owns while it runs.
+enum Writer {
+    File(BufWriter<File>),
+    S3(ObjectWriter),
+    Stdout(BufWriter<std::io::Stdout>),
+}
+
+impl Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::File(w) => w.write(buf),
+            Self::S3(w) => w.write(buf),
+            Self::Stdout(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::File(w) => w.flush(),
+            Self::S3(w) => w.flush(),
+            Self::Stdout(w) => w.flush(),
+        }
+    }
+}
+
 impl Output {
-    fn new(sink: &Sink, global: &Global, what: &str) -> Result<Self> {
-        match sink {
+    fn new(
+        out: Option<PathBuf>,
+        config: &kmsrot_core::config::SdkConfig,
+        global: &Global,
+        what: &str,
+    ) -> Result<(Self, Writer)> {
+        if let Some(at) = out.as_deref().map(s3_location).transpose()?.flatten() {
+            let (writer, upload) = S3::new(config)
+                .object_writer(&at)
+                .with_context(|| format!("writing {at}"))?;
+            return Ok((Self::S3(upload), Writer::S3(writer)));
+        }
+        match Sink::new(out) {
             Sink::File(path) => {
                 let folder = match path.parent() {
                     Some(p) if !p.as_os_str().is_empty() => p,
@@ -160,9 +226,16 @@ impl Output {
                     .prefix(".kmsrot-")
                     .tempfile_in(folder)
                     .with_context(|| format!("making a temporary file in {}", folder.display()))?;
-                Ok(Self::File(path.clone(), temp))
+                let file = temp
+                    .as_file()
+                    .try_clone()
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Ok((
+                    Self::File(path, temp),
+                    Writer::File(BufWriter::with_capacity(1 << 20, file)),
+                ))
             }
-            Sink::Stdout => {
+            sink @ Sink::Stdout => {
                 if global.output == Format::Json {
                     return Err(UsageError(format!(
                         "--output json prints a report on stdout: give -o FILE for the {what}"
@@ -170,27 +243,46 @@ impl Output {
                     .into());
                 }
                 sink.check_binary_ok(what)?;
-                Ok(Self::Stdout)
+                Ok((
+                    Self::Stdout,
+                    Writer::Stdout(BufWriter::with_capacity(1 << 20, std::io::stdout())),
+                ))
             }
         }
     }
 
-    fn writer(&mut self) -> Box<dyn Write + '_> {
-        match self {
-            Self::File(_, temp) => Box::new(BufWriter::with_capacity(1 << 20, temp.as_file_mut())),
-            Self::Stdout => Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
+    /// Whether what is written appears only once the command succeeds.
+    fn atomic(&self) -> bool {
+        !matches!(self, Self::Stdout)
+    }
+
+    /// Makes the output appear: the file renamed over the named one, or the object made.
+    async fn finish(self, writer: Writer) -> Result<Option<Uploaded>> {
+        match (self, writer) {
+            (Self::File(path, temp), writer) => {
+                drop(writer);
+                temp.as_file()
+                    .sync_all()
+                    .with_context(|| format!("writing {}", path.display()))?;
+                temp.persist(&path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Ok(None)
+            }
+            (Self::S3(upload), Writer::S3(writer)) => Ok(Some(upload.complete(writer).await?)),
+            _ => Ok(None),
         }
     }
 
-    fn finish(self) -> Result<()> {
-        if let Self::File(path, temp) = self {
-            temp.as_file()
-                .sync_all()
-                .with_context(|| format!("writing {}", path.display()))?;
-            temp.persist(&path)
-                .with_context(|| format!("writing {}", path.display()))?;
+    /// Leaves nothing behind after `err`: the temporary file is removed, the upload aborted.
+    /// When the upload itself failed first, its error is the one to report.
+    async fn fail(self, err: anyhow::Error) -> anyhow::Error {
+        match self {
+            Self::S3(upload) => match upload.abort().await {
+                Some(upload_err) => anyhow::Error::new(upload_err).context(format!("{err:#}")),
+                None => err,
+            },
+            Self::File(..) | Self::Stdout => err,
         }
-        Ok(())
     }
 }
 
@@ -201,27 +293,33 @@ struct EncryptReport<'a> {
     suite: String,
     frame_length: u32,
     plaintext_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<Uploaded>,
 }
 
 async fn encrypt(global: &Global, args: EncryptArgs) -> Result<()> {
     let context = super::context(&args.context)?;
-    let sink = Sink::new(args.out);
-    let mut output = Output::new(&sink, global, "message")?;
-    let mut input = open_input(args.input.as_deref())?;
+    let config = global.aws.load().await?;
+    let (input, length) = open_input(args.input.as_deref(), &config).await?;
+    let (output, writer) = Output::new(args.out, &config, global, "message")?;
     let alias = super::kms(global).await?.alias(args.alias.clone());
     let options = EncryptOptions {
         frame_length: args.frame_length,
         signed: !args.unsigned,
         cache: None,
     };
-    let encrypted = {
-        let writer = output.writer();
-        alias
-            .envelope_encrypt_stream(&context, &mut input, writer, None, &options)
-            .await
-            .with_context(|| format!("encrypting the input through {}", args.alias))?
+    let (encrypted, writer) = match alias
+        .envelope_encrypt_stream(&context, input, writer, length, &options)
+        .await
+    {
+        Ok(done) => done,
+        Err(err) => {
+            let err = anyhow::Error::new(err)
+                .context(format!("encrypting the input through {}", args.alias));
+            return Err(output.fail(err).await);
+        }
     };
-    output.finish()?;
+    let object = output.finish(writer).await?;
     tracing::info!(alias = %args.alias, key_arn = %encrypted.key, "envelope encrypted");
     if global.output == Format::Json {
         output::print_json(&EncryptReport {
@@ -230,6 +328,7 @@ async fn encrypt(global: &Global, args: EncryptArgs) -> Result<()> {
             suite: format!("{:#06x}", encrypted.suite.id),
             frame_length: options.frame_length,
             plaintext_bytes: encrypted.plaintext_len,
+            object,
         })?;
     }
     Ok(())
@@ -241,13 +340,12 @@ struct DecryptReport {
     suite: String,
     encryption_context: std::collections::BTreeMap<String, String>,
     plaintext_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<Uploaded>,
 }
 
 async fn decrypt(global: &Global, args: DecryptArgs) -> Result<()> {
     let required = super::context(&args.context)?;
-    let sink = Sink::new(args.out);
-    let mut output = Output::new(&sink, global, "plaintext")?;
-    let mut input = open_input(args.input.as_deref())?;
     let config = global.aws.load().await?;
     let kms = super::kms(global).await?;
     let trust = match (&args.alias, &args.discovery_account) {
@@ -282,20 +380,28 @@ async fn decrypt(global: &Global, args: DecryptArgs) -> Result<()> {
             CommitmentPolicy::default()
         },
         max_data_keys: args.max_encrypted_data_keys,
-        // A file appears under its name only after the whole message verified; stdout gets
-        // a signed message's plaintext only then.
-        release: match output {
-            Output::File(..) => Release::Unverified,
-            Output::Stdout => Release::Verified,
+        release: Release::Verified,
+    };
+    let (input, _) = open_input(args.input.as_deref(), &config).await?;
+    let (output, writer) = Output::new(args.out, &config, global, "plaintext")?;
+    let options = DecryptOptions {
+        // A file or an object appears only after the whole message verified; stdout gets a
+        // signed message's plaintext only then.
+        release: if output.atomic() {
+            Release::Unverified
+        } else {
+            Release::Verified
         },
+        ..options
     };
-    let opened = {
-        let mut writer = output.writer();
-        kms.envelope_decrypt_stream(&mut input, &mut writer, &options)
-            .await
-            .context("decrypting the message")?
+    let (opened, writer) = match kms.envelope_decrypt_stream(input, writer, &options).await {
+        Ok(done) => done,
+        Err(err) => {
+            let err = anyhow::Error::new(err).context("decrypting the message");
+            return Err(output.fail(err).await);
+        }
     };
-    output.finish()?;
+    let object = output.finish(writer).await?;
     tracing::info!(key_arn = %opened.key, "envelope decrypted");
     if global.output == Format::Json {
         output::print_json(&DecryptReport {
@@ -309,6 +415,7 @@ async fn decrypt(global: &Global, args: DecryptArgs) -> Result<()> {
                 .cloned()
                 .collect(),
             plaintext_bytes: opened.plaintext_len,
+            object,
         })?;
     }
     Ok(())

@@ -683,3 +683,185 @@ async fn tampering_is_refused_with_a_clear_error_each_case() {
     );
     assert!(decrypt("two-allowed", &two, &[]).status.success());
 }
+
+/// `-i` and `-o` take S3 objects: a file is encrypted into an object (uploaded in parts, read
+/// by aws-encryption-cli), which is decrypted object to object and object to stdout. A message
+/// that fails leaves no object and no open upload behind; a missing object and a location
+/// that names no object are clear errors.
+#[tokio::test]
+async fn envelope_streams_read_and_write_s3_objects() {
+    let env = env().await;
+    let (alias, key) = env
+        .managed_alias("envelope-s3", Mode::Manual)
+        .await
+        .unwrap();
+    let bucket = env.bucket("envelope-s3", false).await.unwrap();
+    let s3 = env.s3_client();
+    let dir = fresh_dir("envelope-s3");
+    // More than one part of the upload.
+    let plaintext = data(kmsrot_core::s3::PART_SIZE + 4099, 9);
+    let plain_file = dir.join("plain");
+    std::fs::write(&plain_file, &plaintext).unwrap();
+    let message = format!("s3://{bucket}/in/plain.esdk");
+    let report = json(&kmsrot(
+        &[
+            "--output",
+            "json",
+            "envelope",
+            "encrypt",
+            "--alias",
+            alias.as_str(),
+            "--context",
+            CONTEXT[0],
+            "-i",
+            path(&plain_file),
+            "-o",
+            &message,
+        ],
+        None,
+    ));
+    assert_eq!(report["key_arn"], key.to_string());
+    assert_eq!(report["object"]["location"], message);
+    assert_eq!(report["object"]["parts"], 2, "{report}");
+
+    let object = |key: String| {
+        let s3 = s3.clone();
+        let bucket = bucket.clone();
+        async move {
+            s3.get_object()
+                .bucket(&bucket)
+                .key(key)
+                .send()
+                .await
+                .map(|o| o.body)
+        }
+    };
+    let written = object("in/plain.esdk".into())
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap()
+        .to_vec();
+    let downloaded = dir.join("plain.esdk");
+    std::fs::write(&downloaded, &written).unwrap();
+    let by_esdk = dir.join("by-esdk");
+    esdk(&[
+        "--decrypt",
+        "--wrapping-keys",
+        &format!("key={key}"),
+        "--commitment-policy",
+        "require-encrypt-require-decrypt",
+        "-i",
+        path(&downloaded),
+        "-o",
+        path(&by_esdk),
+        "-S",
+    ]);
+    assert!(std::fs::read(&by_esdk).unwrap() == plaintext);
+
+    let plain_object = format!("s3://{bucket}/out/plain");
+    let report = json(&kmsrot(
+        &[
+            "--output",
+            "json",
+            "envelope",
+            "decrypt",
+            "--alias",
+            alias.as_str(),
+            "--context",
+            CONTEXT[0],
+            "-i",
+            &message,
+            "-o",
+            &plain_object,
+        ],
+        None,
+    ));
+    assert_eq!(report["plaintext_bytes"], plaintext.len());
+    let read = object("out/plain".into())
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap()
+        .to_vec();
+    assert!(read == plaintext, "the decrypted object differs");
+    let to_stdout = kmsrot(
+        &[
+            "envelope",
+            "decrypt",
+            "--alias",
+            alias.as_str(),
+            "-i",
+            &message,
+        ],
+        None,
+    );
+    assert!(to_stdout.status.success(), "{}", stderr(&to_stdout));
+    assert!(to_stdout.stdout == plaintext);
+
+    // A changed signature: the plaintext was uploading as frames opened, and is aborted.
+    let mut changed = written.clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 1;
+    s3.put_object()
+        .bucket(&bucket)
+        .key("in/changed.esdk")
+        .body(changed.into())
+        .send()
+        .await
+        .unwrap();
+    let failed = kmsrot(
+        &[
+            "envelope",
+            "decrypt",
+            "--alias",
+            alias.as_str(),
+            "-i",
+            &format!("s3://{bucket}/in/changed.esdk"),
+            "-o",
+            &format!("s3://{bucket}/out/changed"),
+        ],
+        None,
+    );
+    expect_failure(&failed, 5, "signature does not verify");
+    assert!(
+        object("out/changed".into()).await.is_err(),
+        "a message that failed left an object"
+    );
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "{uploads:?}");
+
+    let missing = kmsrot(
+        &[
+            "envelope",
+            "decrypt",
+            "-i",
+            &format!("s3://{bucket}/in/absent.esdk"),
+            "-o",
+            path(&dir.join("absent")),
+        ],
+        None,
+    );
+    expect_failure(&missing, 3, "does not exist");
+    let folder = kmsrot(
+        &[
+            "envelope",
+            "encrypt",
+            "--alias",
+            alias.as_str(),
+            "-i",
+            path(&plain_file),
+            "-o",
+            &format!("s3://{bucket}/out/"),
+        ],
+        None,
+    );
+    expect_failure(&folder, 2, "names no object");
+}

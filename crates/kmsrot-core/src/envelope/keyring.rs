@@ -268,39 +268,70 @@ impl AliasKms {
 
     /// Envelope-encrypts a stream in constant memory: the data key first (one KMS call, or the
     /// cache when `length` is known), then `input` frame by frame into `output`
-    /// ([`Encryptor::read_from`]). Blocking I/O: call it where blocking is allowed.
-    pub async fn envelope_encrypt_stream(
+    /// ([`Encryptor::read_from`]). The reading and writing run on Tokio's blocking threads
+    /// (`spawn_blocking`), so any blocking stream will do, S3's included
+    /// ([`crate::s3::S3::object_reader`], [`crate::s3::S3::object_writer`]). Returns `output`
+    /// once the message is written and flushed.
+    pub async fn envelope_encrypt_stream<R, W>(
         &self,
         context: &EncryptionContext,
-        input: &mut impl Read,
-        output: impl Write,
+        mut input: R,
+        output: W,
         length: Option<u64>,
         options: &EncryptOptions,
-    ) -> Result<Encrypted, EnvelopeFailure> {
+    ) -> Result<(Encrypted, W), EnvelopeFailure>
+    where
+        R: Read + Send + 'static,
+        W: Write + Send + 'static,
+    {
         let made = self.materials_for(context, length, options).await?;
-        let mut encryptor = Encryptor::new(
-            output,
-            &made.materials,
-            &made.context,
-            options.frame_length,
-            made.signer.as_ref(),
-        )?;
-        let plaintext_len = encryptor.read_from(input)?;
-        encryptor.finish()?;
-        Ok(Encrypted {
-            key: made
-                .materials
-                .encrypted
-                .first()
-                .and_then(kms_key)
-                .ok_or_else(|| EnvelopeError::DataKey("no KMS-wrapped data key".into()))?,
-            suite: if made.signer.is_some() {
-                super::Suite::COMMITTING_SIGNED
-            } else {
-                super::Suite::COMMITTING
-            },
-            plaintext_len,
+        let key = made
+            .materials
+            .encrypted
+            .first()
+            .and_then(kms_key)
+            .ok_or_else(|| EnvelopeError::DataKey("no KMS-wrapped data key".into()))?;
+        let suite = if made.signer.is_some() {
+            super::Suite::COMMITTING_SIGNED
+        } else {
+            super::Suite::COMMITTING
+        };
+        let frame_length = options.frame_length;
+        let (plaintext_len, output) = blocking(move || {
+            let mut encryptor = Encryptor::new(
+                output,
+                &made.materials,
+                &made.context,
+                frame_length,
+                made.signer.as_ref(),
+            )?;
+            let plaintext_len = encryptor.read_from(&mut input)?;
+            Ok((plaintext_len, encryptor.finish()?))
         })
+        .await?;
+        Ok((
+            Encrypted {
+                key,
+                suite,
+                plaintext_len,
+            },
+            output,
+        ))
+    }
+}
+
+/// Runs blocking stream work on Tokio's blocking threads, where readers and writers that wait
+/// on the runtime (S3's) may block.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, EnvelopeError> + Send + 'static,
+) -> Result<T, EnvelopeError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        Err(_) => Err(EnvelopeError::io(
+            "streaming the message",
+            &std::io::Error::other("the runtime shut down"),
+        )),
     }
 }
 
@@ -323,49 +354,63 @@ impl Kms {
     }
 
     /// Decrypts a message from `input` into `output` in constant memory. A signed message's
-    /// plaintext is released as [`DecryptOptions::release`] says. Blocking I/O: call it where
-    /// blocking is allowed.
-    pub async fn envelope_decrypt_stream(
+    /// plaintext is released as [`DecryptOptions::release`] says. The reading and writing run
+    /// on Tokio's blocking threads, as [`AliasKms::envelope_encrypt_stream`]'s do. Returns
+    /// `output`, flushed.
+    pub async fn envelope_decrypt_stream<R, W>(
         &self,
-        input: &mut impl Read,
-        output: &mut impl Write,
+        mut input: R,
+        mut output: W,
         options: &DecryptOptions,
-    ) -> Result<Opened, EnvelopeFailure> {
-        let (header, header_bytes, rest) =
-            read_header_from(input, options.policy, options.max_data_keys)?;
+    ) -> Result<(Opened, W), EnvelopeFailure>
+    where
+        R: Read + Send + 'static,
+        W: Write + Send + 'static,
+    {
+        let (policy, max_data_keys) = (options.policy, options.max_data_keys);
+        let (header, header_bytes, rest, input) = blocking(move || {
+            let (header, header_bytes, rest) = read_header_from(&mut input, policy, max_data_keys)?;
+            Ok((header, header_bytes, rest, input))
+        })
+        .await?;
         let (key, data_key) = self
             .envelope_data_key(&header, &options.trust, &options.required)
             .await?;
-        let body = std::io::Cursor::new(rest).chain(input);
         let staged = header.suite.signing != super::suite::Signing::None
             && options.release == Release::Verified;
-        if !staged {
-            let plaintext_len = stream::open(&header, &header_bytes, &data_key, body, output)?;
-            return Ok(Opened {
+        let (header, plaintext_len, output) = blocking(move || {
+            let body = std::io::Cursor::new(rest).chain(input);
+            let written = if staged {
+                let mut stage = tempfile::tempfile().map_err(|e| {
+                    EnvelopeError::io("making a temporary file for the plaintext", &e)
+                })?;
+                let written = {
+                    let mut staging = std::io::BufWriter::new(&mut stage);
+                    stream::open(&header, &header_bytes, &data_key, body, &mut staging)?
+                };
+                stage
+                    .seek(std::io::SeekFrom::Start(0))
+                    .map_err(|e| EnvelopeError::io("reading the staged plaintext", &e))?;
+                std::io::copy(&mut stage, &mut output)
+                    .map_err(|e| EnvelopeError::io("writing the plaintext", &e))?;
+                written
+            } else {
+                stream::open(&header, &header_bytes, &data_key, body, &mut output)?
+            };
+            output
+                .flush()
+                .map_err(|e| EnvelopeError::io("writing the plaintext", &e))?;
+            Ok((header, written, output))
+        })
+        .await?;
+        Ok((
+            Opened {
                 header,
                 key,
                 plaintext_len,
-            });
-        }
-        let mut stage = tempfile::tempfile()
-            .map_err(|e| EnvelopeError::io("making a temporary file for the plaintext", &e))?;
-        let written = {
-            let mut staging = std::io::BufWriter::new(&mut stage);
-            stream::open(&header, &header_bytes, &data_key, body, &mut staging)?
-        };
-        stage
-            .seek(std::io::SeekFrom::Start(0))
-            .map_err(|e| EnvelopeError::io("reading the staged plaintext", &e))?;
-        std::io::copy(&mut stage, output)
-            .map_err(|e| EnvelopeError::io("writing the plaintext", &e))?;
-        output
-            .flush()
-            .map_err(|e| EnvelopeError::io("writing the plaintext", &e))?;
-        Ok(Opened {
-            header,
-            key,
-            plaintext_len: written,
-        })
+            },
+            output,
+        ))
     }
 
     /// The data key of a message: the first encrypted data key wrapped by a trusted key that

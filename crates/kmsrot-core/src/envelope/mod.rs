@@ -24,17 +24,27 @@
 //! let message = alias.envelope_encrypt(&context, b"a record", &options).await?;
 //!
 //! // A file of any size, in constant memory.
-//! let mut input = std::fs::File::open("dump.sql")?;
+//! let input = std::fs::File::open("dump.sql")?;
 //! let output = std::fs::File::create("dump.sql.esdk")?;
 //! alias
-//!     .envelope_encrypt_stream(&context, &mut input, output, None, &EncryptOptions::default())
+//!     .envelope_encrypt_stream(&context, input, output, None, &EncryptOptions::default())
 //!     .await?;
+//!
+//! // Or straight into S3: the object appears only once the whole message is written.
+//! let s3 = kmsrot_core::s3::S3::new(config);
+//! let (writer, upload) = s3.object_writer(&"s3://backups/dump.sql.esdk".parse()?)?;
+//! let input = std::fs::File::open("dump.sql")?;
+//! match alias.envelope_encrypt_stream(&context, input, writer, None, &EncryptOptions::default()).await {
+//!     Ok((_, writer)) => { upload.complete(writer).await?; }
+//!     Err(err) => { upload.abort().await; return Err(err.into()); }
+//! }
 //!
 //! // Read back only from the keys of the alias's history, whichever made it.
 //! let history = kms.history(alias.alias().name()).await?;
 //! let options = DecryptOptions { required: context, ..DecryptOptions::new(Trust::Keys(history.clone())) };
-//! let mut plaintext = Vec::new();
-//! kms.envelope_decrypt_stream(&mut message.as_slice(), &mut plaintext, &options).await?;
+//! let (_, plaintext) = kms
+//!     .envelope_decrypt_stream(std::io::Cursor::new(message), Vec::new(), &options)
+//!     .await?;
 //!
 //! // After a rotation: move the file to the alias's new key, in place.
 //! let outcome = alias

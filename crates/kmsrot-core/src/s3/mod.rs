@@ -14,14 +14,17 @@
 //! or that S3 resolves in each writer's account (a bare alias name or key ID).
 //!
 //! [`S3::reencrypt`] moves existing objects to the key an alias names now (`reencrypt.rs`,
-//! resumable from `checkpoint.rs`'s file); `batch.rs` turns a dry run into an S3 Batch
-//! Operations job; `error.rs` holds [`S3Error`].
+//! resumable from `checkpoint.rs`'s file); [`S3::envelope_rewrap`] (`rewrap.rs`) moves AWS
+//! Encryption SDK messages to an alias's current key; `stream.rs` reads and writes objects as
+//! blocking streams ([`S3::object_reader`], [`S3::object_writer`]) for the envelope format;
+//! `batch.rs` turns a dry run into an S3 Batch Operations job; `error.rs` holds [`S3Error`].
 
 mod batch;
 mod checkpoint;
 mod error;
 mod reencrypt;
 mod rewrap;
+mod stream;
 
 use std::collections::HashMap;
 
@@ -47,6 +50,7 @@ pub use reencrypt::{
     MAX_SINGLE_COPY, MethodChoice, ObjectOutcome, Progress, ReencryptOptions, skip,
 };
 pub use rewrap::{RewrapOptions, skip as rewrap_skip};
+pub use stream::{ObjectReader, ObjectUpload, ObjectWriter, PART_SIZE, PARTS_IN_FLIGHT, Uploaded};
 
 /// What S3 said an object is encrypted with.
 pub(crate) fn encryption_of(

@@ -249,14 +249,13 @@ async fn signed_streams_release_plaintext_only_once_verified() {
     let env = env().await;
     let (alias, key) = env.managed_alias("stream", Mode::Manual).await.unwrap();
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 249) as u8).collect();
-    let mut message = Vec::new();
-    let written = env
+    let (written, message) = env
         .kms
         .alias(alias.clone().into())
         .envelope_encrypt_stream(
             &EncryptionContext::new(),
-            &mut data.as_slice(),
-            &mut message,
+            std::io::Cursor::new(data.clone()),
+            Vec::new(),
             None,
             &EncryptOptions::default(),
         )
@@ -264,10 +263,9 @@ async fn signed_streams_release_plaintext_only_once_verified() {
         .unwrap();
     assert_eq!(written.plaintext_len, data.len() as u64);
     let options = DecryptOptions::new(Trust::Keys(vec![key.clone()]));
-    let mut out = Vec::new();
-    let opened = env
+    let (opened, out) = env
         .kms
-        .envelope_decrypt_stream(&mut message.as_slice(), &mut out, &options)
+        .envelope_decrypt_stream(std::io::Cursor::new(message.clone()), Vec::new(), &options)
         .await
         .unwrap();
     assert_eq!((opened.key, opened.plaintext_len), (key, data.len() as u64));
@@ -275,10 +273,11 @@ async fn signed_streams_release_plaintext_only_once_verified() {
     let mut changed = message.clone();
     let last = changed.len() - 1;
     changed[last] ^= 1;
-    let mut out = Vec::new();
+    // The output is shared so that what reached it can be seen after the call failed.
+    let out = Shared::default();
     let err = env
         .kms
-        .envelope_decrypt_stream(&mut changed.as_slice(), &mut out, &options)
+        .envelope_decrypt_stream(std::io::Cursor::new(changed.clone()), out.clone(), &options)
         .await
         .unwrap_err();
     assert!(
@@ -286,7 +285,7 @@ async fn signed_streams_release_plaintext_only_once_verified() {
         "{err}"
     );
     assert!(
-        out.is_empty(),
+        out.bytes().is_empty(),
         "plaintext left before the signature verified"
     );
     // Opted in: frames leave as they open, and the caller must drop them on failure.
@@ -294,12 +293,33 @@ async fn signed_streams_release_plaintext_only_once_verified() {
         release: Release::Unverified,
         ..options
     };
-    let mut out = Vec::new();
+    let out = Shared::default();
     assert!(
         env.kms
-            .envelope_decrypt_stream(&mut changed.as_slice(), &mut out, &unverified)
+            .envelope_decrypt_stream(std::io::Cursor::new(changed), out.clone(), &unverified)
             .await
             .is_err()
     );
-    assert_eq!(out, data);
+    assert_eq!(out.bytes(), data);
+}
+
+/// A writer whose bytes stay readable after it was moved into a call.
+#[derive(Debug, Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Shared {
+    fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

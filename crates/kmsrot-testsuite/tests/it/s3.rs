@@ -823,3 +823,144 @@ async fn a_pass_without_head_moves_each_object_with_one_request() {
     assert!(requests.calls().iter().any(|c| c == "HeadObject"));
     assert_kept(&env, &bucket, "one.json", &target, &newer).await;
 }
+
+/// Multipart uploads still open in a bucket.
+async fn open_uploads(env: &TestEnv, bucket: &str) -> usize {
+    env.s3_client()
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .uploads()
+        .len()
+}
+
+/// Writes `data` through an object writer on a blocking thread, as the envelope streams do.
+async fn write_object(
+    env: &TestEnv,
+    bucket: &str,
+    key: &str,
+    data: Vec<u8>,
+) -> Result<kmsrot_core::s3::Uploaded, S3Error> {
+    use std::io::Write;
+    let (mut writer, upload) = env.s3().object_writer(&at(bucket, key))?;
+    let writer = tokio::task::spawn_blocking(move || {
+        // Odd-sized writes, so that parts fill across them.
+        for chunk in data.chunks(1_000_003) {
+            writer.write_all(chunk).unwrap();
+        }
+        writer
+    })
+    .await
+    .unwrap();
+    upload.complete(writer).await
+}
+
+/// Objects as blocking streams: a writer makes an object of several parts only when completed
+/// (one PutObject under a part), a reader reads it back as it arrives; a writer dropped or
+/// failed leaves neither an object nor an open upload, and says S3's own error.
+#[tokio::test]
+async fn objects_stream_in_parts_and_appear_only_when_complete() {
+    use kmsrot_core::s3::PART_SIZE;
+    use std::io::{Read, Write};
+
+    let env = env().await;
+    let bucket = env.bucket("stream", false).await.unwrap();
+    let data: Vec<u8> = (0..2 * PART_SIZE + 12_345)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let uploaded = write_object(&env, &bucket, "big.bin", data.clone())
+        .await
+        .unwrap();
+    assert_eq!((uploaded.parts, uploaded.bytes), (3, data.len() as u64));
+    assert_eq!(body(&env, &bucket, "big.bin").await, data);
+    assert_eq!(open_uploads(&env, &bucket).await, 0);
+
+    let reader = env
+        .s3()
+        .object_reader(&at(&bucket, "big.bin"))
+        .await
+        .unwrap();
+    assert_eq!(reader.len(), Some(data.len() as u64));
+    let read = tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        let mut read = Vec::new();
+        reader.read_to_end(&mut read).unwrap();
+        read
+    })
+    .await
+    .unwrap();
+    assert!(read == data, "the object read back differs");
+
+    for (key, len) in [
+        ("small.bin", 10_000),
+        ("empty.bin", 0),
+        ("part.bin", PART_SIZE),
+    ] {
+        let data = data[..len].to_vec();
+        let uploaded = write_object(&env, &bucket, key, data.clone())
+            .await
+            .unwrap();
+        assert_eq!(uploaded.bytes, len as u64, "{key}");
+        assert_eq!(body(&env, &bucket, key).await, data, "{key}");
+    }
+
+    // Abandoned once parts went up: the upload is aborted, and no object appears. The third
+    // part is taken only after the first was handled, so the upload has started by then.
+    let (mut writer, upload) = env.s3().object_writer(&at(&bucket, "dropped.bin")).unwrap();
+    let parts = data[..2 * PART_SIZE].repeat(2);
+    let writer = tokio::task::spawn_blocking(move || {
+        writer.write_all(&parts[..3 * PART_SIZE + 1]).unwrap();
+        writer
+    })
+    .await
+    .unwrap();
+    assert_eq!(open_uploads(&env, &bucket).await, 1);
+    drop(writer);
+    assert!(upload.abort().await.is_none());
+    assert_eq!(open_uploads(&env, &bucket).await, 0);
+    let missing = env
+        .s3_client()
+        .head_object()
+        .bucket(&bucket)
+        .key("dropped.bin")
+        .send()
+        .await;
+    assert!(missing.is_err(), "an abandoned upload left an object");
+
+    // An upload S3 refuses says why, whether the writer was completed or abandoned.
+    for complete in [true, false] {
+        let err = if complete {
+            write_object(&env, "kmsrot-no-such-bucket-here", "x.bin", data.clone())
+                .await
+                .unwrap_err()
+        } else {
+            let (mut writer, upload) = env
+                .s3()
+                .object_writer(&at("kmsrot-no-such-bucket-here", "x.bin"))
+                .unwrap();
+            let part = data[..PART_SIZE].to_vec();
+            tokio::task::spawn_blocking(move || {
+                // The first part is taken before the upload starts, so the write succeeds.
+                writer.write_all(&part).unwrap();
+                // Later writes fail once the upload has stopped.
+                while writer.write_all(&[0; 4096]).is_ok() {}
+            })
+            .await
+            .unwrap();
+            upload.abort().await.expect("the upload's own error")
+        };
+        assert!(matches!(err, S3Error::NoSuchBucket { .. }), "{err}");
+    }
+
+    // A missing object is an error when opened, before any read.
+    let err = env
+        .s3()
+        .object_reader(&at(&bucket, "absent.bin"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, S3Error::NoSuchKey { .. }), "{err}");
+    let err = env.s3().object_writer(&at(&bucket, "folder/")).unwrap_err();
+    assert!(err.to_string().contains("names no object"), "{err}");
+}
