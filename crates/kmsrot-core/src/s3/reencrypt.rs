@@ -213,7 +213,34 @@ impl S3 {
         options: &ReencryptOptions,
         progress: &dyn Progress,
     ) -> Result<ReencryptReport, S3Error> {
-        let target = Self::target_key(alias).await?.key_arn;
+        if options.no_head && !options.only_from.is_empty() {
+            return Err(S3Error::Refused(
+                "--only-from needs each object's key, which only a HEAD tells: leave out --no-head"
+                    .into(),
+            ));
+        }
+        // The three answers a run needs before it moves anything, asked at once: each is a
+        // round trip, and none depends on another.
+        let (target, (default_bucket_key, default_dsse), listed) = tokio::try_join!(
+            async { Ok(Self::target_key(alias).await?.key_arn) },
+            // What S3 gives a new SSE-KMS object in this bucket; UpdateObjectEncryption, told
+            // nothing, would turn S3 Bucket Keys off.
+            async {
+                match self.bucket_encryption(&at.bucket, None).await {
+                    Ok(default) => Ok((
+                        default.bucket_key,
+                        default.algorithm.as_deref() == Some("aws:kms:dsse"),
+                    )),
+                    // An S3-compatible endpoint without default encryption has no setting to
+                    // follow.
+                    Err(S3Error::Service { code, .. }) if code == "NotImplemented" => {
+                        Ok((false, false))
+                    }
+                    Err(other) => Err(other),
+                }
+            },
+            self.list(at),
+        )?;
         let method = match options.method {
             MethodChoice::Update => ReencryptMethod::Update,
             MethodChoice::Copy => ReencryptMethod::Copy,
@@ -233,25 +260,6 @@ impl S3 {
             )?),
             None => None,
         };
-        // What S3 gives a new SSE-KMS object in this bucket; UpdateObjectEncryption, told
-        // nothing, would turn S3 Bucket Keys off.
-        if options.no_head && !options.only_from.is_empty() {
-            return Err(S3Error::Refused(
-                "--only-from needs each object's key, which only a HEAD tells: leave out --no-head"
-                    .into(),
-            ));
-        }
-        let (default_bucket_key, default_dsse) =
-            match self.bucket_encryption(&at.bucket, None).await {
-                Ok(default) => (
-                    default.bucket_key,
-                    default.algorithm.as_deref() == Some("aws:kms:dsse"),
-                ),
-                // An S3-compatible endpoint without default encryption has no setting to follow.
-                Err(S3Error::Service { code, .. }) if code == "NotImplemented" => (false, false),
-                Err(other) => return Err(other),
-            };
-        let listed = self.list(at).await?;
         let mut report = ReencryptReport {
             bucket: at.bucket.clone(),
             prefix: at.key.clone(),
